@@ -1,0 +1,104 @@
+use std::fmt;
+
+use super::ParseError;
+
+/// A lowercase ISO 4217 code, as Stripe writes it (`eur`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Currency(String);
+
+impl Currency {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let code = raw.trim().to_ascii_lowercase();
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase()) {
+            Ok(Currency(code))
+        } else {
+            Err(ParseError::Invalid)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn symbol(&self) -> Option<&'static str> {
+        match self.0.as_str() {
+            "eur" => Some("€"),
+            "usd" => Some("$"),
+            "gbp" => Some("£"),
+            "chf" => Some("CHF"),
+            _ => None,
+        }
+    }
+}
+
+/// An amount in the currency's minor unit (cents). Never a float.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    pub cents: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(cents: i64, currency: Currency) -> Self {
+        Money { cents, currency }
+    }
+
+    /// German formatting, which the blog uses in both languages: `1.234,50 €`.
+    pub fn format_de(&self) -> String {
+        let sign = if self.cents < 0 { "-" } else { "" };
+        let abs = self.cents.unsigned_abs();
+        let euros = group_thousands(abs / 100);
+        let unit = self
+            .currency
+            .symbol()
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.currency.as_str().to_ascii_uppercase());
+        format!("{sign}{euros},{:02}\u{a0}{unit}", abs % 100)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.format_de())
+    }
+}
+
+fn group_thousands(mut n: u64) -> String {
+    let mut groups = Vec::new();
+    loop {
+        groups.push(n % 1000);
+        n /= 1000;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = groups.pop().map(|g| g.to_string()).unwrap_or_default();
+    while let Some(g) = groups.pop() {
+        out.push_str(&format!(".{g:03}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur(cents: i64) -> String {
+        Money::new(cents, Currency::parse("eur").unwrap()).format_de()
+    }
+
+    #[test]
+    fn formats_euros_the_german_way() {
+        assert_eq!(eur(500), "5,00\u{a0}€");
+        assert_eq!(eur(5), "0,05\u{a0}€");
+        assert_eq!(eur(123_456_789), "1.234.567,89\u{a0}€");
+        assert_eq!(eur(-1050), "-10,50\u{a0}€");
+    }
+
+    #[test]
+    fn currency_codes_are_three_letters() {
+        assert!(Currency::parse("EUR").is_ok());
+        assert!(Currency::parse("euro").is_err());
+        assert!(Currency::parse("e1r").is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! The free text a donor types: a name and a message, both optional and both length-limited.
+
+use super::ParseError;
+
+/// Characters that can reorder or hide text (bidi overrides, zero-width joiners aside from ZWJ in
+/// emoji, BOM). They are refused rather than silently stripped so the donor sees why.
+fn is_forbidden(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}')
+}
+
+fn clean(raw: &str, max: usize, allow_newlines: bool) -> Result<Option<String>, ParseError> {
+    let normalised = raw.replace("\r\n", "\n");
+    let trimmed = normalised.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.chars().count() > max {
+        return Err(ParseError::TooLong { max });
+    }
+    if trimmed
+        .chars()
+        .any(|c| is_forbidden(c) || (!allow_newlines && c == '\n'))
+    {
+        return Err(ParseError::ForbiddenCharacters);
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
+/// The name a donor wants shown: 1 to 60 characters, single line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupporterName(String);
+
+impl SupporterName {
+    pub const MAX: usize = 60;
+
+    /// `Ok(None)` for blank input: the name is optional.
+    pub fn parse(raw: &str) -> Result<Option<Self>, ParseError> {
+        Ok(clean(raw, Self::MAX, false)?.map(SupporterName))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A short message to the blogger: up to 280 characters, line breaks allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message(String);
+
+impl Message {
+    pub const MAX: usize = 280;
+
+    pub fn parse(raw: &str) -> Result<Option<Self>, ParseError> {
+        Ok(clean(raw, Self::MAX, true)?.map(Message))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the donor agreed to show. Anonymous is the default; public needs an explicit tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    Anonymous,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> Self {
+        if raw == "public" {
+            Visibility::Public
+        } else {
+            Visibility::Anonymous
+        }
+    }
+
+    /// The checkbox value: only an explicit "on"/"true" (HTML forms, JSON) counts as consent.
+    pub fn from_checkbox(raw: Option<&str>) -> Result<Self, ParseError> {
+        match raw.map(str::trim) {
+            None | Some("") | Some("false") | Some("off") | Some("0") => Ok(Visibility::Anonymous),
+            Some("on") | Some("true") | Some("1") => Ok(Visibility::Public),
+            Some(_) => Err(ParseError::Invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn blank_is_none_and_text_is_trimmed() {
+        assert_eq!(SupporterName::parse("   ").unwrap(), None);
+        assert_eq!(SupporterName::parse(" Anna ").unwrap().unwrap().as_str(), "Anna");
+    }
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        assert!(SupporterName::parse(&"ä".repeat(60)).unwrap().is_some());
+        assert_eq!(
+            SupporterName::parse(&"a".repeat(61)),
+            Err(ParseError::TooLong { max: 60 })
+        );
+        assert!(Message::parse(&"☕".repeat(280)).unwrap().is_some());
+        assert!(Message::parse(&"x".repeat(281)).is_err());
+    }
+
+    #[test]
+    fn bidi_overrides_and_newlines_in_names_are_refused() {
+        assert!(SupporterName::parse("evil\u{202E}gnp.exe").is_err());
+        assert!(SupporterName::parse("two\nlines").is_err());
+        assert!(Message::parse("two\nlines").unwrap().is_some());
+    }
+
+    #[test]
+    fn only_an_explicit_tick_makes_an_entry_public() {
+        assert_eq!(Visibility::from_checkbox(None).unwrap(), Visibility::Anonymous);
+        assert_eq!(Visibility::from_checkbox(Some("on")).unwrap(), Visibility::Public);
+        assert_eq!(
+            Visibility::from_checkbox(Some("true")).unwrap(),
+            Visibility::Public
+        );
+        assert!(Visibility::from_checkbox(Some("yes please")).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn a_name_is_accepted_exactly_when_it_is_short_and_clean(raw in "\\PC{0,80}") {
+            let t = raw.trim();
+            let expect_ok = t.chars().count() <= 60 && !t.chars().any(|c| is_forbidden(c) || c == '\n');
+            prop_assert_eq!(SupporterName::parse(&raw).is_ok(), expect_ok);
+        }
+
+        #[test]
+        fn a_message_never_exceeds_its_limit(raw in ".{0,400}") {
+            if let Ok(Some(m)) = Message::parse(&raw) {
+                prop_assert!(m.as_str().chars().count() <= Message::MAX);
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Every user-facing string, one file per language. German is the default.
+
+mod de;
+mod en;
+
+use actix_web::HttpRequest;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    De,
+    En,
+}
+
+impl Lang {
+    /// `?lang=` wins, then the first supported language in `Accept-Language`, then German.
+    pub fn negotiate(req: &HttpRequest) -> Lang {
+        let from_query = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .ok()
+            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "lang").map(|(_, v)| v));
+        if let Some(lang) = from_query.as_deref().and_then(Lang::from_code) {
+            return lang;
+        }
+        req.headers()
+            .get(actix_web::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Lang::from_accept_language)
+            .unwrap_or(Lang::De)
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code.get(..2).map(|c| c.to_ascii_lowercase()).as_deref() {
+            Some("de") => Some(Lang::De),
+            Some("en") => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut ranked: Vec<(f32, Lang)> = header
+            .split(',')
+            .filter_map(|part| {
+                let mut it = part.trim().split(';');
+                let lang = Lang::from_code(it.next()?.trim())?;
+                let q = it
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some((q, lang))
+            })
+            .collect();
+        // A stable sort keeps header order among equal weights.
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked.first().map(|(_, l)| *l)
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::De => "de",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::De => &de::TEXTS,
+            Lang::En => &en::TEXTS,
+        }
+    }
+
+    /// The other language, for the switch link in the footer.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::De => Lang::En,
+            Lang::En => Lang::De,
+        }
+    }
+
+    pub fn coffees(self, n: i64) -> String {
+        let t = self.texts();
+        format!("{n} {}", if n == 1 { t.coffee_one } else { t.coffee_many })
+    }
+}
+
+/// All the copy of one language.
+pub struct Texts {
+    pub language_name: &'static str,
+    pub test_mode_banner: &'static str,
+    pub home_heading: &'static str,
+    pub home_intro: &'static str,
+    pub coffee_one: &'static str,
+    pub coffee_many: &'static str,
+    pub per_coffee: &'static str,
+    pub field_coffees: &'static str,
+    pub field_name: &'static str,
+    pub field_name_hint: &'static str,
+    pub field_message: &'static str,
+    pub field_message_hint: &'static str,
+    pub field_public: &'static str,
+    pub field_public_hint: &'static str,
+    pub donate_button: &'static str,
+    pub canceled_notice: &'static str,
+    pub form_error_heading: &'static str,
+    pub err_coffees: &'static str,
+    pub err_name: &'static str,
+    pub err_message: &'static str,
+    pub err_public: &'static str,
+    pub err_body: &'static str,
+    pub provider_error_heading: &'static str,
+    pub provider_error_text: &'static str,
+    pub back_home: &'static str,
+    pub thanks_heading: &'static str,
+    pub thanks_text: &'static str,
+    pub confirming_heading: &'static str,
+    pub confirming_text: &'static str,
+    pub confirming_slow: &'static str,
+    pub processing_heading: &'static str,
+    pub processing_text: &'static str,
+    pub not_paid_heading: &'static str,
+    pub not_paid_text: &'static str,
+    pub refunded_text: &'static str,
+    pub back_to_blog: &'static str,
+    pub demo_title: &'static str,
+    pub demo_notice: &'static str,
+    pub demo_pay: &'static str,
+    pub demo_cancel: &'static str,
+    pub demo_amount: &'static str,
+    pub not_found_heading: &'static str,
+    pub not_found_text: &'static str,
+    pub error_heading: &'static str,
+    pub error_text: &'static str,
+    pub anonymous: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn german_unless_asked_otherwise() {
+        assert_eq!(
+            Lang::negotiate(&TestRequest::default().to_http_request()),
+            Lang::De
+        );
+        let en = TestRequest::with_uri("/?lang=en").to_http_request();
+        assert_eq!(Lang::negotiate(&en), Lang::En);
+        let header = TestRequest::default()
+            .insert_header(("Accept-Language", "fr;q=1, en-GB;q=0.8, de;q=0.5"))
+            .to_http_request();
+        assert_eq!(Lang::negotiate(&header), Lang::En);
+        let query_wins = TestRequest::with_uri("/?lang=de")
+            .insert_header(("Accept-Language", "en"))
+            .to_http_request();
+        assert_eq!(Lang::negotiate(&query_wins), Lang::De);
+    }
+}

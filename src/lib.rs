@@ -1,0 +1,12 @@
+//! Kaffeekasse: a self-hosted tip jar. See ARCHITECTURE.md for how the modules fit together.
+
+pub mod config;
+pub mod domain;
+pub mod i18n;
+pub mod payments;
+pub mod reconcile;
+pub mod routes;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;
+pub mod webhook;

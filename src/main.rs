@@ -1,0 +1,111 @@
+use std::process::ExitCode;
+
+use kaffeekasse::config::Settings;
+use kaffeekasse::startup::Application;
+use kaffeekasse::{reconcile, storage, telemetry, webhook};
+
+const USAGE: &str = "usage: kaffeekasse [serve | migrate | replay <event id> | reconcile [--since <RFC 3339 | days>] | healthcheck]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kaffeekasse: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.first().map(String::as_str) != Some("healthcheck") {
+        telemetry::init(settings.log_format);
+    }
+    match run(settings, &args).await {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = ?e, "kaffeekasse failed");
+            eprintln!("kaffeekasse: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    match arg(0) {
+        None | Some("serve") => {
+            Application::build(settings).await?.run_until_stopped().await?;
+        }
+        Some("migrate") => {
+            let pool = storage::connect(&settings.database_url).await?;
+            storage::migrate(&pool).await?;
+            println!("migrations applied");
+        }
+        Some("replay") => {
+            let Some(id) = arg(1) else { return usage() };
+            let pool = storage::connect(&settings.database_url).await?;
+            storage::migrate(&pool).await?;
+            let rules = webhook::apply::Rules {
+                pricing: settings.pricing.clone(),
+                payment_links: settings.payment_links.clone(),
+            };
+            match webhook::apply::replay(&pool, &rules, id).await? {
+                Some(outcome) => println!("{id}: {outcome:?}"),
+                None => {
+                    eprintln!("no stored event {id}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Some("reconcile") => {
+            let since = match (arg(1), arg(2)) {
+                (None, _) => None,
+                (Some("--since"), Some(v)) => Some(parse_since(v)?),
+                _ => return usage(),
+            };
+            let kaffeekasse::config::PaymentSettings::Stripe(stripe) = &settings.payment else {
+                anyhow::bail!(
+                    "reconcile needs STRIPE_SECRET_KEY: the demo provider has nothing to reconcile"
+                );
+            };
+            let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
+            let pool = storage::connect(&settings.database_url).await?;
+            storage::migrate(&pool).await?;
+            let rules = webhook::apply::Rules {
+                pricing: settings.pricing.clone(),
+                payment_links: settings.payment_links.clone(),
+            };
+            let report = reconcile::run(&pool, &rules, &provider, settings.payment.livemode(), since).await?;
+            println!(
+                "listed {} events, {} new, {} skipped",
+                report.listed, report.new, report.skipped
+            );
+        }
+        Some("healthcheck") => {
+            let addr = settings.bind_addr.replace("0.0.0.0", "127.0.0.1");
+            let ok = reqwest::Client::new()
+                .get(format!("http://{addr}/healthz"))
+                .timeout(std::time::Duration::from_secs(3))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Some(_) => return usage(),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn usage() -> anyhow::Result<ExitCode> {
+    eprintln!("{USAGE}");
+    Ok(ExitCode::from(2))
+}
+
+/// `--since 7` (days ago) or `--since 2026-11-01T00:00:00Z`.
+fn parse_since(raw: &str) -> anyhow::Result<i64> {
+    if let Ok(days) = raw.parse::<i64>() {
+        return Ok(storage::now() - days * 86_400);
+    }
+    let t = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| anyhow::anyhow!("--since takes a number of days or an RFC 3339 time, not {raw:?}"))?;
+    Ok(t.unix_timestamp())
+}

@@ -1,0 +1,77 @@
+//! Checkout providers: real Stripe, or the built-in demo that stands in for it.
+
+pub mod demo;
+pub mod stripe;
+
+use crate::i18n::Lang;
+use crate::webhook::event::Session;
+
+/// What we ask the provider for. The amount is computed by us, never taken from the client.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub donation_id: String,
+    pub coffees: u32,
+    pub unit_amount_cents: i64,
+    pub currency: String,
+    pub lang: Lang,
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the payment provider did not answer in time")]
+    Timeout,
+    #[error("the payment provider failed: {0}")]
+    Failed(String),
+}
+
+/// One page of Stripe's Events API.
+#[derive(Debug)]
+pub struct EventPage {
+    /// Each event's raw JSON, as it would arrive at the webhook.
+    pub events: Vec<String>,
+    pub has_more: bool,
+}
+
+pub enum Provider {
+    Demo(demo::DemoProvider),
+    Stripe(stripe::StripeProvider),
+}
+
+impl Provider {
+    pub async fn create_checkout(&self, req: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
+        match self {
+            Provider::Demo(p) => Ok(p.create_checkout()),
+            Provider::Stripe(p) => p.create_checkout(req).await,
+        }
+    }
+
+    /// The session as Stripe holds it now; `None` where there is nothing to ask (demo).
+    pub async fn retrieve_session(&self, id: &str) -> Result<Option<Session>, ProviderError> {
+        match self {
+            Provider::Demo(_) => Ok(None),
+            Provider::Stripe(p) => p.retrieve_session(id).await.map(Some),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Demo(_) => "demo",
+            Provider::Stripe(_) => "stripe",
+        }
+    }
+
+    pub fn stripe(&self) -> Option<&stripe::StripeProvider> {
+        match self {
+            Provider::Stripe(p) => Some(p),
+            Provider::Demo(_) => None,
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Stripe Checkout through async-stripe.
+//!
+//! Requests are built with async-stripe's typed builders, but responses are read leniently with
+//! serde_json (through `miniserde::json::Value`), like webhook events: a field Stripe adds or
+//! drops in a newer API version must not break the donate button.
+
+use std::collections::HashMap;
+
+use secrecy::ExposeSecret;
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, ProductData, RetrieveCheckoutSession,
+};
+use stripe_checkout::{CheckoutSessionLocale, CheckoutSessionMode, CheckoutSessionSubmitType};
+use stripe_client_core::{RequestBuilder, StripeMethod};
+
+use super::{CheckoutRequest, CheckoutSession, EventPage, ProviderError};
+use crate::config::StripeSettings;
+use crate::i18n::Lang;
+use crate::webhook::event::Session;
+
+pub struct StripeProvider {
+    client: Client,
+}
+
+impl StripeProvider {
+    pub fn new(settings: &StripeSettings) -> anyhow::Result<Self> {
+        let client = ClientBuilder::new(settings.secret_key.expose_secret())
+            .url(settings.api_base.clone())
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot build the Stripe client: {e}"))?;
+        Ok(StripeProvider { client })
+    }
+
+    pub async fn create_checkout(&self, req: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
+        let metadata = HashMap::from([
+            ("donation_id".to_owned(), req.donation_id.clone()),
+            ("kaffeekasse".to_owned(), "1".to_owned()),
+            ("coffees".to_owned(), req.coffees.to_string()),
+        ]);
+        let currency: stripe_types::Currency = req
+            .currency
+            .parse()
+            .map_err(|_| ProviderError::Failed(format!("Stripe does not know currency {}", req.currency)))?;
+        let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
+        price.unit_amount = Some(req.unit_amount_cents);
+        price.product_data = Some(ProductData::new(match req.lang {
+            Lang::De => "Kaffee",
+            Lang::En => "Coffee",
+        }));
+        let mut item = CreateCheckoutSessionLineItems::new();
+        item.price_data = Some(price);
+        item.quantity = Some(u64::from(req.coffees));
+        let mut intent = CreateCheckoutSessionPaymentIntentData::new();
+        intent.metadata = Some(HashMap::from([(
+            "donation_id".to_owned(),
+            req.donation_id.clone(),
+        )]));
+
+        let request = CreateCheckoutSession::new()
+            .mode(CheckoutSessionMode::Payment)
+            .submit_type(CheckoutSessionSubmitType::Donate)
+            .locale(match req.lang {
+                Lang::De => CheckoutSessionLocale::De,
+                Lang::En => CheckoutSessionLocale::En,
+            })
+            .line_items(vec![item])
+            .success_url(req.success_url.as_str())
+            .cancel_url(req.cancel_url.as_str())
+            .client_reference_id(req.donation_id.as_str())
+            .metadata(metadata)
+            .payment_intent_data(intent);
+        // The same donation id always maps to the same key, so a retried request cannot create a
+        // second session.
+        let key = IdempotencyKey::new(format!("kaffeekasse-checkout-{}", req.donation_id))
+            .map_err(|e| ProviderError::Failed(format!("idempotency key: {e:?}")))?;
+        let session: Session = self.send(request.build(), Some(key)).await?;
+        let url = session
+            .url
+            .ok_or_else(|| ProviderError::Failed("Stripe returned a session without a url".into()))?;
+        Ok(CheckoutSession { id: session.id, url })
+    }
+
+    pub async fn retrieve_session(&self, id: &str) -> Result<Session, ProviderError> {
+        self.send(RetrieveCheckoutSession::new(id).build(), None).await
+    }
+
+    /// One page of events of the handled types created at or after `since`.
+    pub async fn list_events(
+        &self,
+        types: &[&str],
+        since: i64,
+        starting_after: Option<&str>,
+    ) -> Result<EventPage, ProviderError> {
+        #[derive(serde::Serialize)]
+        struct Created {
+            gte: i64,
+        }
+        #[derive(serde::Serialize)]
+        struct Params<'a> {
+            types: &'a [&'a str],
+            created: Created,
+            limit: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            starting_after: Option<&'a str>,
+        }
+        let params = Params {
+            types,
+            created: Created { gte: since },
+            limit: 100,
+            starting_after,
+        };
+        let builder = RequestBuilder::new(StripeMethod::Get, "/events").query(&params);
+        #[derive(serde::Deserialize)]
+        struct List {
+            data: Vec<serde_json::Value>,
+            #[serde(default)]
+            has_more: bool,
+        }
+        let list: List = self.send(builder, None).await?;
+        Ok(EventPage {
+            events: list.data.iter().map(|e| e.to_string()).collect(),
+            has_more: list.has_more,
+        })
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        builder: RequestBuilder,
+        key: Option<IdempotencyKey>,
+    ) -> Result<T, ProviderError> {
+        let raw = self.send_raw(builder, key).await?;
+        serde_json::from_str(&raw).map_err(|e| ProviderError::Failed(format!("unexpected response: {e}")))
+    }
+
+    async fn send_raw(
+        &self,
+        builder: RequestBuilder,
+        key: Option<IdempotencyKey>,
+    ) -> Result<String, ProviderError> {
+        let strategy = key.map_or(RequestStrategy::Once, RequestStrategy::Idempotent);
+        let value: miniserde::json::Value = builder
+            .customize()
+            .request_strategy(strategy)
+            .send(&self.client)
+            .await
+            .map_err(|e| match e {
+                StripeError::Timeout => ProviderError::Timeout,
+                other => ProviderError::Failed(other.to_string()),
+            })?;
+        Ok(miniserde::json::to_string(&value))
+    }
+}

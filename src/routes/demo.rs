@@ -1,0 +1,113 @@
+//! The demo checkout pages (`/demo/checkout/{id}`), registered only with the demo provider.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::State;
+use super::donate::cancel_url;
+use super::page::{self, Page, html};
+use crate::domain::{Currency, DonationStatus, Money};
+use crate::i18n::Lang;
+use crate::payments::Provider;
+use crate::storage::{self, donations};
+use crate::webhook::signature;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/demo/checkout/{id}")
+            .guard(actix_web::guard::fn_guard(|ctx| {
+                ctx.app_data::<State>()
+                    .is_some_and(|s| matches!(*s.provider, Provider::Demo(_)))
+            }))
+            .route("", web::get().to(show))
+            .route("/pay", web::post().to(pay))
+            .route("/cancel", web::post().to(cancel)),
+    );
+}
+
+#[derive(Template)]
+#[template(path = "demo_checkout.html")]
+struct DemoCheckoutPage {
+    page: Page,
+    session_id: String,
+    coffees: String,
+    amount: String,
+}
+
+async fn show(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
+    let lang = Lang::negotiate(&req);
+    let row = match donations::find_by_session(&state.pool, &path).await {
+        Ok(Some(row)) if row.provider == "demo" => row,
+        Ok(_) => return page::not_found_page(&state, lang),
+        Err(e) => {
+            tracing::error!(error = ?e, "demo checkout lookup failed");
+            return page::server_error_page(&state, lang);
+        }
+    };
+    let currency = Currency::parse(&row.currency).unwrap_or_else(|_| state.settings.pricing.currency.clone());
+    let t = lang.texts();
+    let page = DemoCheckoutPage {
+        page: Page::new(&state, lang, t.demo_title),
+        session_id: path.into_inner(),
+        coffees: lang.coffees(row.coffees),
+        amount: Money::new(row.expected_amount_cents, currency).format_de(),
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// Sends a signed `checkout.session.completed` to our own webhook, then goes where Stripe would.
+async fn pay(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
+    let lang = Lang::negotiate(&req);
+    let row = match donations::find_by_session(&state.pool, &path).await {
+        Ok(Some(row)) if row.provider == "demo" => row,
+        Ok(_) => return page::not_found_page(&state, lang),
+        Err(e) => {
+            tracing::error!(error = ?e, "demo checkout lookup failed");
+            return page::server_error_page(&state, lang);
+        }
+    };
+    let success_url = format!(
+        "{}/thanks?session_id={}&lang={}",
+        state.public_url,
+        row.checkout_session_id.as_deref().unwrap_or_default(),
+        lang.code()
+    );
+    // Paying twice would send a second event for the same session; Stripe would not.
+    if row.status() == DonationStatus::Pending {
+        let now = storage::now();
+        let event = crate::payments::demo::completed_event(&row, &success_url, &cancel_url(&state), now);
+        let body = event.to_string();
+        let secrets: Vec<_> = state.webhook_secrets.iter().collect();
+        let header = signature::sign(body.as_bytes(), &secrets, now);
+        let sent = state
+            .http
+            .post(format!("{}/webhooks/stripe", state.self_url))
+            .header("Content-Type", "application/json")
+            .header("Stripe-Signature", header)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                tracing::error!(status = %r.status(), "demo webhook was refused");
+                return page::server_error_page(&state, lang);
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, "demo webhook could not be sent");
+                return page::server_error_page(&state, lang);
+            }
+        }
+    }
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, success_url))
+        .finish()
+}
+
+async fn cancel(state: State) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, cancel_url(&state)))
+        .finish()
+}

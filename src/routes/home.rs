@@ -1,0 +1,105 @@
+//! `GET /`: the Kaffeekasse page with the donate form.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::State;
+use super::page::{Page, html};
+use crate::domain::{Message, Money, SupporterName};
+use crate::i18n::Lang;
+
+/// What the reader typed, echoed back when the form has errors.
+#[derive(Debug, Default, Clone)]
+pub struct FormValues {
+    pub coffees: String,
+    pub name: String,
+    pub message: String,
+    pub public: bool,
+}
+
+/// One field's error, shown next to the field and in the summary.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+pub struct CoffeeOption {
+    pub value: u32,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    page: Page,
+    options: Vec<CoffeeOption>,
+    values: FormValues,
+    errors: Vec<FieldError>,
+    canceled: bool,
+    price: String,
+    name_max: usize,
+    message_max: usize,
+}
+
+impl HomePage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
+    let lang = Lang::negotiate(&req);
+    let canceled = req.query_string().split('&').any(|p| p == "canceled=1");
+    render_form(
+        &state,
+        lang,
+        FormValues::default(),
+        Vec::new(),
+        canceled,
+        StatusCode::OK,
+    )
+}
+
+/// The page with the form, used both for `GET /` and to show validation errors (422).
+pub fn render_form(
+    state: &State,
+    lang: Lang,
+    values: FormValues,
+    errors: Vec<FieldError>,
+    canceled: bool,
+    status: StatusCode,
+) -> HttpResponse {
+    let pricing = &state.settings.pricing;
+    let selected: u32 = values.coffees.trim().parse().unwrap_or(1);
+    let options = (1..=pricing.max_coffees)
+        .map(|n| {
+            let total = Money::new(
+                pricing.coffee_price_cents * i64::from(n),
+                pricing.currency.clone(),
+            );
+            CoffeeOption {
+                value: n,
+                label: format!("{} – {total}", lang.coffees(i64::from(n))),
+                selected: n == selected,
+            }
+        })
+        .collect();
+    let t = lang.texts();
+    let page = HomePage {
+        page: Page::new(state, lang, t.home_heading),
+        options,
+        values,
+        errors,
+        canceled,
+        price: Money::new(pricing.coffee_price_cents, pricing.currency.clone()).format_de(),
+        name_max: SupporterName::MAX,
+        message_max: Message::MAX,
+    };
+    html(status, &page)
+}

@@ -1,0 +1,121 @@
+//! `GET /thanks?session_id=…`: where the checkout sends the reader back.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::State;
+use super::page::{self, Page, html};
+use crate::domain::{DonationStatus, Money};
+use crate::i18n::Lang;
+use crate::storage::donations::{self, DonationRow};
+use crate::webhook::apply;
+
+/// The pending page refreshes itself this many times, then says it may take longer.
+const MAX_REFRESHES: u32 = 5;
+
+#[derive(Deserialize)]
+pub struct ThanksQuery {
+    session_id: String,
+    #[serde(default)]
+    attempt: u32,
+    #[allow(dead_code)]
+    lang: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "thanks.html")]
+struct ThanksPage {
+    page: Page,
+    heading: String,
+    text: String,
+    summary: Option<String>,
+    refresh_url: Option<String>,
+    back_url: String,
+    back_label: String,
+}
+
+pub async fn show(req: HttpRequest, query: web::Query<ThanksQuery>, state: State) -> HttpResponse {
+    let lang = Lang::negotiate(&req);
+    let row = match find_and_settle(&state, &query.session_id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return page::not_found_page(&state, lang),
+        Err(e) => {
+            tracing::error!(error = ?e, "thanks page lookup failed");
+            return page::server_error_page(&state, lang);
+        }
+    };
+    let t = lang.texts();
+    let status = row.status();
+    let (heading, text) = match status {
+        DonationStatus::Paid | DonationStatus::Disputed => (t.thanks_heading, t.thanks_text),
+        DonationStatus::Pending if query.attempt >= MAX_REFRESHES => {
+            (t.confirming_heading, t.confirming_slow)
+        }
+        DonationStatus::Pending => (t.confirming_heading, t.confirming_text),
+        DonationStatus::Processing => (t.processing_heading, t.processing_text),
+        DonationStatus::Refunded | DonationStatus::Lost => (t.not_paid_heading, t.refunded_text),
+        DonationStatus::Failed | DonationStatus::Expired => (t.not_paid_heading, t.not_paid_text),
+    };
+    let refresh_url = (status == DonationStatus::Pending && query.attempt < MAX_REFRESHES).then(|| {
+        format!(
+            "/thanks?session_id={}&attempt={}&lang={}",
+            urlencode(&query.session_id),
+            query.attempt + 1,
+            lang.code()
+        )
+    });
+    let summary = matches!(status, DonationStatus::Paid | DonationStatus::Processing).then(|| {
+        let amount = Money::new(
+            row.amount_cents,
+            crate::domain::Currency::parse(&row.currency)
+                .unwrap_or_else(|_| state.settings.pricing.currency.clone()),
+        );
+        format!("{} · {amount}", lang.coffees(row.coffees))
+    });
+    let (back_url, back_label) = match &state.settings.blog_url {
+        Some(url) => (url.clone(), t.back_to_blog.to_owned()),
+        None => (format!("/?lang={}", lang.code()), t.back_home.to_owned()),
+    };
+    let page = ThanksPage {
+        page: Page::new(&state, lang, heading),
+        heading: heading.to_owned(),
+        text: text.to_owned(),
+        summary,
+        refresh_url,
+        back_url,
+        back_label,
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// Looks the donation up; if it is still pending, asks Stripe directly, as Stripe's fulfilment
+/// guide recommends, in case the webhook is late. Stripe trouble only means "still pending".
+async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Option<DonationRow>> {
+    let Some(row) = donations::find_by_session(&state.pool, session_id).await? else {
+        return Ok(None);
+    };
+    if row.status() != DonationStatus::Pending {
+        return Ok(Some(row));
+    }
+    match state.provider.retrieve_session(session_id).await {
+        Ok(Some(session)) => {
+            apply::apply_session_snapshot(&state.pool, &state.rules, &session).await?;
+            Ok(donations::find_by_session(&state.pool, session_id)
+                .await?
+                .or(Some(row)))
+        }
+        Ok(None) => Ok(Some(row)),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not ask Stripe about a pending session");
+            Ok(Some(row))
+        }
+    }
+}
+
+fn urlencode(raw: &str) -> String {
+    serde_urlencoded::to_string([("", raw)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}

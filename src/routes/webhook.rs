@@ -1,0 +1,80 @@
+//! `POST /webhooks/stripe`: verify, record once, apply, and only then answer 2xx.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde_json::json;
+
+use super::State;
+use crate::storage;
+use crate::webhook::apply::{self, Ingested, Outcome};
+use crate::webhook::event::Event;
+use crate::webhook::signature::{self, SignatureError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("signature check failed: {0}")]
+    Signature(#[from] SignatureError),
+    #[error("invalid event JSON: {0}")]
+    InvalidJson(String),
+    #[error("livemode mismatch")]
+    LivemodeMismatch,
+    /// The database could not commit; Stripe will retry.
+    #[error("could not store the event")]
+    Storage(#[source] sqlx::Error),
+}
+
+impl ResponseError for WebhookError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebhookError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            WebhookError::Signature(e) => e.to_string(),
+            WebhookError::InvalidJson(_) => "invalid event JSON".to_owned(),
+            WebhookError::LivemodeMismatch => "livemode mismatch".to_owned(),
+            WebhookError::Storage(_) => "temporarily unavailable, please retry".to_owned(),
+        };
+        HttpResponse::build(self.status_code()).json(json!({ "error": { "message": message } }))
+    }
+}
+
+pub async fn stripe(req: HttpRequest, body: web::Bytes, state: State) -> Result<HttpResponse, WebhookError> {
+    let result = handle(&req, &body, &state).await;
+    match &result {
+        Err(e @ WebhookError::Storage(_)) => tracing::error!(error = ?e, "webhook not stored; answering 503"),
+        Err(e) => tracing::warn!(error = %e, "webhook rejected"),
+        Ok(_) => {}
+    }
+    result
+}
+
+async fn handle(req: &HttpRequest, body: &[u8], state: &State) -> Result<HttpResponse, WebhookError> {
+    let header = req
+        .headers()
+        .get("Stripe-Signature")
+        .and_then(|v| v.to_str().ok());
+    let tolerance = i64::try_from(state.settings.webhook_tolerance.as_secs()).unwrap_or(i64::MAX);
+    signature::verify(header, body, &state.webhook_secrets, storage::now(), tolerance)?;
+
+    let event = Event::parse(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
+    if event.livemode != state.settings.payment.livemode() {
+        return Err(WebhookError::LivemodeMismatch);
+    }
+    // Event::parse succeeded, so the body is valid UTF-8 JSON.
+    let payload = String::from_utf8_lossy(body);
+    let ingested = apply::ingest(&state.pool, &state.rules, &event, &payload)
+        .await
+        .map_err(WebhookError::Storage)?;
+    let status = match &ingested {
+        Ingested::Duplicate => "duplicate",
+        Ingested::Processed(Outcome::Applied { .. }) => "applied",
+        Ingested::Processed(Outcome::Ignored(_)) => "ignored",
+        Ingested::Processed(Outcome::Deferred) => "deferred",
+        Ingested::Processed(Outcome::Failed(_)) => "failed",
+    };
+    Ok(HttpResponse::Ok().json(json!({ "received": true, "status": status })))
+}

@@ -1,0 +1,123 @@
+//! Assembly: the database, the payment provider, the routes and middleware, the listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use secrecy::SecretString;
+use sqlx::SqlitePool;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::payments::{Provider, demo::DemoProvider, stripe::StripeProvider};
+use crate::webhook::apply::Rules;
+use crate::{reconcile, routes, storage};
+
+/// Everything a request handler may need, shared by all workers.
+pub struct AppState {
+    pub pool: SqlitePool,
+    pub settings: Settings,
+    pub rules: Rules,
+    pub provider: Arc<Provider>,
+    /// Base URL for links and redirects, without a trailing slash.
+    pub public_url: String,
+    /// Where this process itself listens; the demo checkout posts its webhooks here.
+    pub self_url: String,
+    /// The accepted webhook secrets (with the demo provider, one generated at start).
+    pub webhook_secrets: Vec<SecretString>,
+    /// For the demo checkout's calls to our own webhook.
+    pub http: reqwest::Client,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: SqlitePool,
+}
+
+impl Application {
+    /// Opens and migrates the database, binds the listener and builds the server (not yet running).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = storage::connect(&settings.database_url).await?;
+        storage::migrate(&pool).await?;
+
+        let listener = TcpListener::bind(&settings.bind_addr)
+            .with_context(|| format!("cannot listen on BIND_ADDR {}", settings.bind_addr))?;
+        let local = listener.local_addr()?;
+        let port = local.port();
+        let self_host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            local.ip().to_string()
+        };
+        let self_url = format!("http://{self_host}:{port}");
+        let public_url = settings.public_url.clone().unwrap_or_else(|| self_url.clone());
+
+        let provider = match &settings.payment {
+            crate::config::PaymentSettings::Demo => Provider::Demo(DemoProvider::new(public_url.clone())),
+            crate::config::PaymentSettings::Stripe(s) => Provider::Stripe(StripeProvider::new(s)?),
+        };
+        let webhook_secrets = if settings.webhook_secrets.is_empty() {
+            // Demo only (config requires a secret for Stripe): nobody else needs to know it.
+            vec![SecretString::from(format!(
+                "whsec_demo_{}",
+                crate::payments::demo::random_token()
+            ))]
+        } else {
+            settings.webhook_secrets.clone()
+        };
+        let rules = Rules {
+            pricing: settings.pricing.clone(),
+            payment_links: settings.payment_links.clone(),
+        };
+        let provider = Arc::new(provider);
+
+        if !settings.reconcile_interval.is_zero() && !settings.payment.is_demo() {
+            tokio::spawn(reconcile::every(
+                settings.reconcile_interval,
+                pool.clone(),
+                rules.clone(),
+                provider.clone(),
+                settings.payment.livemode(),
+            ));
+        }
+        tracing::info!(%public_url, provider = provider.name(), livemode = settings.payment.livemode(), "starting Kaffeekasse");
+
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            settings,
+            rules,
+            provider,
+            public_url,
+            self_url,
+            webhook_secrets,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(15))
+                .build()?,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(routes::security_headers())
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Application { port, server, pool })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT; in-flight requests get up to 30 seconds to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.pool.close().await;
+        result
+    }
+}

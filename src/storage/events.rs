@@ -1,0 +1,100 @@
+//! The `stripe_events` ledger.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::webhook::event::Event;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStatus {
+    Applied,
+    Ignored,
+    Deferred,
+    Failed,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Applied => "applied",
+            EventStatus::Ignored => "ignored",
+            EventStatus::Deferred => "deferred",
+            EventStatus::Failed => "failed",
+        }
+    }
+}
+
+/// Records an event unless its id is already in the ledger. Returns whether it was new.
+/// The row starts as `deferred` and is settled by [`set_outcome`] in the same transaction.
+pub async fn insert_new(
+    conn: &mut SqliteConnection,
+    event: &Event,
+    payload: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO stripe_events (id, type, created, livemode, api_version, received_at, status, payload) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'deferred', ?7) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&event.id)
+    .bind(&event.kind)
+    .bind(event.created)
+    .bind(event.livemode)
+    .bind(&event.api_version)
+    .bind(now)
+    .bind(payload)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn set_outcome(
+    conn: &mut SqliteConnection,
+    id: &str,
+    status: EventStatus,
+    error: Option<&str>,
+    donation_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE stripe_events SET status = ?2, error = ?3, donation_id = COALESCE(?4, donation_id) WHERE id = ?1")
+        .bind(id)
+        .bind(status.as_str())
+        .bind(error)
+        .bind(donation_id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The stored raw payload of one event.
+pub async fn payload(conn: &mut SqliteConnection, id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT payload FROM stripe_events WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Deferred events, oldest first.
+pub async fn deferred(conn: &mut SqliteConnection, limit: i64) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, payload FROM stripe_events WHERE status = 'deferred' ORDER BY created, id LIMIT ?1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub donation_id: Option<String>,
+}
+
+pub async fn find(pool: &SqlitePool, id: &str) -> Result<Option<EventRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, type, status, error, donation_id FROM stripe_events WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}

@@ -1,0 +1,19 @@
+//! The `app_state` key-value table.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+pub async fn get(pool: &SqlitePool, key: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT value FROM app_state WHERE key = ?1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn set(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO app_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

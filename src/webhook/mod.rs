@@ -1,0 +1,5 @@
+//! Stripe webhooks: verifying the signature, parsing leniently, applying to donations.
+
+pub mod apply;
+pub mod event;
+pub mod signature;
