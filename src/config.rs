@@ -81,6 +81,8 @@ pub struct Pricing {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
+    /// How long a write waits for SQLite's lock before the request fails (webhooks: 503).
+    pub database_busy_timeout: Duration,
     pub bind_addr: String,
     /// `None` means "derive from the address actually bound" (so port 0 works in tests).
     pub public_url: Option<String>,
@@ -244,6 +246,12 @@ impl Settings {
 
         Ok(Settings {
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://kaffeekasse.db".into()),
+            database_busy_timeout: Duration::from_millis(parse_num(
+                "DATABASE_BUSY_TIMEOUT_MS",
+                var("DATABASE_BUSY_TIMEOUT_MS"),
+                5000,
+                10..=60_000,
+            )?),
             bind_addr,
             public_url,
             payment,

@@ -36,13 +36,13 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
             Application::build(settings).await?.run_until_stopped().await?;
         }
         Some("migrate") => {
-            let pool = storage::connect(&settings.database_url).await?;
+            let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
             storage::migrate(&pool).await?;
             println!("migrations applied");
         }
         Some("replay") => {
             let Some(id) = arg(1) else { return usage() };
-            let pool = storage::connect(&settings.database_url).await?;
+            let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
             storage::migrate(&pool).await?;
             let rules = webhook::apply::Rules {
                 pricing: settings.pricing.clone(),
@@ -68,7 +68,7 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
                 );
             };
             let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
-            let pool = storage::connect(&settings.database_url).await?;
+            let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
             storage::migrate(&pool).await?;
             let rules = webhook::apply::Rules {
                 pricing: settings.pricing.clone(),

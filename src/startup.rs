@@ -40,7 +40,7 @@ pub struct Application {
 impl Application {
     /// Opens and migrates the database, binds the listener and builds the server (not yet running).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = storage::connect(&settings.database_url).await?;
+        let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
         storage::migrate(&pool).await?;
 
         let listener = TcpListener::bind(&settings.bind_addr)
@@ -57,7 +57,7 @@ impl Application {
 
         let provider = match &settings.payment {
             crate::config::PaymentSettings::Demo => Provider::Demo(DemoProvider::new(public_url.clone())),
-            crate::config::PaymentSettings::Stripe(s) => Provider::Stripe(StripeProvider::new(s)?),
+            crate::config::PaymentSettings::Stripe(s) => Provider::Stripe(Box::new(StripeProvider::new(s)?)),
         };
         let webhook_secrets = if settings.webhook_secrets.is_empty() {
             // Demo only (config requires a secret for Stripe): nobody else needs to know it.

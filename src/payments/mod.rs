@@ -42,7 +42,8 @@ pub struct EventPage {
 
 pub enum Provider {
     Demo(demo::DemoProvider),
-    Stripe(stripe::StripeProvider),
+    // Boxed: the Stripe client is large and there is exactly one provider per process.
+    Stripe(Box<stripe::StripeProvider>),
 }
 
 impl Provider {

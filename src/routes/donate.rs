@@ -127,8 +127,8 @@ impl DonateError {
         match self {
             DonateError::BadBody(_) => StatusCode::BAD_REQUEST,
             DonateError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            DonateError::ProviderTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            DonateError::Provider(_) => StatusCode::BAD_GATEWAY,
+            // A timeout is a 502 too: to the reader both mean "the payment service failed".
+            DonateError::ProviderTimeout(_) | DonateError::Provider(_) => StatusCode::BAD_GATEWAY,
             DonateError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

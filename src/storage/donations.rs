@@ -103,7 +103,7 @@ pub async fn find_by_session(
 }
 
 /// The identifiers an event may carry, most specific first.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Keys<'a> {
     pub donation_id: Option<&'a str>,
     pub session_id: Option<&'a str>,

@@ -17,20 +17,19 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub type Tx = Transaction<'static, Sqlite>;
 
-/// How long a writer waits for the lock before the request fails with a retryable error.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
+/// Opens the pool. `busy_timeout` is how long a writer waits for the lock before the request
+/// fails with a retryable error.
+pub async fn connect(database_url: &str, busy_timeout: Duration) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(database_url)
         .with_context(|| format!("DATABASE_URL {database_url:?} is not a SQLite URL"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(busy_timeout);
     SqlitePoolOptions::new()
         .max_connections(8)
-        .acquire_timeout(BUSY_TIMEOUT)
+        .acquire_timeout(busy_timeout.max(Duration::from_secs(1)))
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database at {database_url}"))

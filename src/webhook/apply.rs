@@ -227,13 +227,18 @@ async fn apply_session(
     if !s.is_ours() && !from_link {
         return Ok(Outcome::Ignored("session not created by Kaffeekasse"));
     }
-    let keys = Keys {
+    // A session is found by our id or its own id only: its payment intent could at worst point
+    // at another session's donation, and it is learnt below anyway.
+    let lookup = Keys {
         donation_id: s.donation_id(),
         session_id: Some(&s.id),
-        payment_intent_id: s.payment_intent.as_deref(),
-        charge_id: None,
+        ..Keys::default()
     };
-    let row = match donations::find_by_keys(conn, &keys).await? {
+    let keys = Keys {
+        payment_intent_id: s.payment_intent.as_deref(),
+        ..lookup
+    };
+    let row = match donations::find_by_keys(conn, &lookup).await? {
         Some(row) => row,
         // An abandoned Payment Link visit is not a donation; only money movements create rows.
         None if effect == Effect::Expired => {
@@ -241,7 +246,7 @@ async fn apply_session(
         }
         None => {
             donations::insert(conn, &recovered_donation(rules, s, from_link, now)).await?;
-            match donations::find_by_keys(conn, &keys).await? {
+            match donations::find_by_keys(conn, &lookup).await? {
                 Some(row) => row,
                 None => return Ok(Outcome::Failed("donation could not be created".into())),
             }

@@ -1,0 +1,200 @@
+//! The event ledger under concurrency, outages and replays.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sqlx::Connection;
+use tokio::task::JoinSet;
+
+use crate::helpers::*;
+
+async fn deliver_concurrently(app: &Arc<TestApp>, bodies: Vec<String>) -> Vec<u16> {
+    let mut set = JoinSet::new();
+    for body in bodies {
+        let app = Arc::clone(app);
+        set.spawn(async move { app.post_webhook(&body).await.status().as_u16() });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = set.join_next().await {
+        statuses.push(status.expect("task"));
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn twenty_concurrent_copies_of_one_event_record_it_once() {
+    let app = Arc::new(spawn_app().await);
+    let donation_id = app.create_donation("cs_test_conc", 2, false).await;
+    let body = event(
+        "evt_conc",
+        "checkout.session.completed",
+        session("cs_test_conc", &donation_id, "paid", "complete", 1000),
+        now(),
+    );
+
+    let statuses = deliver_concurrently(&app, vec![body; 20]).await;
+
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(app.count("stripe_events").await, 1);
+    assert_eq!(app.count("donations").await, 1);
+    assert_eq!(app.donation("cs_test_conc").await.unwrap().status, "paid");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_different_events_for_one_donation_end_in_one_correct_state() {
+    let app = Arc::new(spawn_app().await);
+    let d = app.create_donation("cs_test_many", 2, false).await;
+    let pi = "pi_cs_test_many";
+    let t = now();
+    let mut bodies = Vec::new();
+    for i in 0..5 {
+        bodies.push(event(
+            &format!("evt_c{i}"),
+            "checkout.session.completed",
+            session("cs_test_many", &d, "unpaid", "complete", 1000),
+            t,
+        ));
+        bodies.push(event(
+            &format!("evt_s{i}"),
+            "checkout.session.async_payment_succeeded",
+            session("cs_test_many", &d, "paid", "complete", 1000),
+            t + 1,
+        ));
+        bodies.push(event(
+            &format!("evt_r{i}"),
+            "charge.refunded",
+            charge("ch_many", &d, pi, 1000, 200 * (i + 1)),
+            t + 2,
+        ));
+        bodies.push(event(
+            &format!("evt_d{i}"),
+            "charge.dispute.created",
+            dispute("dp_many", "ch_many", pi, "needs_response", 1000),
+            t + 3,
+        ));
+    }
+
+    let statuses = deliver_concurrently(&app, bodies).await;
+
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(app.count("stripe_events").await, 20);
+    let donation = app.donation("cs_test_many").await.unwrap();
+    // The largest cumulative refund covers the whole amount, but an open dispute takes
+    // precedence while it lasts.
+    assert_eq!(
+        (donation.status.as_str(), donation.refunded_cents),
+        ("disputed", 1000)
+    );
+    let unsettled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stripe_events WHERE status != 'applied'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(unsettled, 0, "every event found its donation, deferred or not");
+}
+
+#[tokio::test]
+async fn a_locked_database_answers_503_and_redelivery_records_the_event_once() {
+    let app = spawn_app_with(&[("DATABASE_BUSY_TIMEOUT_MS", "200")]).await;
+    let d = app.create_donation("cs_test_lock", 1, false).await;
+    let body = event(
+        "evt_lock",
+        "checkout.session.completed",
+        session("cs_test_lock", &d, "paid", "complete", 500),
+        now(),
+    );
+
+    // Another process holds SQLite's write lock.
+    let mut blocker = sqlx::SqliteConnection::connect(&app.settings.database_url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let during = app.post_webhook(&body).await;
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+
+    assert_eq!(during.status(), 503, "Stripe must retry");
+    assert_eq!(app.count("stripe_events").await, 0, "nothing was acknowledged");
+    assert_eq!(app.donation("cs_test_lock").await.unwrap().status, "pending");
+
+    let after = app.post_webhook(&body).await;
+    let again = app.post_webhook(&body).await;
+    assert_eq!((after.status().as_u16(), again.status().as_u16()), (200, 200));
+    assert_eq!(app.count("stripe_events").await, 1);
+    assert_eq!(app.donation("cs_test_lock").await.unwrap().status, "paid");
+}
+
+#[tokio::test]
+async fn a_refund_for_a_payment_link_donation_arriving_first_is_deferred_then_applied() {
+    let app = spawn_app_with(&[("STRIPE_PAYMENT_LINKS", "plink_blog")]).await;
+    let mut link = fixture("checkout.session");
+    link["id"] = json!("cs_test_plref");
+    link["payment_link"] = json!("plink_blog");
+    link["payment_status"] = json!("paid");
+    link["status"] = json!("complete");
+    link["amount_total"] = json!(500);
+    link["currency"] = json!("eur");
+    link["payment_intent"] = json!("pi_plref");
+    let mut refund = charge("ch_plref", "", "pi_plref", 500, 500);
+    refund["metadata"] = json!({});
+
+    app.post_webhook(&event("evt_ref_first", "charge.refunded", refund, now()))
+        .await;
+    assert_eq!(
+        app.event_status("evt_ref_first").await.as_deref(),
+        Some("deferred")
+    );
+    app.post_webhook(&event(
+        "evt_done_later",
+        "checkout.session.completed",
+        link,
+        now(),
+    ))
+    .await;
+
+    assert_eq!(
+        app.event_status("evt_ref_first").await.as_deref(),
+        Some("applied")
+    );
+    assert_eq!(app.donation("cs_test_plref").await.unwrap().status, "refunded");
+}
+
+#[tokio::test]
+async fn replaying_a_stored_event_reapplies_it_without_double_counting() {
+    let app = spawn_app().await;
+    let d = app.create_donation("cs_test_rp", 1, false).await;
+    let body = event(
+        "evt_rp",
+        "checkout.session.completed",
+        session("cs_test_rp", &d, "paid", "complete", 500),
+        now(),
+    );
+    app.post_webhook(&body).await;
+    // Simulate a bad manual edit that the replay must repair.
+    sqlx::query("UPDATE donations SET status = 'pending', checkout_state = 'open' WHERE id = ?1")
+        .bind(&d)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let rules = kaffeekasse::webhook::apply::Rules {
+        pricing: app.settings.pricing.clone(),
+        payment_links: vec![],
+    };
+
+    let outcome = kaffeekasse::webhook::apply::replay(&app.pool, &rules, "evt_rp")
+        .await
+        .unwrap();
+    let missing = kaffeekasse::webhook::apply::replay(&app.pool, &rules, "evt_nope")
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        outcome,
+        Some(kaffeekasse::webhook::apply::Outcome::Applied { .. })
+    ));
+    assert!(missing.is_none());
+    assert_eq!(app.donation("cs_test_rp").await.unwrap().status, "paid");
+    assert_eq!(app.count("stripe_events").await, 1);
+    assert_eq!(app.count("donations").await, 1);
+}
