@@ -99,6 +99,16 @@ pub struct Settings {
     pub reconcile_interval: Duration,
     /// `plink_…` ids whose sessions are recorded although we did not create them.
     pub payment_links: Vec<String>,
+    /// An optional goal shown as a progress bar: a number of coffees and what it is for.
+    pub goal: Option<Goal>,
+    /// Origins allowed to frame `/widget` (`frame-ancestors`); `*` allows any.
+    pub embed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Goal {
+    pub coffees: u32,
+    pub label: Option<String>,
 }
 
 impl Settings {
@@ -244,7 +254,29 @@ impl Settings {
             ));
         }
 
+        let goal = var("GOAL_COFFEES")
+            .map(|raw| parse_num("GOAL_COFFEES", Some(raw), 1, 1..=1_000_000))
+            .transpose()?
+            .map(|coffees| Goal {
+                coffees,
+                label: var("GOAL_LABEL"),
+            });
+        let embed_origins: Vec<String> = var("EMBED_ORIGINS")
+            .unwrap_or_else(|| "*".into())
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = embed_origins.iter().find(|o| !is_origin(o)) {
+            return Err(ConfigError::new(
+                "EMBED_ORIGINS",
+                format!("{bad:?} is not * or an origin like https://blog.example.de"),
+            ));
+        }
+
         Ok(Settings {
+            goal,
+            embed_origins,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://kaffeekasse.db".into()),
             database_busy_timeout: Duration::from_millis(parse_num(
                 "DATABASE_BUSY_TIMEOUT_MS",
@@ -299,7 +331,7 @@ where
 fn parse_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
     let ok = (raw.starts_with("http://") || raw.starts_with("https://"))
         && raw.len() > "https://".len()
-        && !raw.contains(char::is_whitespace);
+        && !raw.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`'));
     if !ok {
         return Err(ConfigError::new(
             var,
@@ -307,6 +339,23 @@ fn parse_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// `*`, or `http(s)://host[:port]` with nothing that could break out of a CSP header.
+fn is_origin(raw: &str) -> bool {
+    if raw == "*" {
+        return true;
+    }
+    let Some(host) = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*'))
 }
 
 #[cfg(test)]
@@ -365,6 +414,29 @@ mod tests {
         assert_eq!(
             settings(&[("PUBLIC_URL", "example.org")]).unwrap_err().var,
             "PUBLIC_URL"
+        );
+    }
+
+    #[test]
+    fn embed_origins_default_to_any_and_reject_header_injection() {
+        assert_eq!(settings(&[]).unwrap().embed_origins, vec!["*"]);
+        let s = settings(&[("EMBED_ORIGINS", "https://blog.example.de, http://localhost:4000")]).unwrap();
+        assert_eq!(s.embed_origins.len(), 2);
+        assert_eq!(
+            settings(&[("EMBED_ORIGINS", "https://x.de; script-src *")])
+                .unwrap_err()
+                .var,
+            "EMBED_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn a_goal_needs_a_positive_number_of_coffees() {
+        let s = settings(&[("GOAL_COFFEES", "100"), ("GOAL_LABEL", "Neuer Laptop")]).unwrap();
+        assert_eq!(s.goal.unwrap().coffees, 100);
+        assert_eq!(
+            settings(&[("GOAL_COFFEES", "0")]).unwrap_err().var,
+            "GOAL_COFFEES"
         );
     }
 

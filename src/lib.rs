@@ -4,6 +4,7 @@ pub mod config;
 pub mod domain;
 pub mod i18n;
 pub mod payments;
+pub mod public;
 pub mod reconcile;
 pub mod routes;
 pub mod startup;

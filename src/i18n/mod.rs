@@ -75,6 +75,35 @@ impl Lang {
         }
     }
 
+    pub fn supporters(self, n: i64) -> String {
+        let t = self.texts();
+        format!("{n} {}", if n == 1 { t.supporter_one } else { t.supporter_many })
+    }
+
+    /// "☕ 42 Kaffees von 17 Unterstützer:innen · 210,00 €"
+    pub fn totals_line(self, coffees: i64, supporters: i64, amount: &crate::domain::Money) -> String {
+        format!(
+            "☕ {} {} {} · {}",
+            self.coffees(coffees),
+            self.texts().from,
+            self.supporters(supporters),
+            amount.format_de()
+        )
+    }
+
+    /// German `27.11.2026`, English `27 Nov 2026`.
+    pub fn date(self, t: time::OffsetDateTime) -> String {
+        match self {
+            Lang::De => format!("{:02}.{:02}.{}", t.day(), u8::from(t.month()), t.year()),
+            Lang::En => format!(
+                "{} {} {}",
+                t.day(),
+                self.texts().months[usize::from(u8::from(t.month())) - 1],
+                t.year()
+            ),
+        }
+    }
+
     pub fn coffees(self, n: i64) -> String {
         let t = self.texts();
         format!("{n} {}", if n == 1 { t.coffee_one } else { t.coffee_many })
@@ -129,12 +158,52 @@ pub struct Texts {
     pub error_heading: &'static str,
     pub error_text: &'static str,
     pub anonymous: &'static str,
+    pub supporter_one: &'static str,
+    pub supporter_many: &'static str,
+    pub from: &'static str,
+    pub wall_heading: &'static str,
+    pub wall_empty: &'static str,
+    pub wall_older: &'static str,
+    pub wall_newest: &'static str,
+    pub recent_heading: &'static str,
+    pub see_all: &'static str,
+    pub goal_progress: &'static str,
+    pub embed_heading: &'static str,
+    pub embed_intro: &'static str,
+    pub embed_button: &'static str,
+    pub embed_button_hint: &'static str,
+    pub embed_badge: &'static str,
+    pub embed_badge_hint: &'static str,
+    pub embed_widget: &'static str,
+    pub embed_widget_hint: &'static str,
+    pub embed_feed: &'static str,
+    pub embed_feed_hint: &'static str,
+    pub embed_snippet: &'static str,
+    pub embed_preview: &'static str,
+    pub feed_title: &'static str,
+    pub months: [&'static str; 12],
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn totals_and_dates_read_naturally_in_both_languages() {
+        let eur = crate::domain::Money::new(21_000, crate::domain::Currency::parse("eur").unwrap());
+        assert_eq!(
+            Lang::De.totals_line(42, 17, &eur),
+            "☕ 42 Kaffees von 17 Unterstützer:innen · 210,00\u{a0}€"
+        );
+        assert_eq!(
+            Lang::En.totals_line(1, 1, &eur),
+            "☕ 1 coffee from 1 supporter · 210,00\u{a0}€"
+        );
+        let t = time::macros::datetime!(2026-11-07 10:00 UTC);
+        assert_eq!(Lang::De.date(t), "07.11.2026");
+        assert_eq!(Lang::En.date(t), "7 Nov 2026");
+    }
 
     #[test]
     fn german_unless_asked_otherwise() {

@@ -153,12 +153,12 @@ impl DonateError {
         HttpResponse::build(self.status()).json(json!({ "error": { "field": field, "message": message } }))
     }
 
-    fn html(self, state: &State, lang: Lang) -> HttpResponse {
+    async fn html(self, state: &State, lang: Lang) -> HttpResponse {
         let t = lang.texts();
         let status = self.status();
         match self {
             DonateError::Invalid { errors, values } => {
-                render_form(state, lang, values, errors, false, status)
+                render_form(state, lang, values, errors, false, status).await
             }
             DonateError::BadBody(_) => page::message(state, lang, status, t.form_error_heading, t.err_body),
             DonateError::ProviderTimeout(_) | DonateError::Provider(_) => page::message(
@@ -215,7 +215,7 @@ pub async fn donate(req: HttpRequest, body: web::Bytes, state: State) -> HttpRes
             if is_json {
                 e.json(lang)
             } else {
-                e.html(&state, lang)
+                e.html(&state, lang).await
             }
         }
     }

@@ -6,8 +6,13 @@ use askama::Template;
 
 use super::State;
 use super::page::{Page, html};
+use super::view::{SupporterView, TotalsView};
 use crate::domain::{Message, Money, SupporterName};
 use crate::i18n::Lang;
+use crate::public;
+
+/// How many recent supporters the home page shows under the form.
+const RECENT: u32 = 5;
 
 /// What the reader typed, echoed back when the form has errors.
 #[derive(Debug, Default, Clone)]
@@ -42,6 +47,8 @@ struct HomePage {
     price: String,
     name_max: usize,
     message_max: usize,
+    totals: Option<TotalsView>,
+    recent: Vec<SupporterView>,
 }
 
 impl HomePage {
@@ -64,10 +71,11 @@ pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
         canceled,
         StatusCode::OK,
     )
+    .await
 }
 
 /// The page with the form, used both for `GET /` and to show validation errors (422).
-pub fn render_form(
+pub async fn render_form(
     state: &State,
     lang: Lang,
     values: FormValues,
@@ -90,8 +98,25 @@ pub fn render_form(
             }
         })
         .collect();
+    // The wall under the form is a nicety: if it cannot be read, the form still works.
+    let currency = &pricing.currency;
+    let (totals, recent) = match (
+        public::totals(&state.pool).await,
+        public::wall(&state.pool, None, RECENT).await,
+    ) {
+        (Ok(t), Ok(w)) => (
+            Some(TotalsView::new(&t, state.settings.goal.as_ref(), lang, currency)),
+            w.supporters.iter().map(|s| SupporterView::new(s, lang)).collect(),
+        ),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = ?e, "home page could not load the wall");
+            (None, Vec::new())
+        }
+    };
     let t = lang.texts();
     let page = HomePage {
+        totals,
+        recent,
         page: Page::new(state, lang, t.home_heading),
         options,
         values,

@@ -1,12 +1,19 @@
 //! HTTP routes, one file per route or small group.
 
+mod api;
 mod assets;
+mod badge;
 mod demo;
 mod donate;
+mod embed;
+mod feed;
 mod health;
 mod home;
+mod http_cache;
 pub mod page;
+mod supporters;
 mod thanks;
+mod view;
 mod webhook;
 
 use actix_web::middleware::DefaultHeaders;
@@ -32,6 +39,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(webhook::stripe)),
         )
         .route("/thanks", web::get().to(thanks::show))
+        .route("/supporters", web::get().to(supporters::show))
+        .route("/supporters.atom", web::get().to(feed::feed))
+        .route("/api/supporters", web::get().to(api::supporters))
+        .route("/api/stats", web::get().to(api::stats))
+        .route("/badge.svg", web::get().to(badge::badge))
+        .route("/embed", web::get().to(embed::embed))
+        .route("/widget", web::get().to(embed::widget))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/style.css", web::get().to(assets::style))

@@ -7,6 +7,7 @@
 pub mod donations;
 pub mod events;
 pub mod state;
+pub mod supporters;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -137,17 +137,58 @@ impl TestApp {
             .await;
     }
 
-    /// Starts a donation through the JSON API and returns (donation id, session id).
+    /// Starts a donation (by "Anna") through the JSON API and returns its id.
     pub async fn create_donation(&self, session_id: &str, coffees: u32, public: bool) -> String {
+        self.create_donation_by(session_id, coffees, "Anna", "Danke!", public)
+            .await
+    }
+
+    pub async fn create_donation_by(
+        &self,
+        session_id: &str,
+        coffees: u32,
+        name: &str,
+        message: &str,
+        public: bool,
+    ) -> String {
         self.mock_create_session(session_id).await;
         let response = self
             .post_json(
                 "/donate",
-                &json!({"coffees": coffees, "name": "Anna", "message": "Danke!", "public": public}),
+                &json!({"coffees": coffees, "name": name, "message": message, "public": public}),
             )
             .await;
-        assert_eq!(response.status(), 200, "donate should succeed");
+        assert_eq!(response.status(), 200, "donate should succeed for {name:?}");
         self.donation(session_id).await.expect("donation row").id
+    }
+
+    /// A donation that Stripe reports as paid, delivered through the webhook.
+    pub async fn paid_donation(
+        &self,
+        session_id: &str,
+        coffees: u32,
+        name: &str,
+        message: &str,
+        public: bool,
+    ) -> String {
+        let id = self
+            .create_donation_by(session_id, coffees, name, message, public)
+            .await;
+        let amount = 500 * i64::from(coffees);
+        let object = session(session_id, &id, "paid", "complete", amount);
+        self.deliver(
+            &format!("evt_paid_{session_id}"),
+            "checkout.session.completed",
+            object,
+        )
+        .await;
+        id
+    }
+
+    /// Delivers one signed event, expecting 200.
+    pub async fn deliver(&self, id: &str, kind: &str, object: Value) {
+        let response = self.post_webhook(&event(id, kind, object, now())).await;
+        assert_eq!(response.status(), 200, "{id}");
     }
 
     pub async fn donation(&self, session_id: &str) -> Option<Donation> {

@@ -5,4 +5,6 @@ mod helpers;
 mod ledger;
 mod reconcile;
 mod state_machine;
+mod wall;
 mod webhook_security;
+mod xss;

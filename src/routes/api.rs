@@ -1,0 +1,107 @@
+//! The public JSON API: `GET /api/supporters` and `GET /api/stats`.
+//! Readable from any origin, cached briefly, with ETags.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::json;
+
+use super::State;
+use super::http_cache::Cached;
+use super::supporters::before_param;
+use crate::public::{self, DEFAULT_PAGE, MAX_PAGE, Supporter};
+use crate::storage::supporters::Totals;
+
+const CACHE: Cached<'static> = Cached {
+    content_type: "application/json",
+    max_age_secs: 30,
+    cors: true,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("limit must be a whole number from 1 to 100")]
+    BadLimit,
+    #[error("cursor is not valid")]
+    BadCursor,
+    #[error("database error")]
+    Storage(#[from] sqlx::Error),
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadLimit | ApiError::BadCursor => StatusCode::BAD_REQUEST,
+            ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            ApiError::Storage(e) => {
+                tracing::error!(error = ?e, "public API failed");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        HttpResponse::build(self.status_code())
+            .insert_header(("Access-Control-Allow-Origin", "*"))
+            .json(json!({ "error": { "message": message } }))
+    }
+}
+
+#[derive(Serialize)]
+struct TotalsJson {
+    supporters: i64,
+    coffees: i64,
+    amount_cents: i64,
+    currency: String,
+}
+
+impl TotalsJson {
+    fn new(t: Totals, state: &State) -> Self {
+        TotalsJson {
+            supporters: t.supporters,
+            coffees: t.coffees,
+            amount_cents: t.amount_cents,
+            currency: state.settings.pricing.currency.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SupportersJson {
+    supporters: Vec<Supporter>,
+    next_cursor: Option<String>,
+    totals: TotalsJson,
+}
+
+pub async fn supporters(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let limit = match pairs.iter().find(|(k, _)| k == "limit") {
+        None => DEFAULT_PAGE,
+        Some((_, v)) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or(ApiError::BadLimit)?,
+    };
+    let before = before_param(&req, &["cursor", "before"]).map_err(|_| ApiError::BadCursor)?;
+    let wall = public::wall(&state.pool, before.as_ref(), limit).await?;
+    let totals = public::totals(&state.pool).await?;
+    let body = SupportersJson {
+        supporters: wall.supporters,
+        next_cursor: wall.next.map(|c| c.encode()),
+        totals: TotalsJson::new(totals, &state),
+    };
+    Ok(CACHE.respond(&req, serde_json::to_string(&body).unwrap_or_default()))
+}
+
+pub async fn stats(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
+    let totals = public::totals(&state.pool).await?;
+    let mut body = serde_json::to_value(TotalsJson::new(totals, &state)).unwrap_or_default();
+    if let Some(goal) = &state.settings.goal {
+        body["goal"] = json!({ "coffees": goal.coffees, "label": goal.label });
+    }
+    Ok(CACHE.respond(&req, body.to_string()))
+}

@@ -1,0 +1,167 @@
+//! `GET /embed` (copy-paste snippets with a live preview) and `GET /widget` (the iframe page).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_SECURITY_POLICY;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::State;
+use super::page::{self, Page, html};
+use super::view::{SupporterView, TotalsView};
+use crate::domain::Money;
+use crate::i18n::Lang;
+use crate::public;
+
+/// The widget shows this many recent supporters.
+const WIDGET_SUPPORTERS: u32 = 3;
+/// The copy-paste button offers up to this many coffees, to stay small in a post.
+const BUTTON_OPTIONS: u32 = 5;
+
+struct Snippet {
+    title: &'static str,
+    hint: &'static str,
+    code: String,
+}
+
+#[derive(Template)]
+#[template(path = "embed.html")]
+struct EmbedPage {
+    page: Page,
+    snippets: Vec<Snippet>,
+}
+
+/// The no-JS button: a plain form posting to `/donate`. `target="_top"` leaves any iframe,
+/// since Stripe Checkout refuses to be framed.
+pub fn button_snippet(state: &State, lang: Lang) -> String {
+    let pricing = &state.settings.pricing;
+    let options: String = (1..=pricing.max_coffees.min(BUTTON_OPTIONS))
+        .map(|n| {
+            let total = Money::new(
+                pricing.coffee_price_cents * i64::from(n),
+                pricing.currency.clone(),
+            );
+            format!(
+                "\n      <option value=\"{n}\">{} – {total}</option>",
+                lang.coffees(i64::from(n))
+            )
+        })
+        .collect();
+    let t = lang.texts();
+    format!(
+        "<form method=\"post\" action=\"{url}/donate\" target=\"_top\">\n  <input type=\"hidden\" name=\"lang\" value=\"{code}\">\n  \
+         <label>{label}\n    <select name=\"coffees\">{options}\n    </select>\n  </label>\n  \
+         <button type=\"submit\">☕ {button}</button>\n</form>",
+        url = state.public_url,
+        code = lang.code(),
+        label = t.field_coffees,
+        button = t.home_heading,
+    )
+}
+
+pub async fn embed(req: HttpRequest, state: State) -> HttpResponse {
+    let lang = Lang::negotiate(&req);
+    let t = lang.texts();
+    let url = &state.public_url;
+    let code = lang.code();
+    let snippets = vec![
+        Snippet {
+            title: t.embed_button,
+            hint: t.embed_button_hint,
+            code: button_snippet(&state, lang),
+        },
+        Snippet {
+            title: t.embed_badge,
+            hint: t.embed_badge_hint,
+            code: format!(
+                "<a href=\"{url}/supporters?lang={code}\"><img src=\"{url}/badge.svg?lang={code}\" alt=\"{}\" height=\"20\"></a>",
+                state
+                    .settings
+                    .site_name
+                    .replace('"', "&quot;")
+                    .replace('<', "&lt;")
+            ),
+        },
+        Snippet {
+            title: t.embed_widget,
+            hint: t.embed_widget_hint,
+            code: format!(
+                "<iframe src=\"{url}/widget?lang={code}\" title=\"{}\" width=\"320\" height=\"380\" loading=\"lazy\"></iframe>",
+                state
+                    .settings
+                    .site_name
+                    .replace('"', "&quot;")
+                    .replace('<', "&lt;")
+            ),
+        },
+        Snippet {
+            title: t.embed_feed,
+            hint: t.embed_feed_hint,
+            code: format!(
+                "<link rel=\"alternate\" type=\"application/atom+xml\" href=\"{url}/supporters.atom?lang={code}\">"
+            ),
+        },
+    ];
+    html(
+        StatusCode::OK,
+        &EmbedPage {
+            page: Page::new(&state, lang, t.embed_heading),
+            snippets,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "widget.html")]
+struct WidgetPage {
+    page: Page,
+    totals: TotalsView,
+    supporters: Vec<SupporterView>,
+    options: Vec<(u32, String)>,
+}
+
+pub async fn widget(req: HttpRequest, state: State) -> HttpResponse {
+    let lang = Lang::negotiate(&req);
+    let loaded = async {
+        Ok::<_, sqlx::Error>((
+            public::wall(&state.pool, None, WIDGET_SUPPORTERS).await?,
+            public::totals(&state.pool).await?,
+        ))
+    }
+    .await;
+    let (wall, totals) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = ?e, "widget failed");
+            return page::server_error_page(&state, lang);
+        }
+    };
+    let pricing = &state.settings.pricing;
+    let currency = &pricing.currency;
+    let options = (1..=pricing.max_coffees.min(BUTTON_OPTIONS))
+        .map(|n| {
+            let total = Money::new(pricing.coffee_price_cents * i64::from(n), currency.clone());
+            (n, format!("{} – {total}", lang.coffees(i64::from(n))))
+        })
+        .collect();
+    let widget = WidgetPage {
+        page: Page::new(&state, lang, lang.texts().home_heading),
+        totals: TotalsView::new(&totals, state.settings.goal.as_ref(), lang, currency),
+        supporters: wall
+            .supporters
+            .iter()
+            .map(|s| SupporterView::new(s, lang))
+            .collect(),
+        options,
+    };
+    let mut response = html(StatusCode::OK, &widget);
+    // The one page that may be framed, and only by the configured origins.
+    let ancestors = state.settings.embed_origins.join(" ");
+    let csp = format!(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+         base-uri 'none'; frame-ancestors {ancestors}"
+    );
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}

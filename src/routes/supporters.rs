@@ -1,0 +1,75 @@
+//! `GET /supporters`: the public wall, newest first, 20 a page, keyset-paginated by `?before=`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::State;
+use super::page::{self, Page, html};
+use super::view::{SupporterView, TotalsView};
+use crate::i18n::Lang;
+use crate::public;
+use crate::storage::supporters::Cursor;
+
+#[derive(Template)]
+#[template(path = "supporters.html")]
+struct WallPage {
+    page: Page,
+    totals: TotalsView,
+    supporters: Vec<SupporterView>,
+    older_url: Option<String>,
+    first_page: bool,
+}
+
+/// The `?before=` cursor, if any. `Err` for a cursor that is present but not ours.
+pub fn before_param(req: &HttpRequest, names: &[&str]) -> Result<Option<Cursor>, ()> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).map_err(|_| ())?;
+    match pairs.iter().find(|(k, _)| names.contains(&k.as_str())) {
+        None => Ok(None),
+        Some((_, v)) if v.is_empty() => Ok(None),
+        Some((_, v)) => Cursor::decode(v).map(Some).ok_or(()),
+    }
+}
+
+pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
+    let lang = Lang::negotiate(&req);
+    let Ok(before) = before_param(&req, &["before"]) else {
+        let t = lang.texts();
+        return page::message(
+            &state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            t.not_found_heading,
+            t.not_found_text,
+        );
+    };
+    let loaded = async {
+        let wall = public::wall(&state.pool, before.as_ref(), public::DEFAULT_PAGE).await?;
+        let totals = public::totals(&state.pool).await?;
+        Ok::<_, sqlx::Error>((wall, totals))
+    }
+    .await;
+    let (wall, totals) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = ?e, "loading the wall failed");
+            return page::server_error_page(&state, lang);
+        }
+    };
+    let currency = &state.settings.pricing.currency;
+    let t = lang.texts();
+    let page = WallPage {
+        page: Page::new(&state, lang, t.wall_heading),
+        totals: TotalsView::new(&totals, state.settings.goal.as_ref(), lang, currency),
+        supporters: wall
+            .supporters
+            .iter()
+            .map(|s| SupporterView::new(s, lang))
+            .collect(),
+        older_url: wall
+            .next
+            .map(|c| format!("/supporters?before={}&lang={}", c.encode(), lang.code())),
+        first_page: before.is_none(),
+    };
+    html(StatusCode::OK, &page)
+}

@@ -1,0 +1,106 @@
+//! Public reads: the supporter wall and its totals. Only `paid` (including partly refunded) and
+//! not hidden donations are shown or counted; everything else is invisible here.
+
+use sqlx::SqlitePool;
+
+/// One row of the wall, before the donor's visibility choice is applied.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WallRow {
+    /// SQLite's rowid: the insertion order, which breaks ties between equal timestamps.
+    pub seq: i64,
+    pub id: String,
+    pub name: Option<String>,
+    pub message: Option<String>,
+    pub visibility: String,
+    pub coffees: i64,
+    pub net_cents: i64,
+    pub currency: String,
+    pub created_at: i64,
+}
+
+/// A position in the wall: the last row seen. Rows strictly older come next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub seq: i64,
+}
+
+impl Cursor {
+    /// `<created_at>.<seq>`: opaque to clients, but cheap and stable.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at, self.seq)
+    }
+
+    pub fn decode(raw: &str) -> Option<Cursor> {
+        let (t, seq) = raw.split_once('.')?;
+        Some(Cursor {
+            created_at: t.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Totals {
+    pub supporters: i64,
+    pub coffees: i64,
+    pub amount_cents: i64,
+}
+
+/// Up to `limit` rows older than `before`, newest first, plus whether more exist.
+pub async fn page(
+    pool: &SqlitePool,
+    before: Option<&Cursor>,
+    limit: u32,
+) -> Result<(Vec<WallRow>, Option<Cursor>), sqlx::Error> {
+    let (t, seq) = before.map_or((i64::MAX, i64::MAX), |c| (c.created_at, c.seq));
+    let mut rows: Vec<WallRow> = sqlx::query_as(
+        "SELECT rowid AS seq, id, name, message, visibility, coffees, \
+         amount_cents - refunded_cents AS net_cents, currency, created_at FROM donations \
+         WHERE status = 'paid' AND hidden = 0 AND (created_at < ?1 OR (created_at = ?1 AND rowid < ?2)) \
+         ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+    )
+    .bind(t)
+    .bind(seq)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| Cursor {
+            created_at: r.created_at,
+            seq: r.seq,
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Supporters, coffees and net amount (after refunds) of everything on the wall.
+pub async fn totals(pool: &SqlitePool) -> Result<Totals, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*) AS supporters, COALESCE(SUM(coffees), 0) AS coffees, \
+         COALESCE(SUM(amount_cents - refunded_cents), 0) AS amount_cents \
+         FROM donations WHERE status = 'paid' AND hidden = 0",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = Cursor {
+            created_at: 1_700_000_000,
+            seq: 42,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        for bad in ["", "abc", "12", "x.1", "12.", "12.a b", "12.<script>", "1.2.3"] {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+}
