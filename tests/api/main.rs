@@ -1,3 +1,4 @@
+mod browser;
 mod demo;
 mod donate;
 mod health;
