@@ -103,6 +103,27 @@ pub struct Settings {
     pub goal: Option<Goal>,
     /// Origins allowed to frame `/widget` (`frame-ancestors`); `*` allows any.
     pub embed_origins: Vec<String>,
+    /// Enables `/admin` and `/api/admin`; `None` makes every admin URL a 404.
+    pub admin_token: Option<SecretString>,
+    /// Signs donors' manage links and admin sessions. `None`: generated once and kept in the
+    /// database, so links survive restarts.
+    pub signing_secret: Option<SecretString>,
+    pub moderation: Moderation,
+    /// Lower-cased words that hold a public entry for review.
+    pub blocked_words: Vec<String>,
+    pub privacy_url: Option<String>,
+    pub imprint_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` we believe. Anyone else's is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// Which public entries wait for the blogger's approval before their name and message show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moderation {
+    Off,
+    /// Entries with a URL, an e-mail address or a blocked word.
+    Links,
+    All,
 }
 
 #[derive(Debug, Clone)]
@@ -274,7 +295,73 @@ impl Settings {
             ));
         }
 
+        let admin_token = var("ADMIN_TOKEN").map(SecretString::from);
+        if admin_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().chars().count() < 32)
+        {
+            return Err(ConfigError::new(
+                "ADMIN_TOKEN",
+                "must be at least 32 characters (try `openssl rand -hex 32`)",
+            ));
+        }
+        let signing_secret = var("SIGNING_SECRET").map(SecretString::from);
+        if signing_secret
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().len() < 32)
+        {
+            return Err(ConfigError::new(
+                "SIGNING_SECRET",
+                "must be at least 32 characters",
+            ));
+        }
+        let moderation = match var("MODERATION").as_deref() {
+            None | Some("links") => Moderation::Links,
+            Some("off") => Moderation::Off,
+            Some("all") => Moderation::All,
+            Some(_) => return Err(ConfigError::new("MODERATION", "expected off, links or all")),
+        };
+        let blocked_words = var("BLOCKED_WORDS")
+            .map(|v| {
+                v.split(',')
+                    .map(|w| w.trim().to_lowercase())
+                    .filter(|w| !w.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let trusted_proxies = var("TRUSTED_PROXIES")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<ipnet::IpNet>()
+                            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| {
+                                ConfigError::new(
+                                    "TRUSTED_PROXIES",
+                                    format!("{s:?} is not an IP address or CIDR range"),
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+
         Ok(Settings {
+            trusted_proxies,
+            admin_token,
+            signing_secret,
+            moderation,
+            blocked_words,
+            privacy_url: var("PRIVACY_URL")
+                .map(|u| parse_url("PRIVACY_URL", &u))
+                .transpose()?,
+            imprint_url: var("IMPRINT_URL")
+                .map(|u| parse_url("IMPRINT_URL", &u))
+                .transpose()?,
             goal,
             embed_origins,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://kaffeekasse.db".into()),
@@ -427,6 +514,30 @@ mod tests {
                 .unwrap_err()
                 .var,
             "EMBED_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn a_short_admin_token_stops_startup() {
+        assert_eq!(
+            settings(&[("ADMIN_TOKEN", "too-short")]).unwrap_err().var,
+            "ADMIN_TOKEN"
+        );
+        let s = settings(&[("ADMIN_TOKEN", &"x".repeat(32))]).unwrap();
+        assert!(s.admin_token.is_some());
+        assert!(!format!("{s:?}").contains(&"x".repeat(32)));
+    }
+
+    #[test]
+    fn moderation_defaults_to_links() {
+        assert_eq!(settings(&[]).unwrap().moderation, Moderation::Links);
+        assert_eq!(
+            settings(&[("MODERATION", "all")]).unwrap().moderation,
+            Moderation::All
+        );
+        assert_eq!(
+            settings(&[("MODERATION", "maybe")]).unwrap_err().var,
+            "MODERATION"
         );
     }
 

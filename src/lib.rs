@@ -1,5 +1,6 @@
 //! Kaffeekasse: a self-hosted tip jar. See ARCHITECTURE.md for how the modules fit together.
 
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod i18n;

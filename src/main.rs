@@ -44,10 +44,7 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
             let Some(id) = arg(1) else { return usage() };
             let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
             storage::migrate(&pool).await?;
-            let rules = webhook::apply::Rules {
-                pricing: settings.pricing.clone(),
-                payment_links: settings.payment_links.clone(),
-            };
+            let rules = webhook::apply::Rules::from_settings(&settings);
             match webhook::apply::replay(&pool, &rules, id).await? {
                 Some(outcome) => println!("{id}: {outcome:?}"),
                 None => {
@@ -70,10 +67,7 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
             let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
             let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
             storage::migrate(&pool).await?;
-            let rules = webhook::apply::Rules {
-                pricing: settings.pricing.clone(),
-                payment_links: settings.payment_links.clone(),
-            };
+            let rules = webhook::apply::Rules::from_settings(&settings);
             let report = reconcile::run(&pool, &rules, &provider, settings.payment.livemode(), since).await?;
             println!(
                 "listed {} events, {} new, {} skipped",

@@ -25,7 +25,8 @@ pub struct Supporter {
 
 impl From<WallRow> for Supporter {
     fn from(row: WallRow) -> Self {
-        let public = row.visibility == "public";
+        // Held entries wait for the blogger's approval; until then they look anonymous.
+        let public = row.visibility == "public" && !row.held;
         Supporter {
             id: row.id,
             name: row.name.filter(|_| public),

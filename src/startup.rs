@@ -10,6 +10,8 @@ use secrecy::SecretString;
 use sqlx::SqlitePool;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::admin::AdminAuth;
+use crate::auth::signer::Signer;
 use crate::config::Settings;
 use crate::payments::{Provider, demo::DemoProvider, stripe::StripeProvider};
 use crate::webhook::apply::Rules;
@@ -29,6 +31,10 @@ pub struct AppState {
     pub webhook_secrets: Vec<SecretString>,
     /// For the demo checkout's calls to our own webhook.
     pub http: reqwest::Client,
+    /// Signs donors' manage links (and, inside `admin`, sessions and CSRF tokens).
+    pub signer: Signer,
+    /// `None` unless `ADMIN_TOKEN` is set: then every admin URL is a 404.
+    pub admin: Option<AdminAuth>,
 }
 
 pub struct Application {
@@ -68,10 +74,18 @@ impl Application {
         } else {
             settings.webhook_secrets.clone()
         };
-        let rules = Rules {
-            pricing: settings.pricing.clone(),
-            payment_links: settings.payment_links.clone(),
-        };
+        let rules = Rules::from_settings(&settings);
+        let signer = Signer::new(match &settings.signing_secret {
+            Some(secret) => secret.clone(),
+            // Generated once and kept, so manage links survive restarts.
+            None => SecretString::from(
+                storage::state::get_or_insert(&pool, "signing_secret", &random_secret()).await?,
+            ),
+        });
+        let admin = settings.admin_token.clone().map(|token| {
+            let secure = public_url.starts_with("https://");
+            AdminAuth::new(token, signer.clone(), secure)
+        });
         let provider = Arc::new(provider);
 
         if !settings.reconcile_interval.is_zero() && !settings.payment.is_demo() {
@@ -93,6 +107,8 @@ impl Application {
             public_url,
             self_url,
             webhook_secrets,
+            signer,
+            admin,
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(15))
                 .build()?,
@@ -120,4 +136,12 @@ impl Application {
         self.pool.close().await;
         result
     }
+}
+
+/// 32 random bytes, hex-encoded.
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }

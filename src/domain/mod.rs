@@ -2,11 +2,13 @@
 
 mod coffees;
 mod lifecycle;
+mod moderation;
 mod money;
 mod text;
 
 pub use coffees::Coffees;
 pub use lifecycle::{CheckoutState, DisputeState, DonationStatus, Effect, Facts};
+pub use moderation::needs_review;
 pub use money::{Currency, Money};
 pub use text::{Message, SupporterName, Visibility};
 

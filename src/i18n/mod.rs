@@ -5,6 +5,10 @@ mod en;
 
 use actix_web::HttpRequest;
 
+/// The version of the consent wording (the public checkbox and the privacy notice). Stored with
+/// every public opt-in; change it whenever that wording changes.
+pub const CONSENT_VERSION: &str = "2026-11-27";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     De,
@@ -182,6 +186,62 @@ pub struct Texts {
     pub embed_preview: &'static str,
     pub feed_title: &'static str,
     pub months: [&'static str; 12],
+    pub privacy_notice: &'static str,
+    pub privacy_link: &'static str,
+    pub imprint_link: &'static str,
+    pub manage_link_label: &'static str,
+    pub manage_link_hint: &'static str,
+    pub manage_heading: &'static str,
+    pub manage_intro: &'static str,
+    pub manage_save: &'static str,
+    pub manage_saved: &'static str,
+    pub manage_held: &'static str,
+    pub manage_shown_as: &'static str,
+    pub erase_heading: &'static str,
+    pub erase_text: &'static str,
+    pub erase_confirm: &'static str,
+    pub erase_button: &'static str,
+    pub erase_confirm_missing: &'static str,
+    pub erased_heading: &'static str,
+    pub erased_text: &'static str,
+    pub admin_heading: &'static str,
+    pub admin_login_heading: &'static str,
+    pub admin_token: &'static str,
+    pub admin_login_button: &'static str,
+    pub admin_login_failed: &'static str,
+    pub admin_logout: &'static str,
+    pub admin_donations: &'static str,
+    pub admin_events: &'static str,
+    pub admin_export: &'static str,
+    pub admin_filter: &'static str,
+    pub admin_status: &'static str,
+    pub admin_all: &'static str,
+    pub admin_held: &'static str,
+    pub admin_month: &'static str,
+    pub admin_totals: &'static str,
+    pub admin_overall: &'static str,
+    pub admin_gross: &'static str,
+    pub admin_refunded: &'static str,
+    pub admin_lost: &'static str,
+    pub admin_net: &'static str,
+    pub admin_count: &'static str,
+    pub admin_date: &'static str,
+    pub admin_amount: &'static str,
+    pub admin_shown: &'static str,
+    pub admin_actions: &'static str,
+    pub admin_hide: &'static str,
+    pub admin_unhide: &'static str,
+    pub admin_approve: &'static str,
+    pub admin_edit: &'static str,
+    pub admin_hidden: &'static str,
+    pub admin_erased: &'static str,
+    pub admin_details: &'static str,
+    pub admin_replay: &'static str,
+    pub admin_none: &'static str,
+    pub admin_next: &'static str,
+    pub admin_forbidden: &'static str,
+    pub too_many_heading: &'static str,
+    pub too_many_text: &'static str,
 }
 
 #[cfg(test)]

@@ -261,6 +261,15 @@ async fn start_checkout(
         name: form.name.as_ref().map(|n| n.as_str().to_owned()),
         message: form.message.as_ref().map(|m| m.as_str().to_owned()),
         visibility: form.visibility,
+        held: crate::domain::needs_review(
+            state.settings.moderation,
+            form.visibility == Visibility::Public,
+            &[
+                form.name.as_ref().map_or("", |n| n.as_str()),
+                form.message.as_ref().map_or("", |m| m.as_str()),
+            ],
+            &state.settings.blocked_words,
+        ),
         livemode: state.settings.payment.livemode(),
         created_at: storage::now(),
     };

@@ -49,6 +49,8 @@ struct HomePage {
     message_max: usize,
     totals: Option<TotalsView>,
     recent: Vec<SupporterView>,
+    privacy_url: Option<String>,
+    imprint_url: Option<String>,
 }
 
 impl HomePage {
@@ -115,6 +117,8 @@ pub async fn render_form(
     };
     let t = lang.texts();
     let page = HomePage {
+        privacy_url: state.settings.privacy_url.clone(),
+        imprint_url: state.settings.imprint_url.clone(),
         totals,
         recent,
         page: Page::new(state, lang, t.home_heading),

@@ -1,8 +1,10 @@
 //! HTTP routes, one file per route or small group.
 
+mod admin;
 mod api;
 mod assets;
 mod badge;
+pub mod client_ip;
 mod demo;
 mod donate;
 mod embed;
@@ -10,6 +12,7 @@ mod feed;
 mod health;
 mod home;
 mod http_cache;
+mod manage;
 pub mod page;
 mod supporters;
 mod thanks;
@@ -50,6 +53,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/style.css", web::get().to(assets::style))
         .configure(demo::configure)
+        .configure(admin::configure)
+        .route("/manage/{token}", web::get().to(manage::show))
+        .route("/manage/{token}", web::post().to(manage::update))
+        .route("/manage/{token}/erase", web::post().to(manage::erase))
         .default_service(web::to(page::not_found));
 }
 

@@ -18,6 +18,8 @@ pub struct Page {
     pub other_lang: &'static str,
     pub other_lang_name: &'static str,
     pub blog_url: Option<String>,
+    pub privacy_url: Option<String>,
+    pub imprint_url: Option<String>,
 }
 
 impl Page {
@@ -31,6 +33,8 @@ impl Page {
             other_lang: lang.other().code(),
             other_lang_name: lang.other().texts().language_name,
             blog_url: state.settings.blog_url.clone(),
+            privacy_url: state.settings.privacy_url.clone(),
+            imprint_url: state.settings.imprint_url.clone(),
         }
     }
 }

@@ -34,6 +34,8 @@ struct ThanksPage {
     refresh_url: Option<String>,
     back_url: String,
     back_label: String,
+    /// The donor's private link to their entry.
+    manage_url: Option<String>,
 }
 
 pub async fn show(req: HttpRequest, query: web::Query<ThanksQuery>, state: State) -> HttpResponse {
@@ -78,7 +80,15 @@ pub async fn show(req: HttpRequest, query: web::Query<ThanksQuery>, state: State
         Some(url) => (url.clone(), t.back_to_blog.to_owned()),
         None => (format!("/?lang={}", lang.code()), t.back_home.to_owned()),
     };
+    let manage_url = row.erased_at.is_none().then(|| {
+        format!(
+            "{}/manage/{}",
+            state.public_url,
+            state.signer.manage_token(&row.id)
+        )
+    });
     let page = ThanksPage {
+        manage_url,
         page: Page::new(&state, lang, heading),
         heading: heading.to_owned(),
         text: text.to_owned(),

@@ -16,6 +16,8 @@ pub struct NewDonation {
     pub name: Option<String>,
     pub message: Option<String>,
     pub visibility: Visibility,
+    /// A public entry waiting for the blogger's approval.
+    pub held: bool,
     pub livemode: bool,
     pub created_at: i64,
 }
@@ -42,6 +44,7 @@ pub struct DonationRow {
     pub livemode: bool,
     pub created_at: i64,
     pub paid_at: Option<i64>,
+    pub erased_at: Option<i64>,
 }
 
 impl DonationRow {
@@ -61,16 +64,19 @@ impl DonationRow {
 
 const COLUMNS: &str = "id, provider, checkout_session_id, payment_intent_id, charge_id, status, \
     checkout_state, refunded_cents, dispute_state, coffees, expected_amount_cents, amount_cents, \
-    currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at";
+    currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at, erased_at";
 
 /// Inserts unless a donation with this id or checkout session exists. Returns whether it did.
 #[tracing::instrument(skip_all, fields(donation_id = %d.id))]
 pub async fn insert(conn: &mut SqliteConnection, d: &NewDonation) -> Result<bool, sqlx::Error> {
-    let consent_at = (d.visibility == Visibility::Public).then_some(d.created_at);
+    let public = d.visibility == Visibility::Public;
+    let consent_at = public.then_some(d.created_at);
+    let consent_version = public.then_some(crate::i18n::CONSENT_VERSION);
     let result = sqlx::query(
         "INSERT INTO donations (id, provider, checkout_session_id, coffees, expected_amount_cents, \
-         amount_cents, currency, name, message, visibility, consent_at, livemode, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) \
+         amount_cents, currency, name, message, visibility, consent_at, livemode, created_at, updated_at, \
+         held, consent_version) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14) \
          ON CONFLICT DO NOTHING",
     )
     .bind(&d.id)
@@ -85,6 +91,8 @@ pub async fn insert(conn: &mut SqliteConnection, d: &NewDonation) -> Result<bool
     .bind(consent_at)
     .bind(d.livemode)
     .bind(d.created_at)
+    .bind(d.held)
+    .bind(consent_version)
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)

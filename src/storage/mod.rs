@@ -4,6 +4,7 @@
 //! we acknowledge a webhook. Writes use `BEGIN IMMEDIATE`, which takes the write lock up front:
 //! concurrent writers queue on the busy timeout instead of failing mid-transaction on upgrade.
 
+pub mod admin;
 pub mod donations;
 pub mod events;
 pub mod state;

@@ -12,6 +12,8 @@ pub struct WallRow {
     pub name: Option<String>,
     pub message: Option<String>,
     pub visibility: String,
+    /// Waiting for the blogger's approval: shown as anonymous until then.
+    pub held: bool,
     pub coffees: i64,
     pub net_cents: i64,
     pub currency: String,
@@ -55,7 +57,7 @@ pub async fn page(
 ) -> Result<(Vec<WallRow>, Option<Cursor>), sqlx::Error> {
     let (t, seq) = before.map_or((i64::MAX, i64::MAX), |c| (c.created_at, c.seq));
     let mut rows: Vec<WallRow> = sqlx::query_as(
-        "SELECT rowid AS seq, id, name, message, visibility, coffees, \
+        "SELECT rowid AS seq, id, name, message, visibility, held, coffees, \
          amount_cents - refunded_cents AS net_cents, currency, created_at FROM donations \
          WHERE status = 'paid' AND hidden = 0 AND (created_at < ?1 OR (created_at = ?1 AND rowid < ?2)) \
          ORDER BY created_at DESC, rowid DESC LIMIT ?3",

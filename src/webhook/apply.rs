@@ -6,7 +6,7 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::config::Pricing;
+use crate::config::{Moderation, Pricing, Settings};
 use crate::domain::{Effect, SupporterName, Visibility};
 use crate::storage::donations::{self, DonationRow, Keys, NewDonation};
 use crate::storage::events::{self, EventStatus};
@@ -19,6 +19,19 @@ pub struct Rules {
     pub pricing: Pricing,
     /// Payment Links whose sessions are recorded although we did not create them.
     pub payment_links: Vec<String>,
+    pub moderation: Moderation,
+    pub blocked_words: Vec<String>,
+}
+
+impl Rules {
+    pub fn from_settings(s: &Settings) -> Self {
+        Rules {
+            pricing: s.pricing.clone(),
+            payment_links: s.payment_links.clone(),
+            moderation: s.moderation,
+            blocked_words: s.blocked_words.clone(),
+        }
+    }
 }
 
 /// The result of applying one event.
@@ -323,6 +336,12 @@ fn recovered_donation(rules: &Rules, s: &Session, from_link: bool, now: i64) -> 
     } else {
         (None, Visibility::Anonymous)
     };
+    let held = crate::domain::needs_review(
+        rules.moderation,
+        visibility == Visibility::Public,
+        &[name.as_deref().unwrap_or_default()],
+        &rules.blocked_words,
+    );
     NewDonation {
         id: s
             .donation_id()
@@ -339,6 +358,7 @@ fn recovered_donation(rules: &Rules, s: &Session, from_link: bool, now: i64) -> 
         name,
         message: None,
         visibility,
+        held,
         livemode: s.livemode,
         created_at: now,
     }

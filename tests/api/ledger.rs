@@ -177,10 +177,7 @@ async fn replaying_a_stored_event_reapplies_it_without_double_counting() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let rules = kaffeekasse::webhook::apply::Rules {
-        pricing: app.settings.pricing.clone(),
-        payment_links: vec![],
-    };
+    let rules = kaffeekasse::webhook::apply::Rules::from_settings(&app.settings);
 
     let outcome = kaffeekasse::webhook::apply::replay(&app.pool, &rules, "evt_rp")
         .await

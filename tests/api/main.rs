@@ -1,9 +1,11 @@
+mod admin;
 mod browser;
 mod demo;
 mod donate;
 mod health;
 mod helpers;
 mod ledger;
+mod privacy;
 mod reconcile;
 mod state_machine;
 mod wall;

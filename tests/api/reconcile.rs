@@ -47,10 +47,7 @@ async fn reconciliation_records_missed_donations_exactly_once_across_two_pages_e
         kaffeekasse::config::PaymentSettings::Stripe(s) => StripeProvider::new(s).unwrap(),
         _ => unreachable!("tests run in Stripe mode"),
     };
-    let rules = Rules {
-        pricing: app.settings.pricing.clone(),
-        payment_links: vec![],
-    };
+    let rules = Rules::from_settings(&app.settings);
     // One of the three already arrived by webhook.
     app.post_webhook(&event(
         "evt_rc2",

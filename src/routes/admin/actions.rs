@@ -1,0 +1,194 @@
+//! What the admin can do to a donation, shared by the HTML pages and the JSON API.
+
+use crate::domain::{Message, SupporterName};
+use crate::storage::{self, admin};
+use crate::webhook::apply::{self, Outcome};
+
+use super::State;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("no such donation or event")]
+    NotFound,
+    #[error("unknown action")]
+    UnknownAction,
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("erasing needs an explicit confirmation")]
+    NotConfirmed,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ActionError {
+    fn from(e: sqlx::Error) -> Self {
+        ActionError::Unexpected(e.into())
+    }
+}
+
+/// The inputs an action may need.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ActionInput {
+    pub name: Option<String>,
+    pub message: Option<String>,
+    #[serde(default)]
+    pub confirm: Option<serde_json::Value>,
+    pub csrf: Option<String>,
+}
+
+impl ActionInput {
+    fn confirmed(&self) -> bool {
+        match &self.confirm {
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::String(s)) => s == "on" || s == "true" || s == "yes",
+            _ => false,
+        }
+    }
+}
+
+/// Runs `action` (`hide`, `unhide`, `approve`, `edit`, `erase`) on donation `id`.
+pub async fn run(state: &State, id: &str, action: &str, input: &ActionInput) -> Result<(), ActionError> {
+    let now = storage::now();
+    let mut tx = storage::begin_write(&state.pool).await?;
+    let found = match action {
+        "hide" => admin::set_hidden(&mut tx, id, true, now).await?,
+        "unhide" => admin::set_hidden(&mut tx, id, false, now).await?,
+        "approve" => admin::approve(&mut tx, id, now).await?,
+        "edit" => {
+            let name = SupporterName::parse(input.name.as_deref().unwrap_or_default()).map_err(|e| {
+                ActionError::Invalid {
+                    field: "name",
+                    message: e.to_string(),
+                }
+            })?;
+            let message = Message::parse(input.message.as_deref().unwrap_or_default()).map_err(|e| {
+                ActionError::Invalid {
+                    field: "message",
+                    message: e.to_string(),
+                }
+            })?;
+            let Some(row) = admin::find(&state.pool, id).await? else {
+                return Err(ActionError::NotFound);
+            };
+            // The blogger is the moderator: their edit is approved as it stands.
+            let update = admin::EntryUpdate {
+                name: name.as_ref().map(|n| n.as_str()),
+                message: message.as_ref().map(|m| m.as_str()),
+                public: row.visibility == "public",
+                held: false,
+                consent_version: row
+                    .consent_version
+                    .as_deref()
+                    .unwrap_or(crate::i18n::CONSENT_VERSION),
+            };
+            admin::update_entry(&mut tx, id, &update, now).await?
+        }
+        "erase" => {
+            if !input.confirmed() {
+                return Err(ActionError::NotConfirmed);
+            }
+            admin::erase(&mut tx, id, now).await?
+        }
+        _ => return Err(ActionError::UnknownAction),
+    };
+    if !found {
+        return Err(ActionError::NotFound);
+    }
+    tx.commit().await?;
+    tracing::info!(donation_id = %id, action, "admin action");
+    Ok(())
+}
+
+pub async fn replay(state: &State, event_id: &str) -> Result<Outcome, ActionError> {
+    apply::replay(&state.pool, &state.rules, event_id)
+        .await?
+        .ok_or(ActionError::NotFound)
+}
+
+/// The list's query: `status` (a donation status, or `held`), `month` (`YYYY-MM`), `cursor` or
+/// `before`, and `limit` (1..=200, default 50).
+pub struct ListQuery {
+    pub filter: admin::Filter,
+    pub before: Option<crate::storage::supporters::Cursor>,
+    pub limit: u32,
+    pub status: String,
+    pub month: String,
+}
+
+pub fn list_query(query_string: &str) -> Result<ListQuery, &'static str> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query_string).map_err(|_| "unreadable query")?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, v)| key == k && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    let mut filter = admin::Filter::default();
+    let status = get("status").unwrap_or_default();
+    match status.as_str() {
+        "" => {}
+        "held" => filter.held_only = true,
+        s if crate::domain::DonationStatus::from_db(s).is_some() => filter.status = Some(s.to_owned()),
+        _ => return Err("status is not a donation status"),
+    }
+    let month = get("month").unwrap_or_default();
+    if !month.is_empty() {
+        filter.between = Some(month_range(&month).ok_or("month must look like 2026-11")?);
+    }
+    let before = match get("cursor").or_else(|| get("before")) {
+        Some(c) => Some(crate::storage::supporters::Cursor::decode(&c).ok_or("cursor is not valid")?),
+        None => None,
+    };
+    let limit = match get("limit") {
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or("limit must be 1 to 200")?,
+        None => 50,
+    };
+    Ok(ListQuery {
+        filter,
+        before,
+        limit,
+        status,
+        month,
+    })
+}
+
+/// `[first second of the month, first second of the next)` in UTC.
+fn month_range(raw: &str) -> Option<(i64, i64)> {
+    let (y, m) = raw.split_once('-')?;
+    let (year, month): (i32, u8) = (y.parse().ok()?, m.parse().ok()?);
+    let start = time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, 1).ok()?;
+    let (ny, nm) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    let end = time::Date::from_calendar_date(ny, time::Month::try_from(nm).ok()?, 1).ok()?;
+    let ts = |d: time::Date| d.midnight().assume_utc().unix_timestamp();
+    Some((ts(start), ts(end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_cover_whole_calendar_months() {
+        assert_eq!(month_range("2026-12"), Some((1_796_083_200, 1_798_761_600)));
+        assert_eq!(month_range("2026-13"), None);
+        assert_eq!(month_range("nope"), None);
+    }
+
+    #[test]
+    fn list_queries_refuse_unknown_statuses_and_bad_limits() {
+        assert!(list_query("status=paid&month=2026-11&limit=10").is_ok());
+        assert!(list_query("status=held").unwrap().filter.held_only);
+        assert!(list_query("status=rich").is_err());
+        assert!(list_query("limit=0").is_err());
+        assert!(list_query("cursor=x").is_err());
+    }
+}
