@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use std::num::NonZeroU32;
+
 use crate::domain::Currency;
+use crate::limits::Rate;
 
 /// A configuration problem, always naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,12 @@ pub struct Settings {
     pub imprint_url: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` we believe. Anyone else's is ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Checkout sessions one client address may start, and its burst; `None` is off.
+    pub donate_rate_per_ip: Option<(Rate, NonZeroU32)>,
+    /// Checkout sessions the whole service may start; `None` is off.
+    pub donate_rate_global: Option<Rate>,
+    /// The longest any request may take before it is answered 503.
+    pub request_timeout: Duration,
 }
 
 /// Which public entries wait for the blogger's approval before their name and message show.
@@ -350,7 +359,23 @@ impl Settings {
             .transpose()?
             .unwrap_or_default();
 
+        let rate = |name: &'static str, default: &str| {
+            Rate::parse(&var(name).unwrap_or_else(|| default.into())).map_err(|m| ConfigError::new(name, m))
+        };
+        let burst = parse_num("DONATE_BURST_PER_IP", var("DONATE_BURST_PER_IP"), 3u32, 1..=1000)?;
+        let donate_rate_per_ip = rate("DONATE_RATE_PER_IP", "5/10m")?
+            .map(|r| (r, NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)));
+        let donate_rate_global = rate("DONATE_RATE_GLOBAL", "60/1h")?;
+
         Ok(Settings {
+            request_timeout: Duration::from_secs(parse_num(
+                "REQUEST_TIMEOUT_SECS",
+                var("REQUEST_TIMEOUT_SECS"),
+                30,
+                1..=600,
+            )?),
+            donate_rate_per_ip,
+            donate_rate_global,
             trusted_proxies,
             admin_token,
             signing_secret,

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod i18n;
+pub mod limits;
 pub mod payments;
 pub mod public;
 pub mod reconcile;

@@ -3,7 +3,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::SecretString;
@@ -13,6 +16,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::config::Settings;
+use crate::limits::DonateLimits;
 use crate::payments::{Provider, demo::DemoProvider, stripe::StripeProvider};
 use crate::webhook::apply::Rules;
 use crate::{reconcile, routes, storage};
@@ -35,6 +39,8 @@ pub struct AppState {
     pub signer: Signer,
     /// `None` unless `ADMIN_TOKEN` is set: then every admin URL is a 404.
     pub admin: Option<AdminAuth>,
+    /// Rate limits on starting checkouts (card-testing defence).
+    pub donate_limits: Arc<DonateLimits>,
 }
 
 pub struct Application {
@@ -97,6 +103,11 @@ impl Application {
                 settings.payment.livemode(),
             ));
         }
+        let donate_limits = Arc::new(DonateLimits::new(
+            settings.donate_rate_per_ip,
+            settings.donate_rate_global,
+        ));
+        tokio::spawn(forget_idle_clients(Arc::clone(&donate_limits)));
         tracing::info!(%public_url, provider = provider.name(), livemode = settings.payment.livemode(), "starting Kaffeekasse");
 
         let state = web::Data::new(AppState {
@@ -109,17 +120,27 @@ impl Application {
             webhook_secrets,
             signer,
             admin,
+            donate_limits,
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(15))
                 .build()?,
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(routes::request_timeout))
                 .wrap(routes::security_headers())
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
+                // Body limits for every route; /donate and /webhooks/stripe set their own.
+                .app_data(web::PayloadConfig::new(routes::DEFAULT_BODY_LIMIT))
+                .app_data(web::FormConfig::default().limit(routes::FORM_BODY_LIMIT))
+                .app_data(web::JsonConfig::default().limit(routes::FORM_BODY_LIMIT))
                 .configure(routes::configure)
         })
+        // Slow-loris protection: headers within 10 s, idle keep-alive connections closed.
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(5))
+        .keep_alive(Duration::from_secs(30))
         .listen(listener)?
         .shutdown_timeout(30)
         .run();
@@ -144,4 +165,13 @@ fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
+}
+
+/// Every minute, drop rate-limit state of clients whose buckets have refilled.
+async fn forget_idle_clients(limits: Arc<DonateLimits>) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        ticker.tick().await;
+        limits.forget_idle_clients();
+    }
 }

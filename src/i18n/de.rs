@@ -129,4 +129,7 @@ pub static TEXTS: Texts = Texts {
     admin_forbidden: "Diese Anfrage kam nicht von dieser Seite.",
     too_many_heading: "Zu viele Versuche",
     too_many_text: "Bitte warte ein paar Minuten und versuche es dann noch einmal.",
+    rate_limited_heading: "Zu viele Versuche",
+    rate_limited_text: "Von hier kamen gerade sehr viele Zahlungsversuche. Bitte versuche es in ein paar Minuten noch einmal – danke für deine Geduld!",
+    honeypot_label: "Bitte leer lassen",
 };

@@ -129,4 +129,7 @@ pub static TEXTS: Texts = Texts {
     admin_forbidden: "This request did not come from this site.",
     too_many_heading: "Too many attempts",
     too_many_text: "Please wait a few minutes and try again.",
+    rate_limited_heading: "Too many attempts",
+    rate_limited_text: "Very many payment attempts came from here just now. Please try again in a few minutes – thank you for your patience!",
+    honeypot_label: "Please leave empty",
 };

@@ -242,6 +242,9 @@ pub struct Texts {
     pub admin_forbidden: &'static str,
     pub too_many_heading: &'static str,
     pub too_many_text: &'static str,
+    pub rate_limited_heading: &'static str,
+    pub rate_limited_text: &'static str,
+    pub honeypot_label: &'static str,
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 //! donation and sends the reader to the checkout (303 for forms, JSON for scripts).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::State;
+use super::client_ip::client_ip;
 use super::home::{FieldError, FormValues, render_form};
 use super::page;
 use crate::domain::{Coffees, Message, SupporterName, Visibility};
@@ -33,6 +34,8 @@ struct RawDonation {
     message: Option<String>,
     public: Option<Scalar>,
     lang: Option<String>,
+    /// The honeypot: hidden from people, irresistible to form-filling bots.
+    website: Option<String>,
 }
 
 /// JSON clients may send `2` or `"2"`, `true` or `"on"`; forms always send strings.
@@ -114,6 +117,8 @@ pub enum DonateError {
         errors: Vec<FieldError>,
         values: FormValues,
     },
+    #[error("too many checkouts; retry in {0:?}")]
+    RateLimited(std::time::Duration),
     #[error("checkout provider timed out")]
     ProviderTimeout(#[source] ProviderError),
     #[error("checkout provider failed")]
@@ -127,6 +132,7 @@ impl DonateError {
         match self {
             DonateError::BadBody(_) => StatusCode::BAD_REQUEST,
             DonateError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            DonateError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             // A timeout is a 502 too: to the reader both mean "the payment service failed".
             DonateError::ProviderTimeout(_) | DonateError::Provider(_) => StatusCode::BAD_GATEWAY,
             DonateError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -145,22 +151,29 @@ impl DonateError {
                     first.map(|e| e.message.clone()).unwrap_or_default(),
                 )
             }
+            DonateError::RateLimited(_) => (None, t.rate_limited_text.to_owned()),
             DonateError::ProviderTimeout(_) | DonateError::Provider(_) => {
                 (None, t.provider_error_text.to_owned())
             }
             DonateError::Unexpected(_) => (None, t.error_text.to_owned()),
         };
-        HttpResponse::build(self.status()).json(json!({ "error": { "field": field, "message": message } }))
+        let response = HttpResponse::build(self.status())
+            .json(json!({ "error": { "field": field, "message": message } }));
+        self.with_retry_after(response)
     }
 
     async fn html(self, state: &State, lang: Lang) -> HttpResponse {
         let t = lang.texts();
         let status = self.status();
-        match self {
+        let retry = self.with_retry_after(HttpResponse::Ok().finish());
+        let mut response = match self {
             DonateError::Invalid { errors, values } => {
                 render_form(state, lang, values, errors, false, status).await
             }
             DonateError::BadBody(_) => page::message(state, lang, status, t.form_error_heading, t.err_body),
+            DonateError::RateLimited(_) => {
+                page::message(state, lang, status, t.rate_limited_heading, t.rate_limited_text)
+            }
             DonateError::ProviderTimeout(_) | DonateError::Provider(_) => page::message(
                 state,
                 lang,
@@ -169,7 +182,22 @@ impl DonateError {
                 t.provider_error_text,
             ),
             DonateError::Unexpected(_) => page::server_error_page(state, lang),
+        };
+        if let Some(v) = retry.headers().get(RETRY_AFTER) {
+            response.headers_mut().insert(RETRY_AFTER, v.clone());
         }
+        response
+    }
+
+    /// Adds `Retry-After` (whole seconds, rounded up) to a 429.
+    fn with_retry_after(&self, mut response: HttpResponse) -> HttpResponse {
+        if let DonateError::RateLimited(wait) = self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                response.headers_mut().insert(RETRY_AFTER, v);
+            }
+        }
+        response
     }
 }
 
@@ -178,6 +206,11 @@ impl ResponseError for DonateError {
     fn status_code(&self) -> StatusCode {
         self.status()
     }
+}
+
+enum Checkout {
+    Started(crate::payments::CheckoutSession),
+    Honeypot,
 }
 
 pub async fn donate(req: HttpRequest, body: web::Bytes, state: State) -> HttpResponse {
@@ -196,20 +229,44 @@ pub async fn donate(req: HttpRequest, body: web::Bytes, state: State) -> HttpRes
         if let Some(l) = raw.lang.as_deref().and_then(Lang::from_code) {
             lang = l;
         }
+        if raw.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
+            return Ok(Checkout::Honeypot);
+        }
         let form = raw
             .validate(state.settings.pricing.max_coffees, lang)
             .map_err(|errors| DonateError::Invalid {
                 errors,
                 values: raw.values(),
             })?;
-        start_checkout(&state, &form, lang).await
+        // Limits count only requests that would reach Stripe: a typo costs nothing.
+        let ip = client_ip(&req, &state.settings.trusted_proxies);
+        state.donate_limits.check(ip).map_err(|wait| {
+            tracing::warn!(%ip, ?wait, "checkout rate limit reached");
+            DonateError::RateLimited(wait)
+        })?;
+        start_checkout(&state, &form, lang).await.map(Checkout::Started)
     }
     .await;
     match result {
-        Ok(session) if is_json => HttpResponse::Ok().json(json!({ "id": session.id, "url": session.url })),
-        Ok(session) => HttpResponse::SeeOther()
+        Ok(Checkout::Started(session)) if is_json => {
+            HttpResponse::Ok().json(json!({ "id": session.id, "url": session.url }))
+        }
+        Ok(Checkout::Started(session)) => HttpResponse::SeeOther()
             .insert_header((LOCATION, session.url))
             .finish(),
+        // A bot that filled the honeypot sees success and learns nothing; no session exists.
+        Ok(Checkout::Honeypot) => {
+            tracing::info!("donate honeypot filled; no checkout started");
+            let t = lang.texts();
+            if is_json {
+                let fake = format!("cs_{}", crate::payments::demo::random_token());
+                HttpResponse::Ok().json(
+                    json!({ "id": fake, "url": format!("{}/thanks?session_id={fake}", state.public_url) }),
+                )
+            } else {
+                page::message(&state, lang, StatusCode::OK, t.thanks_heading, t.confirming_slow)
+            }
+        }
         Err(e) => {
             log_error(&e);
             if is_json {

@@ -19,7 +19,9 @@ mod thanks;
 mod view;
 mod webhook;
 
-use actix_web::middleware::DefaultHeaders;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web;
 
 use crate::startup::AppState;
@@ -28,6 +30,26 @@ use crate::startup::AppState;
 pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
 /// Form and JSON bodies of `/donate` are a few hundred bytes; 16 KiB is generous.
 pub const FORM_BODY_LIMIT: usize = 16 * 1024;
+/// Any other body.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Answers 503 when a request takes longer than `REQUEST_TIMEOUT_SECS`. Dropping the handler
+/// rolls back any open transaction, so a timed-out webhook is simply retried by Stripe.
+pub async fn request_timeout(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let limit = req
+        .app_data::<State>()
+        .map_or(std::time::Duration::from_secs(30), |s| s.settings.request_timeout);
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?limit, "request timed out");
+            Err(actix_web::error::ErrorServiceUnavailable("request timed out"))
+        }
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::show))

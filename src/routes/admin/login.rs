@@ -40,8 +40,9 @@ pub struct LoginForm {
     token: String,
 }
 
-/// The form is optional so that a disabled admin answers 404 whatever the body.
-pub async fn submit(req: HttpRequest, form: Option<web::Form<LoginForm>>, state: State) -> HttpResponse {
+/// The body is read as bytes (size-limited like every body) and parsed here, so that a disabled
+/// admin answers 404 and a malformed form counts as a wrong token.
+pub async fn submit(req: HttpRequest, body: web::Bytes, state: State) -> HttpResponse {
     let lang = Lang::negotiate(&req);
     let Some(auth) = state.admin.as_ref() else {
         return refuse(&req, &state, StatusCode::NOT_FOUND, None);
@@ -59,7 +60,9 @@ pub async fn submit(req: HttpRequest, form: Option<web::Form<LoginForm>>, state:
             Some(wait.as_secs().max(1)),
         );
     }
-    let token = form.map(|f| f.into_inner().token).unwrap_or_default();
+    let token = serde_urlencoded::from_bytes::<LoginForm>(&body)
+        .map(|f| f.token)
+        .unwrap_or_default();
     if !auth.token_matches(token.trim()) {
         auth.lockout.record_failure(ip);
         tracing::warn!(%ip, "wrong admin token at login");

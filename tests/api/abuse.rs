@@ -1,0 +1,228 @@
+//! Card testing and hostile input.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+async fn mock_any_session(app: &TestApp) {
+    let mut session = fixture("checkout.session");
+    session["url"] = json!("https://checkout.stripe.com/c/pay/x");
+    // A fresh id per call, as Stripe would give.
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(move |_: &wiremock::Request| {
+            let mut s = session.clone();
+            s["id"] = json!(format!("cs_test_{}", uuid::Uuid::new_v4().simple()));
+            ResponseTemplate::new(200).set_body_json(s)
+        })
+        .mount(&app.stripe)
+        .await;
+}
+
+async fn stripe_calls(app: &TestApp) -> usize {
+    app.stripe.received_requests().await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_card_testing_burst_makes_no_more_stripe_calls_than_the_per_client_limit() {
+    let app = spawn_app_with(&[("DONATE_RATE_PER_IP", "5/10m"), ("DONATE_BURST_PER_IP", "3")]).await;
+    mock_any_session(&app).await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(
+            app.post_json("/donate", &json!({"coffees": 1}))
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17);
+    assert_eq!(stripe_calls(&app).await, 3);
+    assert_eq!(app.count("donations").await, 3);
+    let refused = app.post_form("/donate", &[("coffees", "1")]).await;
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=120).contains(&retry), "{retry}");
+    assert!(refused.text().await.unwrap().contains("Zu viele Versuche"));
+}
+
+#[tokio::test]
+async fn the_global_limit_holds_across_addresses_and_forwarded_for_counts_only_from_trusted_proxies() {
+    let app = spawn_app_with(&[("DONATE_RATE_GLOBAL", "4/1h"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    mock_any_session(&app).await;
+    let from = |ip: String| {
+        let req = app
+            .client
+            .post(app.url("/donate"))
+            .header("X-Forwarded-For", ip)
+            .json(&json!({"coffees": 1}));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        statuses.push(from(format!("203.0.113.{i}")).await);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 200, 429, 429, 429, 429]);
+    assert_eq!(stripe_calls(&app).await, 4);
+
+    // Without TRUSTED_PROXIES a client cannot escape its own bucket by inventing addresses.
+    let direct = spawn_app_with(&[("DONATE_RATE_PER_IP", "1/1h"), ("DONATE_BURST_PER_IP", "1")]).await;
+    mock_any_session(&direct).await;
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let req = direct
+            .client
+            .post(direct.url("/donate"))
+            .header("X-Forwarded-For", format!("198.51.100.{i}"));
+        statuses.push(
+            req.json(&json!({"coffees": 1}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, vec![200, 429, 429]);
+}
+
+#[tokio::test]
+async fn invalid_requests_do_not_use_up_the_limit() {
+    let app = spawn_app_with(&[("DONATE_RATE_PER_IP", "1/1h"), ("DONATE_BURST_PER_IP", "1")]).await;
+    mock_any_session(&app).await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.post_json("/donate", &json!({"coffees": 0})).await.status(),
+            422
+        );
+    }
+    assert_eq!(
+        app.post_json("/donate", &json!({"coffees": 1})).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_bot_filling_the_honeypot_gets_a_plausible_page_and_no_session() {
+    let app = spawn_app().await;
+    mock_any_session(&app).await;
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(home.contains(r#"name="website""#) && home.contains(r#"tabindex="-1""#));
+
+    let form = app
+        .post_form("/donate", &[("coffees", "1"), ("website", "http://spam.example")])
+        .await;
+    let json = app
+        .post_json("/donate", &json!({"coffees": 1, "website": "x"}))
+        .await;
+
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains("Danke!"));
+    assert_eq!(json.status(), 200);
+    assert!(
+        json.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("cs_")
+    );
+    assert_eq!(stripe_calls(&app).await, 0);
+    assert_eq!(app.count("donations").await, 0);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413_on_every_route() {
+    let app = spawn_app_with(&[("ADMIN_TOKEN", "admin-token-0123456789abcdef0123456789")]).await;
+    let big = "x".repeat(70 * 1024);
+    let donate = app
+        .post_form("/donate", &[("coffees", "1"), ("message", &big)])
+        .await;
+    let donate_json = app
+        .post_json("/donate", &json!({"coffees": 1, "message": big}))
+        .await;
+    let login = app
+        .client
+        .post(app.url("/admin/login"))
+        .header("Origin", &app.address)
+        .form(&[("token", &big)])
+        .send()
+        .await
+        .unwrap();
+    let webhook = app.post_webhook(&"y".repeat(300 * 1024)).await;
+
+    assert_eq!(donate.status(), 413);
+    assert_eq!(donate_json.status(), 413);
+    assert_eq!(login.status(), 413);
+    assert_eq!(webhook.status(), 413);
+    assert_eq!(app.count("donations").await, 0);
+}
+
+#[tokio::test]
+async fn a_request_slower_than_the_request_timeout_answers_503_and_writes_nothing() {
+    let app = spawn_app_with(&[("REQUEST_TIMEOUT_SECS", "1"), ("STRIPE_TIMEOUT_SECS", "10")]).await;
+    let mut session = fixture("checkout.session");
+    session["url"] = json!("https://checkout.stripe.com/c/pay/slow");
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(session)
+                .set_delay(Duration::from_secs(4)),
+        )
+        .mount(&app.stripe)
+        .await;
+
+    let started = Instant::now();
+    let response = app.post_json("/donate", &json!({"coffees": 1})).await;
+
+    assert_eq!(response.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.count("donations").await, 0);
+}
+
+#[tokio::test]
+async fn every_page_sends_security_headers_and_no_page_has_inline_script() {
+    let app = spawn_demo_app().await;
+    let checkout = app.post_form("/donate", &[("coffees", "1")]).await;
+    let checkout = checkout.headers()["location"]
+        .to_str()
+        .unwrap()
+        .replace(&app.address, "");
+    for path in [
+        "/",
+        "/supporters",
+        "/embed",
+        "/thanks?session_id=x",
+        &checkout,
+        "/api/stats",
+        "/badge.svg",
+        "/nope",
+    ] {
+        let response = app.get(path).await;
+        let headers = response.headers().clone();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("<script"), "{path} has a script tag");
+    }
+}
