@@ -95,6 +95,23 @@ mod tests {
         assert_eq!(eur(-1050), "-10,50\u{a0}€");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_currency_is_exactly_three_ascii_letters(raw in "\\PC{0,5}") {
+            let t = raw.trim();
+            let valid = t.len() == 3 && t.bytes().all(|b| b.is_ascii_alphabetic());
+            proptest::prop_assert_eq!(Currency::parse(&raw).is_ok(), valid);
+        }
+
+        #[test]
+        fn formatting_round_trips_the_cents(cents in -10_000_000_000i64..10_000_000_000) {
+            let text = Money::new(cents, Currency::parse("eur").unwrap()).format_de();
+            let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+            proptest::prop_assert_eq!(digits.parse::<i64>().unwrap(), cents.abs());
+            proptest::prop_assert_eq!(text.starts_with('-'), cents < 0);
+        }
+    }
+
     #[test]
     fn currency_codes_are_three_letters() {
         assert!(Currency::parse("EUR").is_ok());

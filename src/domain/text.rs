@@ -142,10 +142,33 @@ mod tests {
         }
 
         #[test]
-        fn a_message_never_exceeds_its_limit(raw in ".{0,400}") {
+        fn a_message_is_accepted_exactly_when_it_is_short_and_clean(raw in "(\\PC|\n){0,320}") {
+            let t = raw.trim();
+            let expect_ok = t.chars().count() <= Message::MAX && !t.chars().any(is_forbidden);
+            prop_assert_eq!(Message::parse(&raw).is_ok(), expect_ok);
             if let Ok(Some(m)) = Message::parse(&raw) {
                 prop_assert!(m.as_str().chars().count() <= Message::MAX);
+                prop_assert_eq!(m.as_str(), t);
             }
+        }
+
+        #[test]
+        fn any_text_never_panics_and_never_passes_a_bidi_override(raw in any::<String>()) {
+            for parsed in [SupporterName::parse(&raw).map(|n| n.map(|n| n.as_str().to_owned())),
+                           Message::parse(&raw).map(|m| m.map(|m| m.as_str().to_owned()))] {
+                if let Ok(Some(text)) = parsed {
+                    prop_assert!(!text.chars().any(is_forbidden));
+                }
+            }
+        }
+
+        #[test]
+        fn the_checkbox_is_public_only_for_on_true_or_1(raw in "[a-z0-9 ]{0,6}") {
+            let v = Visibility::from_checkbox(Some(&raw));
+            let public = matches!(raw.trim(), "on" | "true" | "1");
+            let anonymous = matches!(raw.trim(), "" | "off" | "false" | "0");
+            prop_assert_eq!(v.is_ok(), public || anonymous);
+            prop_assert_eq!(v == Ok(Visibility::Public), public);
         }
     }
 }

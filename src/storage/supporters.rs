@@ -94,6 +94,17 @@ pub async fn totals(pool: &SqlitePool) -> Result<Totals, sqlx::Error> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_cursor_round_trips_and_no_text_panics(t in any::<i64>(), seq in any::<i64>(), raw in ".{0,40}") {
+            let c = Cursor { created_at: t, seq };
+            proptest::prop_assert_eq!(Cursor::decode(&c.encode()), Some(c));
+            let _ = Cursor::decode(&raw);
+        }
+    }
+
+    use proptest::prelude::any;
+
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let c = Cursor {
