@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Drill 3: Stripe is slow (past the client timeout) or failing. /donate must answer 502 within
+the timeout, leave no donation behind, and the service must keep answering everyone else."""
+
+import threading
+import time
+
+from common import MockStripe, check, donate, get, stripe_service
+
+TIMEOUT = 2
+
+
+def main():
+    slow = MockStripe(delay=TIMEOUT + 3)
+    service = stripe_service(slow, STRIPE_TIMEOUT_SECS=str(TIMEOUT)).start()
+
+    result = {}
+
+    def reader():
+        started = time.time()
+        result["status"], result["body"] = donate(service.url)
+        result["elapsed"] = time.time() - started
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    check(slow.wait_for(1), "the checkout request reached the slow Stripe")
+    started = time.time()
+    home, health = get(f"{service.url}/")[0], get(f"{service.url}/healthz")[0]
+    quick = time.time() - started
+    check(home == 200 and health == 200 and quick < 1.0, f"other requests are answered meanwhile ({quick:.2f}s)")
+    thread.join()
+    check(result["status"] == 502, f"a slow Stripe gives 502 (got {result['status']})")
+    check(result["elapsed"] < TIMEOUT + 1.5, f"within the configured timeout ({result['elapsed']:.1f}s)")
+    check("drill" not in result["body"], "Stripe's error text is not passed on")
+    check(service.scalar("SELECT COUNT(*) FROM donations") == 0, "no donation is left behind")
+    service.stop()
+
+    failing = MockStripe(status=500)
+    service = stripe_service(failing).start()
+    started = time.time()
+    status, _ = donate(service.url)
+    check(status == 502 and time.time() - started < 3, "a failing Stripe gives 502 at once")
+    check(service.scalar("SELECT COUNT(*) FROM donations") == 0, "no donation is left behind")
+    check('"supporters":0' in get(f"{service.url}/api/stats")[1], "nothing is counted")
+    service.stop()
+    print("stripe trouble: passed")
+
+
+if __name__ == "__main__":
+    main()
