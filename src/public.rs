@@ -43,6 +43,7 @@ impl From<WallRow> for Supporter {
 pub struct Wall {
     pub supporters: Vec<Supporter>,
     pub next: Option<Cursor>,
+    pub totals: Totals,
 }
 
 pub const DEFAULT_PAGE: u32 = 20;
@@ -50,9 +51,11 @@ pub const MAX_PAGE: u32 = 100;
 
 pub async fn wall(pool: &SqlitePool, before: Option<&Cursor>, limit: u32) -> Result<Wall, sqlx::Error> {
     let (rows, next) = supporters::page(pool, before, limit).await?;
+    let totals = supporters::totals(pool).await?;
     Ok(Wall {
         supporters: rows.into_iter().map(Supporter::from).collect(),
         next,
+        totals,
     })
 }
 

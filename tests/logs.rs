@@ -51,16 +51,40 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
 
     // A donation through Stripe (mocked), its webhook, a forged webhook, the thanks page.
     let donation = app.paid_donation("cs_logs", 2, "Anna", "Hallo", true).await;
-    let forged = event("evt_forged", "checkout.session.completed", json!({"id": "cs_logs"}), now());
-    app.post_webhook_with(&forged, Some(&sign_now(&forged, &["whsec_wrong"]))).await;
+    let forged = event(
+        "evt_forged",
+        "checkout.session.completed",
+        json!({"id": "cs_logs"}),
+        now(),
+    );
+    app.post_webhook_with(&forged, Some(&sign_now(&forged, &["whsec_wrong"])))
+        .await;
     let thanks = app.get("/thanks?session_id=cs_logs").await.text().await.unwrap();
     assert!(thanks.contains("/manage/"));
     // Admin: a wrong token, the right one, a session, the export.
-    app.client.get(app.url("/api/admin/donations")).header("Authorization", "Bearer wrong").send().await.unwrap();
+    app.client
+        .get(app.url("/api/admin/donations"))
+        .header("Authorization", "Bearer wrong")
+        .send()
+        .await
+        .unwrap();
     let auth = format!("Bearer {ADMIN_TOKEN}");
-    let csv = app.client.get(app.url("/api/admin/donations.csv")).header("Authorization", &auth).send().await.unwrap();
+    let csv = app
+        .client
+        .get(app.url("/api/admin/donations.csv"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(csv.status(), 200);
-    let login = app.client.post(app.url("/admin/login")).header("Origin", &app.address).form(&[("token", ADMIN_TOKEN)]).send().await.unwrap();
+    let login = app
+        .client
+        .post(app.url("/admin/login"))
+        .header("Origin", &app.address)
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), 303);
     // Stripe failing: its error must not echo the key into our logs.
     app.post_json("/donate", &json!({"coffees": 1})).await;
@@ -73,9 +97,19 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     let debug = format!("{:?} {err} {err:?}", app.settings);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("checkout started") && logs.contains(&donation), "the capture works");
+    assert!(
+        logs.contains("checkout started") && logs.contains(&donation),
+        "the capture works"
+    );
     assert!(logs.contains("stripe event processed"));
-    for secret in [STRIPE_KEY, WEBHOOK_SECRET, SECOND_WEBHOOK_SECRET, ADMIN_TOKEN, SIGNING_SECRET, "short-SECRET"] {
+    for secret in [
+        STRIPE_KEY,
+        WEBHOOK_SECRET,
+        SECOND_WEBHOOK_SECRET,
+        ADMIN_TOKEN,
+        SIGNING_SECRET,
+        "short-SECRET",
+    ] {
         if let Some(i) = logs.find(secret) {
             panic!("a secret is in the logs: …{}…", &logs[i.saturating_sub(200)..i]);
         }

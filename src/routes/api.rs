@@ -88,11 +88,10 @@ pub async fn supporters(req: HttpRequest, state: State) -> Result<HttpResponse, 
     };
     let before = before_param(&req, &["cursor", "before"]).map_err(|_| ApiError::BadCursor)?;
     let wall = public::wall(&state.pool, before.as_ref(), limit).await?;
-    let totals = public::totals(&state.pool).await?;
     let body = SupportersJson {
         supporters: wall.supporters,
         next_cursor: wall.next.map(|c| c.encode()),
-        totals: TotalsJson::new(totals, &state),
+        totals: TotalsJson::new(wall.totals, &state),
     };
     Ok(CACHE.respond(&req, serde_json::to_string(&body).unwrap_or_default()))
 }

@@ -11,7 +11,8 @@ use super::page::{self, Page, html};
 use crate::domain::{Currency, DonationStatus, Money};
 use crate::i18n::Lang;
 use crate::payments::Provider;
-use crate::storage::{self, donations};
+use crate::storage::donations::{self, DonationRow};
+use crate::storage::{self};
 use crate::webhook::signature;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,15 +37,20 @@ struct DemoCheckoutPage {
     amount: String,
 }
 
+/// The demo donation behind a `cs_demo_…` session, or the 404/500 page to answer instead.
+async fn demo_donation(state: &State, lang: Lang, session_id: &str) -> Result<DonationRow, HttpResponse> {
+    let found = donations::find_by_session(&state.pool, session_id).await;
+    match page::or_500(state, lang, "demo checkout lookup", found)? {
+        Some(row) if row.provider == "demo" => Ok(row),
+        _ => Err(page::not_found_page(state, lang)),
+    }
+}
+
 async fn show(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
     let lang = Lang::negotiate(&req);
-    let row = match donations::find_by_session(&state.pool, &path).await {
-        Ok(Some(row)) if row.provider == "demo" => row,
-        Ok(_) => return page::not_found_page(&state, lang),
-        Err(e) => {
-            tracing::error!(error = ?e, "demo checkout lookup failed");
-            return page::server_error_page(&state, lang);
-        }
+    let row = match demo_donation(&state, lang, &path).await {
+        Ok(row) => row,
+        Err(response) => return response,
     };
     let currency = Currency::parse(&row.currency).unwrap_or_else(|_| state.settings.pricing.currency.clone());
     let t = lang.texts();
@@ -60,13 +66,9 @@ async fn show(req: HttpRequest, path: web::Path<String>, state: State) -> HttpRe
 /// Sends a signed `checkout.session.completed` to our own webhook, then goes where Stripe would.
 async fn pay(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
     let lang = Lang::negotiate(&req);
-    let row = match donations::find_by_session(&state.pool, &path).await {
-        Ok(Some(row)) if row.provider == "demo" => row,
-        Ok(_) => return page::not_found_page(&state, lang),
-        Err(e) => {
-            tracing::error!(error = ?e, "demo checkout lookup failed");
-            return page::server_error_page(&state, lang);
-        }
+    let row = match demo_donation(&state, lang, &path).await {
+        Ok(row) => row,
+        Err(response) => return response,
     };
     let success_url = format!(
         "{}/thanks?session_id={}&lang={}",

@@ -121,19 +121,10 @@ struct WidgetPage {
 
 pub async fn widget(req: HttpRequest, state: State) -> HttpResponse {
     let lang = Lang::negotiate(&req);
-    let loaded = async {
-        Ok::<_, sqlx::Error>((
-            public::wall(&state.pool, None, WIDGET_SUPPORTERS).await?,
-            public::totals(&state.pool).await?,
-        ))
-    }
-    .await;
-    let (wall, totals) = match loaded {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = ?e, "widget failed");
-            return page::server_error_page(&state, lang);
-        }
+    let wall = public::wall(&state.pool, None, WIDGET_SUPPORTERS).await;
+    let wall = match page::or_500(&state, lang, "widget", wall) {
+        Ok(w) => w,
+        Err(response) => return response,
     };
     let pricing = &state.settings.pricing;
     let currency = &pricing.currency;
@@ -145,7 +136,7 @@ pub async fn widget(req: HttpRequest, state: State) -> HttpResponse {
         .collect();
     let widget = WidgetPage {
         page: Page::new(&state, lang, lang.texts().home_heading),
-        totals: TotalsView::new(&totals, state.settings.goal.as_ref(), lang, currency),
+        totals: TotalsView::new(&wall.totals, state.settings.goal.as_ref(), lang, currency),
         supporters: wall
             .supporters
             .iter()

@@ -102,15 +102,17 @@ pub async fn render_form(
         .collect();
     // The wall under the form is a nicety: if it cannot be read, the form still works.
     let currency = &pricing.currency;
-    let (totals, recent) = match (
-        public::totals(&state.pool).await,
-        public::wall(&state.pool, None, RECENT).await,
-    ) {
-        (Ok(t), Ok(w)) => (
-            Some(TotalsView::new(&t, state.settings.goal.as_ref(), lang, currency)),
+    let (totals, recent) = match public::wall(&state.pool, None, RECENT).await {
+        Ok(w) => (
+            Some(TotalsView::new(
+                &w.totals,
+                state.settings.goal.as_ref(),
+                lang,
+                currency,
+            )),
             w.supporters.iter().map(|s| SupporterView::new(s, lang)).collect(),
         ),
-        (Err(e), _) | (_, Err(e)) => {
+        Err(e) => {
             tracing::warn!(error = ?e, "home page could not load the wall");
             (None, Vec::new())
         }

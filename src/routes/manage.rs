@@ -75,14 +75,24 @@ fn render(
 }
 
 async fn load_or_404(state: &State, lang: Lang, token: &str) -> Result<AdminRow, HttpResponse> {
-    match entry(state, token).await {
-        Ok(Some(row)) => Ok(row),
-        Ok(None) => Err(page::not_found_page(state, lang)),
-        Err(e) => {
-            tracing::error!(error = ?e, "manage lookup failed");
-            Err(page::server_error_page(state, lang))
-        }
+    page::or_500(state, lang, "manage lookup", entry(state, token).await)?
+        .ok_or_else(|| page::not_found_page(state, lang))
+}
+
+/// For changes: the request must come from our own pages and the token must be live.
+async fn guarded(req: &HttpRequest, state: &State, token: &str) -> Result<(Lang, AdminRow), HttpResponse> {
+    let lang = Lang::negotiate(req);
+    if !same_origin(req, &state.public_url) {
+        let t = lang.texts();
+        return Err(page::message(
+            state,
+            lang,
+            StatusCode::FORBIDDEN,
+            t.error_heading,
+            t.admin_forbidden,
+        ));
     }
+    Ok((lang, load_or_404(state, lang, token).await?))
 }
 
 pub async fn show(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
@@ -112,21 +122,11 @@ pub async fn update(
     form: web::Form<EntryForm>,
     state: State,
 ) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let t = lang.texts();
-    if !same_origin(&req, &state.public_url) {
-        return page::message(
-            &state,
-            lang,
-            StatusCode::FORBIDDEN,
-            t.error_heading,
-            t.admin_forbidden,
-        );
-    }
-    let row = match load_or_404(&state, lang, &path).await {
-        Ok(row) => row,
+    let (lang, row) = match guarded(&req, &state, &path).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
+    let t = lang.texts();
     let name = SupporterName::parse(&form.name);
     let message = Message::parse(&form.message);
     let visibility = Visibility::from_checkbox(form.public.as_deref());
@@ -193,21 +193,11 @@ pub async fn erase(
     form: web::Form<EntryForm>,
     state: State,
 ) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let t = lang.texts();
-    if !same_origin(&req, &state.public_url) {
-        return page::message(
-            &state,
-            lang,
-            StatusCode::FORBIDDEN,
-            t.error_heading,
-            t.admin_forbidden,
-        );
-    }
-    let row = match load_or_404(&state, lang, &path).await {
-        Ok(row) => row,
+    let (lang, row) = match guarded(&req, &state, &path).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
+    let t = lang.texts();
     if form.confirm.as_deref() != Some("on") {
         let errors = vec![("confirm", t.erase_confirm_missing)];
         return render(

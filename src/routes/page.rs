@@ -101,6 +101,19 @@ pub fn server_error_page(state: &State, lang: Lang) -> HttpResponse {
     )
 }
 
+/// Unwraps a result for an HTML page; an error is logged with `what` and becomes the opaque 500.
+pub fn or_500<T, E: std::fmt::Debug>(
+    state: &State,
+    lang: Lang,
+    what: &str,
+    result: Result<T, E>,
+) -> Result<T, HttpResponse> {
+    result.map_err(|e| {
+        tracing::error!(error = ?e, "{what} failed");
+        server_error_page(state, lang)
+    })
+}
+
 pub async fn not_found(req: HttpRequest, state: State) -> HttpResponse {
     not_found_page(&state, Lang::negotiate(&req))
 }

@@ -43,24 +43,16 @@ pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
             t.not_found_text,
         );
     };
-    let loaded = async {
-        let wall = public::wall(&state.pool, before.as_ref(), public::DEFAULT_PAGE).await?;
-        let totals = public::totals(&state.pool).await?;
-        Ok::<_, sqlx::Error>((wall, totals))
-    }
-    .await;
-    let (wall, totals) = match loaded {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = ?e, "loading the wall failed");
-            return page::server_error_page(&state, lang);
-        }
+    let wall = public::wall(&state.pool, before.as_ref(), public::DEFAULT_PAGE).await;
+    let wall = match page::or_500(&state, lang, "loading the wall", wall) {
+        Ok(w) => w,
+        Err(response) => return response,
     };
     let currency = &state.settings.pricing.currency;
     let t = lang.texts();
     let page = WallPage {
         page: Page::new(&state, lang, t.wall_heading),
-        totals: TotalsView::new(&totals, state.settings.goal.as_ref(), lang, currency),
+        totals: TotalsView::new(&wall.totals, state.settings.goal.as_ref(), lang, currency),
         supporters: wall
             .supporters
             .iter()

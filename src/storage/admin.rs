@@ -54,7 +54,7 @@ pub async fn list(
 ) -> Result<(Vec<AdminRow>, Option<Cursor>), sqlx::Error> {
     let (t, seq) = before.map_or((i64::MAX, i64::MAX), |c| (c.created_at, c.seq));
     let (from, to) = filter.between.unwrap_or((i64::MIN, i64::MAX));
-    let mut rows: Vec<AdminRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let rows: Vec<AdminRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM donations \
          WHERE (?1 IS NULL OR status = ?1) AND created_at >= ?2 AND created_at < ?3 AND (?4 = 0 OR held = 1) \
          AND (created_at < ?5 OR (created_at = ?5 AND rowid < ?6)) \
@@ -69,16 +69,10 @@ pub async fn list(
     .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| Cursor {
-            created_at: r.created_at,
-            seq: r.seq,
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
+    Ok(super::supporters::split_page(rows, limit, |r| Cursor {
+        created_at: r.created_at,
+        seq: r.seq,
+    }))
 }
 
 pub async fn find(pool: &SqlitePool, id: &str) -> Result<Option<AdminRow>, sqlx::Error> {

@@ -49,6 +49,21 @@ pub struct Totals {
     pub amount_cents: i64,
 }
 
+/// Keyset pages are fetched with one row more than asked: if it arrives, there is a next page,
+/// starting after the last row kept.
+pub(super) fn split_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    cursor: impl Fn(&T) -> Cursor,
+) -> (Vec<T>, Option<Cursor>) {
+    if rows.len() <= limit as usize {
+        return (rows, None);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(cursor);
+    (rows, next)
+}
+
 /// Up to `limit` rows older than `before`, newest first, plus whether more exist.
 pub async fn page(
     pool: &SqlitePool,
@@ -56,7 +71,7 @@ pub async fn page(
     limit: u32,
 ) -> Result<(Vec<WallRow>, Option<Cursor>), sqlx::Error> {
     let (t, seq) = before.map_or((i64::MAX, i64::MAX), |c| (c.created_at, c.seq));
-    let mut rows: Vec<WallRow> = sqlx::query_as(
+    let rows: Vec<WallRow> = sqlx::query_as(
         "SELECT rowid AS seq, id, name, message, visibility, held, coffees, \
          amount_cents - refunded_cents AS net_cents, currency, created_at FROM donations \
          WHERE status = 'paid' AND hidden = 0 AND (created_at < ?1 OR (created_at = ?1 AND rowid < ?2)) \
@@ -67,16 +82,10 @@ pub async fn page(
     .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| Cursor {
-            created_at: r.created_at,
-            seq: r.seq,
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
+    Ok(split_page(rows, limit, |r| Cursor {
+        created_at: r.created_at,
+        seq: r.seq,
+    }))
 }
 
 /// Supporters, coffees and net amount (after refunds) of everything on the wall.

@@ -7,8 +7,8 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::config::{Moderation, Pricing, Settings};
-use crate::domain::{Effect, SupporterName, Visibility};
-use crate::storage::donations::{self, DonationRow, Keys, NewDonation};
+use crate::domain::Effect;
+use crate::storage::donations::{self, DonationRow, Keys};
 use crate::storage::events::{self, EventStatus};
 use crate::storage::{self, Tx};
 use crate::webhook::event::{Event, Payload, Session};
@@ -258,7 +258,11 @@ async fn apply_session(
             return Ok(Outcome::Ignored("expired session without a donation"));
         }
         None => {
-            donations::insert(conn, &recovered_donation(rules, s, from_link, now)).await?;
+            donations::insert(
+                conn,
+                &super::recover::recovered_donation(rules, s, from_link, now),
+            )
+            .await?;
             match donations::find_by_keys(conn, &lookup).await? {
                 Some(row) => row,
                 None => return Ok(Outcome::Failed("donation could not be created".into())),
@@ -302,66 +306,6 @@ async fn merge(
     Ok(Outcome::Applied {
         donation_id: row.id.clone(),
     })
-}
-
-/// A donation for a session we have no row for: a Payment Link donation, or one of ours whose row
-/// is missing (restored backup, second instance). Recorded anonymously unless the link asked.
-fn recovered_donation(rules: &Rules, s: &Session, from_link: bool, now: i64) -> NewDonation {
-    let price = rules.pricing.coffee_price_cents;
-    let amount = s.amount_total.unwrap_or(price).max(0);
-    let coffees = s
-        .metadata
-        .get("coffees")
-        .and_then(|c| c.parse::<u32>().ok())
-        .filter(|c| *c >= 1)
-        .unwrap_or_else(|| u32::try_from(amount / price).unwrap_or(u32::MAX).max(1));
-    let (name, visibility) = if from_link {
-        let name = s
-            .custom_field("name")
-            .and_then(|n| SupporterName::parse(n).ok().flatten());
-        let public = s.custom_field("public").is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "yes" | "ja" | "true" | "on" | "1"
-            )
-        });
-        (
-            name.map(|n| n.as_str().to_owned()),
-            if public {
-                Visibility::Public
-            } else {
-                Visibility::Anonymous
-            },
-        )
-    } else {
-        (None, Visibility::Anonymous)
-    };
-    let held = crate::domain::needs_review(
-        rules.moderation,
-        visibility == Visibility::Public,
-        &[name.as_deref().unwrap_or_default()],
-        &rules.blocked_words,
-    );
-    NewDonation {
-        id: s
-            .donation_id()
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        provider: if from_link { "payment_link" } else { "stripe" },
-        checkout_session_id: s.id.clone(),
-        coffees,
-        amount_cents: amount,
-        currency: s
-            .currency
-            .clone()
-            .unwrap_or_else(|| rules.pricing.currency.as_str().to_owned()),
-        name,
-        message: None,
-        visibility,
-        held,
-        livemode: s.livemode,
-        created_at: now,
-    }
 }
 
 /// Retries every deferred event once, in its own transaction (after reconciliation).

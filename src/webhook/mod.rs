@@ -2,4 +2,5 @@
 
 pub mod apply;
 pub mod event;
+mod recover;
 pub mod signature;

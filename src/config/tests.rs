@@ -1,0 +1,111 @@
+
+use super::*;
+use std::collections::HashMap;
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Settings::from_vars(|k| map.get(k).cloned())
+}
+
+#[test]
+fn no_configuration_means_demo_mode_with_defaults() {
+    let s = settings(&[]).unwrap();
+    assert!(s.payment.is_demo());
+    assert_eq!(s.bind_addr, "127.0.0.1:8080");
+    assert_eq!(s.pricing.coffee_price_cents, 500);
+    assert_eq!(s.pricing.max_coffees, 10);
+    assert_eq!(s.database_url, "sqlite://kaffeekasse.db");
+}
+
+#[test]
+fn a_stripe_key_switches_to_stripe_and_its_prefix_decides_livemode() {
+    let s = settings(&[
+        ("STRIPE_SECRET_KEY", "sk_live_x"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_a"),
+    ])
+    .unwrap();
+    assert!(!s.payment.is_demo());
+    assert!(s.payment.livemode());
+}
+
+#[test]
+fn stripe_without_a_webhook_secret_names_the_variable() {
+    let err = settings(&[("STRIPE_SECRET_KEY", "sk_test_x")]).unwrap_err();
+    assert_eq!(err.var, "STRIPE_WEBHOOK_SECRET");
+}
+
+#[test]
+fn production_refuses_the_demo_provider() {
+    let err = settings(&[("APP_ENV", "production")]).unwrap_err();
+    assert_eq!(err.var, "PAYMENT_PROVIDER");
+}
+
+#[test]
+fn invalid_numbers_name_their_variable() {
+    assert_eq!(
+        settings(&[("MAX_COFFEES", "lots")]).unwrap_err().var,
+        "MAX_COFFEES"
+    );
+    assert_eq!(
+        settings(&[("COFFEE_PRICE_CENTS", "0")]).unwrap_err().var,
+        "COFFEE_PRICE_CENTS"
+    );
+    assert_eq!(
+        settings(&[("PUBLIC_URL", "example.org")]).unwrap_err().var,
+        "PUBLIC_URL"
+    );
+}
+
+#[test]
+fn embed_origins_default_to_any_and_reject_header_injection() {
+    assert_eq!(settings(&[]).unwrap().embed_origins, vec!["*"]);
+    let s = settings(&[("EMBED_ORIGINS", "https://blog.example.de, http://localhost:4000")]).unwrap();
+    assert_eq!(s.embed_origins.len(), 2);
+    assert_eq!(
+        settings(&[("EMBED_ORIGINS", "https://x.de; script-src *")])
+            .unwrap_err()
+            .var,
+        "EMBED_ORIGINS"
+    );
+}
+
+#[test]
+fn a_short_admin_token_stops_startup() {
+    assert_eq!(
+        settings(&[("ADMIN_TOKEN", "too-short")]).unwrap_err().var,
+        "ADMIN_TOKEN"
+    );
+    let s = settings(&[("ADMIN_TOKEN", &"x".repeat(32))]).unwrap();
+    assert!(s.admin_token.is_some());
+    assert!(!format!("{s:?}").contains(&"x".repeat(32)));
+}
+
+#[test]
+fn moderation_defaults_to_links() {
+    assert_eq!(settings(&[]).unwrap().moderation, Moderation::Links);
+    assert_eq!(
+        settings(&[("MODERATION", "all")]).unwrap().moderation,
+        Moderation::All
+    );
+    assert_eq!(
+        settings(&[("MODERATION", "maybe")]).unwrap_err().var,
+        "MODERATION"
+    );
+}
+
+#[test]
+fn a_goal_needs_a_positive_number_of_coffees() {
+    let s = settings(&[("GOAL_COFFEES", "100"), ("GOAL_LABEL", "Neuer Laptop")]).unwrap();
+    assert_eq!(s.goal.unwrap().coffees, 100);
+    assert_eq!(
+        settings(&[("GOAL_COFFEES", "0")]).unwrap_err().var,
+        "GOAL_COFFEES"
+    );
+}
+
+#[test]
+fn a_comma_separated_secret_list_is_accepted_and_never_debug_printed() {
+    let s = settings(&[("STRIPE_WEBHOOK_SECRET", "whsec_one, whsec_two")]).unwrap();
+    assert_eq!(s.webhook_secrets.len(), 2);
+    assert!(!format!("{s:?}").contains("whsec_one"));
+}

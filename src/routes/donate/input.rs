@@ -1,0 +1,99 @@
+//! The donate form or JSON body: read strictly, then validated into domain types all at once.
+
+use serde::Deserialize;
+
+use crate::domain::{Coffees, Message, SupporterName, Visibility};
+use crate::i18n::Lang;
+use crate::routes::home::{FieldError, FormValues};
+
+/// A validated donation request.
+#[derive(Debug)]
+pub struct DonationForm {
+    pub coffees: Coffees,
+    pub name: Option<SupporterName>,
+    pub message: Option<Message>,
+    pub visibility: Visibility,
+}
+
+/// The form or JSON body as received, before validation. Unknown fields are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDonation {
+    coffees: Option<Scalar>,
+    name: Option<String>,
+    message: Option<String>,
+    public: Option<Scalar>,
+    pub lang: Option<String>,
+    /// The honeypot: hidden from people, irresistible to form-filling bots.
+    pub website: Option<String>,
+}
+
+/// JSON clients may send `2` or `"2"`, `true` or `"on"`; forms always send strings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+}
+
+impl Scalar {
+    fn as_text(&self) -> String {
+        match self {
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Int(n) => n.to_string(),
+            Scalar::Text(s) => s.clone(),
+        }
+    }
+}
+
+impl RawDonation {
+    pub fn values(&self) -> FormValues {
+        FormValues {
+            coffees: self.coffees.as_ref().map(Scalar::as_text).unwrap_or_default(),
+            name: self.name.clone().unwrap_or_default(),
+            message: self.message.clone().unwrap_or_default(),
+            public: self
+                .public
+                .as_ref()
+                .map(Scalar::as_text)
+                .as_deref()
+                .is_some_and(|p| p == "on" || p == "true"),
+        }
+    }
+
+    /// Every field's error at once, so the reader can fix them together.
+    pub fn validate(&self, max_coffees: u32, lang: Lang) -> Result<DonationForm, Vec<FieldError>> {
+        let t = lang.texts();
+        let values = self.values();
+        let mut errors = Vec::new();
+        let mut err = |field, message: String| errors.push(FieldError { field, message });
+        let coffees = Coffees::parse(
+            if values.coffees.is_empty() {
+                "1"
+            } else {
+                &values.coffees
+            },
+            max_coffees,
+        )
+        .map_err(|_| {
+            err(
+                "coffees",
+                t.err_coffees.replace("{max}", &max_coffees.to_string()),
+            )
+        });
+        let name = SupporterName::parse(&values.name).map_err(|_| err("name", t.err_name.into()));
+        let message = Message::parse(&values.message).map_err(|_| err("message", t.err_message.into()));
+        let visibility = Visibility::from_checkbox(self.public.as_ref().map(Scalar::as_text).as_deref())
+            .map_err(|_| err("public", t.err_public.into()));
+        match (coffees, name, message, visibility) {
+            (Ok(coffees), Ok(name), Ok(message), Ok(visibility)) => Ok(DonationForm {
+                coffees,
+                name,
+                message,
+                visibility,
+            }),
+            _ => Err(errors),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `POST /donate`: validates the reader's choice, opens a checkout session, records the pending
+//! donation and sends the reader to the checkout (303 for forms, JSON for scripts).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::State;
+use super::client_ip::client_ip;
+use super::page;
+use crate::domain::Visibility;
+use crate::i18n::Lang;
+use crate::payments::{CheckoutRequest, ProviderError};
+use crate::storage::{self, donations::NewDonation};
+
+mod error;
+mod input;
+
+pub use error::DonateError;
+pub use input::DonationForm;
+use input::RawDonation;
+
+enum Checkout {
+    Started(crate::payments::CheckoutSession),
+    Honeypot,
+}
+
+pub async fn donate(req: HttpRequest, body: web::Bytes, state: State) -> HttpResponse {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let mut lang = Lang::negotiate(&req);
+    let result = async {
+        let raw: RawDonation = if is_json {
+            serde_json::from_slice(&body).map_err(|e| DonateError::BadBody(e.to_string()))?
+        } else {
+            serde_urlencoded::from_bytes(&body).map_err(|e| DonateError::BadBody(e.to_string()))?
+        };
+        if let Some(l) = raw.lang.as_deref().and_then(Lang::from_code) {
+            lang = l;
+        }
+        if raw.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
+            return Ok(Checkout::Honeypot);
+        }
+        let form = raw
+            .validate(state.settings.pricing.max_coffees, lang)
+            .map_err(|errors| DonateError::Invalid {
+                errors,
+                values: raw.values(),
+            })?;
+        // Limits count only requests that would reach Stripe: a typo costs nothing.
+        let ip = client_ip(&req, &state.settings.trusted_proxies);
+        state.donate_limits.check(ip).map_err(|wait| {
+            tracing::warn!(%ip, ?wait, "checkout rate limit reached");
+            DonateError::RateLimited(wait)
+        })?;
+        start_checkout(&state, &form, lang).await.map(Checkout::Started)
+    }
+    .await;
+    match result {
+        Ok(Checkout::Started(session)) if is_json => {
+            HttpResponse::Ok().json(json!({ "id": session.id, "url": session.url }))
+        }
+        Ok(Checkout::Started(session)) => HttpResponse::SeeOther()
+            .insert_header((LOCATION, session.url))
+            .finish(),
+        // A bot that filled the honeypot sees success and learns nothing; no session exists.
+        Ok(Checkout::Honeypot) => {
+            tracing::info!("donate honeypot filled; no checkout started");
+            let t = lang.texts();
+            if is_json {
+                let fake = format!("cs_{}", crate::payments::demo::random_token());
+                HttpResponse::Ok().json(
+                    json!({ "id": fake, "url": format!("{}/thanks?session_id={fake}", state.public_url) }),
+                )
+            } else {
+                page::message(&state, lang, StatusCode::OK, t.thanks_heading, t.confirming_slow)
+            }
+        }
+        Err(e) => {
+            log_error(&e);
+            if is_json {
+                e.json(lang)
+            } else {
+                e.html(&state, lang).await
+            }
+        }
+    }
+}
+
+async fn start_checkout(
+    state: &State,
+    form: &DonationForm,
+    lang: Lang,
+) -> Result<crate::payments::CheckoutSession, DonateError> {
+    let pricing = &state.settings.pricing;
+    let donation_id = uuid::Uuid::new_v4().to_string();
+    let lang_suffix = if lang == Lang::En { "&lang=en" } else { "" };
+    let request = CheckoutRequest {
+        donation_id: donation_id.clone(),
+        coffees: form.coffees.get(),
+        unit_amount_cents: pricing.coffee_price_cents,
+        currency: pricing.currency.as_str().to_owned(),
+        lang,
+        success_url: format!(
+            "{}/thanks?session_id={{CHECKOUT_SESSION_ID}}{lang_suffix}",
+            state.public_url
+        ),
+        cancel_url: cancel_url(state),
+    };
+    let session = state
+        .provider
+        .create_checkout(&request)
+        .await
+        .map_err(|e| match e {
+            ProviderError::Timeout => DonateError::ProviderTimeout(e),
+            other => DonateError::Provider(other),
+        })?;
+    // The row is written only once the provider has a session for it, so a provider failure
+    // leaves nothing behind that could look like a live donation.
+    let donation = NewDonation {
+        id: donation_id,
+        provider: state.provider.name(),
+        checkout_session_id: session.id.clone(),
+        coffees: form.coffees.get(),
+        amount_cents: pricing.coffee_price_cents * i64::from(form.coffees.get()),
+        currency: pricing.currency.as_str().to_owned(),
+        name: form.name.as_ref().map(|n| n.as_str().to_owned()),
+        message: form.message.as_ref().map(|m| m.as_str().to_owned()),
+        visibility: form.visibility,
+        held: crate::domain::needs_review(
+            state.settings.moderation,
+            form.visibility == Visibility::Public,
+            &[
+                form.name.as_ref().map_or("", |n| n.as_str()),
+                form.message.as_ref().map_or("", |m| m.as_str()),
+            ],
+            &state.settings.blocked_words,
+        ),
+        livemode: state.settings.payment.livemode(),
+        created_at: storage::now(),
+    };
+    let mut tx = storage::begin_write(&state.pool)
+        .await
+        .map_err(anyhow::Error::from)?;
+    storage::donations::insert(&mut tx, &donation)
+        .await
+        .map_err(anyhow::Error::from)?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    tracing::info!(donation_id = %donation.id, session_id = %session.id, coffees = donation.coffees, "checkout started");
+    Ok(session)
+}
+
+/// Where Stripe sends a reader who cancels: the blog if configured, else our page.
+pub fn cancel_url(state: &State) -> String {
+    state
+        .settings
+        .blog_url
+        .clone()
+        .unwrap_or_else(|| format!("{}/?canceled=1", state.public_url))
+}
+
+fn log_error(e: &DonateError) {
+    match e {
+        DonateError::Invalid { .. } | DonateError::BadBody(_) => {
+            tracing::info!(error = %e, "donation rejected")
+        }
+        other => tracing::error!(error = ?other, "donation failed"),
+    }
+}
