@@ -132,4 +132,7 @@ pub static TEXTS: Texts = Texts {
     rate_limited_heading: "Zu viele Versuche",
     rate_limited_text: "Von hier kamen gerade sehr viele Zahlungsversuche. Bitte versuche es in ein paar Minuten noch einmal – danke für deine Geduld!",
     honeypot_label: "Bitte leer lassen",
+    skip_to_content: "Zum Inhalt springen",
+    language_nav: "Sprache",
+    admin_event_type: "Ereignis",
 };

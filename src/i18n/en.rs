@@ -132,4 +132,7 @@ pub static TEXTS: Texts = Texts {
     rate_limited_heading: "Too many attempts",
     rate_limited_text: "Very many payment attempts came from here just now. Please try again in a few minutes – thank you for your patience!",
     honeypot_label: "Please leave empty",
+    skip_to_content: "Skip to content",
+    language_nav: "Language",
+    admin_event_type: "Event",
 };

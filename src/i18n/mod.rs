@@ -245,6 +245,9 @@ pub struct Texts {
     pub rate_limited_heading: &'static str,
     pub rate_limited_text: &'static str,
     pub honeypot_label: &'static str,
+    pub skip_to_content: &'static str,
+    pub language_nav: &'static str,
+    pub admin_event_type: &'static str,
 }
 
 #[cfg(test)]

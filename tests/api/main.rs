@@ -1,6 +1,7 @@
 mod abuse;
 mod admin;
 mod browser;
+mod cli;
 mod demo;
 mod donate;
 mod health;

@@ -1,0 +1,156 @@
+//! The binary's commands: migrate, replay, reconcile, healthcheck, and configuration errors.
+
+use std::process::{Command, Output};
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+/// Runs the real binary with only `vars` set, outside the source tree (no stray `.env`).
+fn kaffeekasse(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_kaffeekasse"))
+        .args(args)
+        .env_clear()
+        .envs(vars.iter().copied())
+        .current_dir(dir.path())
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema_and_bad_configuration_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+
+    let migrated = kaffeekasse(&["migrate"], &[("DATABASE_URL", &url)]);
+    let bad = kaffeekasse(&["migrate"], &[("DATABASE_URL", &url), ("MAX_COFFEES", "lots")]);
+    let unknown = kaffeekasse(&["frobnicate"], &[("DATABASE_URL", &url)]);
+
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    assert!(dir.path().join("fresh.db").exists());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("MAX_COFFEES"), "{}", text(&bad.stderr));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("usage"));
+}
+
+#[tokio::test]
+async fn replay_reapplies_a_stored_event_and_fails_for_an_unknown_one() {
+    let app = spawn_app().await;
+    app.paid_donation("cs_cli", 1, "Anna", "", true).await;
+    let vars = [("DATABASE_URL", app.settings.database_url.as_str())];
+
+    let known = kaffeekasse(&["replay", "evt_paid_cs_cli"], &vars);
+    let unknown = kaffeekasse(&["replay", "evt_nope"], &vars);
+
+    assert!(known.status.success(), "{}", text(&known.stderr));
+    assert!(text(&known.stdout).contains("Applied"));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(app.count("donations").await, 1);
+}
+
+#[tokio::test]
+async fn reconcile_fetches_missed_events_from_the_command_line() {
+    let app = spawn_app().await;
+    let d = app.create_donation("cs_cli_rc", 2, false).await;
+    let missed: serde_json::Value = serde_json::from_str(&event(
+        "evt_cli_rc",
+        "checkout.session.completed",
+        session("cs_cli_rc", &d, "paid", "complete", 1000),
+        now(),
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/v1/events"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"object": "list", "has_more": false, "data": [missed]})),
+        )
+        .mount(&app.stripe)
+        .await;
+    let stripe = app.stripe.uri();
+    let vars = [
+        ("DATABASE_URL", app.settings.database_url.as_str()),
+        ("STRIPE_SECRET_KEY", "sk_test_cli"),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("STRIPE_API_BASE", stripe.as_str()),
+    ];
+
+    let output = kaffeekasse(&["reconcile", "--since", "2"], &vars);
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("listed 1 events, 1 new"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert_eq!(app.donation("cs_cli_rc").await.unwrap().status, "paid");
+    let demo = kaffeekasse(
+        &["reconcile"],
+        &[("DATABASE_URL", app.settings.database_url.as_str())],
+    );
+    assert!(
+        !demo.status.success(),
+        "the demo provider has nothing to reconcile"
+    );
+}
+
+#[tokio::test]
+async fn the_healthcheck_command_reports_whether_the_service_answers() {
+    let app = spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap();
+    let up = kaffeekasse(&["healthcheck"], &[("BIND_ADDR", &format!("127.0.0.1:{port}"))]);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = kaffeekasse(&["healthcheck"], &[("BIND_ADDR", &format!("127.0.0.1:{closed}"))]);
+    assert!(up.status.success());
+    assert!(!down.status.success());
+}
+
+#[tokio::test]
+async fn the_background_job_reconciles_at_start() {
+    // Set up the missed event before the app starts, since the first run happens at start.
+    let stripe = wiremock::MockServer::start().await;
+    let d = "11111111-2222-3333-4444-555555555555";
+    let missed: serde_json::Value = serde_json::from_str(&event(
+        "evt_bg",
+        "checkout.session.completed",
+        session("cs_bg", d, "paid", "complete", 500),
+        now(),
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/v1/events"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"object": "list", "has_more": false, "data": [missed]})),
+        )
+        .mount(&stripe)
+        .await;
+    let app = spawn_app_with(&[
+        ("STRIPE_API_BASE", &stripe.uri()),
+        ("RECONCILE_INTERVAL_SECS", "3600"),
+    ])
+    .await;
+
+    // Wait for the condition (the donation recorded), bounded, rather than for a fixed time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.donation("cs_bg").await.is_none_or(|d| d.status != "paid") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reconciliation job did not run"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.donation("cs_bg").await.unwrap().coffees, 1);
+}
