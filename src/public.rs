@@ -3,9 +3,14 @@
 //! The donor's choice is applied here, once: an anonymous donor's name and message never leave
 //! this module, so no template or serializer can leak them by mistake.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 use sqlx::SqlitePool;
 
+use crate::storage;
 use crate::storage::supporters::{self, Cursor, Totals, WallRow};
 
 /// One entry on the wall, as the public may see it.
@@ -49,16 +54,51 @@ pub struct Wall {
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
 
-pub async fn wall(pool: &SqlitePool, before: Option<&Cursor>, limit: u32) -> Result<Wall, sqlx::Error> {
+/// A page of the wall with the totals. The newest pages (no cursor) are served from `cache`
+/// until this process commits a write, or for `CACHE_TTL` at most (writes by another process,
+/// such as `kaffeekasse replay`, show up within that time).
+pub async fn wall(
+    cache: &WallCache,
+    pool: &SqlitePool,
+    before: Option<&Cursor>,
+    limit: u32,
+) -> Result<Arc<Wall>, sqlx::Error> {
+    let version = storage::write_version(pool);
+    if before.is_none()
+        && let Some(hit) = cache.get(limit, version)
+    {
+        return Ok(hit);
+    }
     let (rows, next) = supporters::page(pool, before, limit).await?;
     let totals = supporters::totals(pool).await?;
-    Ok(Wall {
+    let wall = Arc::new(Wall {
         supporters: rows.into_iter().map(Supporter::from).collect(),
         next,
         totals,
-    })
+    });
+    if before.is_none() {
+        cache.put(limit, version, Arc::clone(&wall));
+    }
+    Ok(wall)
 }
 
-pub async fn totals(pool: &SqlitePool) -> Result<Totals, sqlx::Error> {
-    supporters::totals(pool).await
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The newest page of the wall per page size, tagged with the write version it was read at.
+#[derive(Default)]
+pub struct WallCache {
+    pages: Mutex<HashMap<u32, (u64, Instant, Arc<Wall>)>>,
+}
+
+impl WallCache {
+    fn get(&self, limit: u32, version: u64) -> Option<Arc<Wall>> {
+        let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        let (v, at, wall) = pages.get(&limit)?;
+        (*v == version && at.elapsed() < CACHE_TTL).then(|| Arc::clone(wall))
+    }
+
+    fn put(&self, limit: u32, version: u64, wall: Arc<Wall>) {
+        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        pages.insert(limit, (version, Instant::now(), wall));
+    }
 }

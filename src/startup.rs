@@ -41,6 +41,8 @@ pub struct AppState {
     pub admin: Option<AdminAuth>,
     /// Rate limits on starting checkouts (card-testing defence).
     pub donate_limits: Arc<DonateLimits>,
+    /// The newest wall pages, until the next write.
+    pub wall_cache: crate::public::WallCache,
 }
 
 pub struct Application {
@@ -121,6 +123,7 @@ impl Application {
             signer,
             admin,
             donate_limits,
+            wall_cache: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(15))
                 .build()?,

@@ -22,8 +22,9 @@ WEBHOOK_EVENTS = 40000
 DURATION = "15s"
 
 
-def wrk(url, *extra):
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}", "--latency", *extra, url],
+def wrk(url, script=None, *script_args):
+    extra = ["-s", script, url, "--", *script_args] if script else [url]
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}", "--latency", *extra],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
@@ -57,7 +58,7 @@ def main():
             _, _, body = common.completed_event(n)
             f.write(f"{common.sign(body)}\t{body}\n")
     script = os.path.join(ROOT, "scripts", "bench", "webhooks.lua")
-    rps, p50, p99, errors = wrk(service.url, "-s", script, "--", events, "2")
+    rps, p50, p99, errors = wrk(service.url, script, events, "2")
     stored = service.scalar("SELECT COUNT(*) FROM stripe_events")
     results.append(("POST /webhooks/stripe (new events, durable commit)", rps, p50, p99, errors))
     peak = rss_kb(pid, "VmHWM")

@@ -70,8 +70,8 @@ impl TotalsJson {
 }
 
 #[derive(Serialize)]
-struct SupportersJson {
-    supporters: Vec<Supporter>,
+struct SupportersJson<'a> {
+    supporters: &'a [Supporter],
     next_cursor: Option<String>,
     totals: TotalsJson,
 }
@@ -87,17 +87,19 @@ pub async fn supporters(req: HttpRequest, state: State) -> Result<HttpResponse, 
             .ok_or(ApiError::BadLimit)?,
     };
     let before = before_param(&req, &["cursor", "before"]).map_err(|_| ApiError::BadCursor)?;
-    let wall = public::wall(&state.pool, before.as_ref(), limit).await?;
+    let wall = public::wall(&state.wall_cache, &state.pool, before.as_ref(), limit).await?;
     let body = SupportersJson {
-        supporters: wall.supporters,
-        next_cursor: wall.next.map(|c| c.encode()),
+        supporters: &wall.supporters,
+        next_cursor: wall.next.as_ref().map(|c| c.encode()),
         totals: TotalsJson::new(wall.totals, &state),
     };
     Ok(CACHE.respond(&req, serde_json::to_string(&body).unwrap_or_default()))
 }
 
 pub async fn stats(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
-    let totals = public::totals(&state.pool).await?;
+    let totals = public::wall(&state.wall_cache, &state.pool, None, DEFAULT_PAGE)
+        .await?
+        .totals;
     let mut body = serde_json::to_value(TotalsJson::new(totals, &state)).unwrap_or_default();
     if let Some(goal) = &state.settings.goal {
         body["goal"] = json!({ "coffees": goal.coffees, "label": goal.label });

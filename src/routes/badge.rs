@@ -41,8 +41,8 @@ fn text_width(text: &str) -> u32 {
 
 pub async fn badge(req: HttpRequest, state: State) -> HttpResponse {
     let lang = Lang::negotiate(&req);
-    let coffees = match public::totals(&state.pool).await {
-        Ok(t) => t.coffees,
+    let coffees = match public::wall(&state.wall_cache, &state.pool, None, public::DEFAULT_PAGE).await {
+        Ok(wall) => wall.totals.coffees,
         Err(e) => {
             tracing::error!(error = ?e, "badge totals failed");
             return HttpResponse::ServiceUnavailable().finish();

@@ -121,7 +121,7 @@ struct WidgetPage {
 
 pub async fn widget(req: HttpRequest, state: State) -> HttpResponse {
     let lang = Lang::negotiate(&req);
-    let wall = public::wall(&state.pool, None, WIDGET_SUPPORTERS).await;
+    let wall = public::wall(&state.wall_cache, &state.pool, None, WIDGET_SUPPORTERS).await;
     let wall = match page::or_500(&state, lang, "widget", wall) {
         Ok(w) => w,
         Err(response) => return response,

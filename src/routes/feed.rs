@@ -36,7 +36,7 @@ struct Feed {
 
 pub async fn feed(req: HttpRequest, state: State) -> HttpResponse {
     let lang = Lang::negotiate(&req);
-    let wall = match public::wall(&state.pool, None, public::MAX_PAGE).await {
+    let wall = match public::wall(&state.wall_cache, &state.pool, None, public::MAX_PAGE).await {
         Ok(w) => w,
         Err(e) => {
             tracing::error!(error = ?e, "feed failed");
@@ -45,7 +45,7 @@ pub async fn feed(req: HttpRequest, state: State) -> HttpResponse {
     };
     let entries: Vec<Entry> = wall
         .supporters
-        .into_iter()
+        .iter()
         .filter(|s| s.name.is_some() || s.message.is_some())
         .take(50)
         .map(|s| Entry {
@@ -55,7 +55,7 @@ pub async fn feed(req: HttpRequest, state: State) -> HttpResponse {
                 s.name.as_deref().unwrap_or(lang.texts().anonymous),
                 lang.coffees(s.coffees)
             ),
-            content: s.message.unwrap_or_default(),
+            content: s.message.clone().unwrap_or_default(),
             updated: s.created_at.format(RFC3339).unwrap_or_default(),
         })
         .collect();

@@ -102,7 +102,7 @@ pub async fn render_form(
         .collect();
     // The wall under the form is a nicety: if it cannot be read, the form still works.
     let currency = &pricing.currency;
-    let (totals, recent) = match public::wall(&state.pool, None, RECENT).await {
+    let (totals, recent) = match public::wall(&state.wall_cache, &state.pool, None, RECENT).await {
         Ok(w) => (
             Some(TotalsView::new(
                 &w.totals,

@@ -43,7 +43,13 @@ pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
             t.not_found_text,
         );
     };
-    let wall = public::wall(&state.pool, before.as_ref(), public::DEFAULT_PAGE).await;
+    let wall = public::wall(
+        &state.wall_cache,
+        &state.pool,
+        before.as_ref(),
+        public::DEFAULT_PAGE,
+    )
+    .await;
     let wall = match page::or_500(&state, lang, "loading the wall", wall) {
         Ok(w) => w,
         Err(response) => return response,
@@ -60,6 +66,7 @@ pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
             .collect(),
         older_url: wall
             .next
+            .as_ref()
             .map(|c| format!("/supporters?before={}&lang={}", c.encode(), lang.code())),
         first_page: before.is_none(),
     };
