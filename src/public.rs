@@ -84,10 +84,13 @@ pub async fn wall(
 
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// The newest page of the wall per page size, tagged with the write version it was read at.
+/// A cached page: the write version it was read at, when, and the page.
+type CachedPage = (u64, Instant, Arc<Wall>);
+
+/// The newest page of the wall per page size.
 #[derive(Default)]
 pub struct WallCache {
-    pages: Mutex<HashMap<u32, (u64, Instant, Arc<Wall>)>>,
+    pages: Mutex<HashMap<u32, CachedPage>>,
 }
 
 impl WallCache {
