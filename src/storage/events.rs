@@ -73,7 +73,24 @@ pub async fn payload(conn: &mut SqliteConnection, id: &str) -> Result<Option<Str
 }
 
 /// Deferred events, oldest first.
-pub async fn deferred(conn: &mut SqliteConnection, limit: i64) -> Result<Vec<(String, String)>, sqlx::Error> {
+/// How long an event may wait for its donation. Stripe creates the objects of one payment within
+/// minutes; an event still unmatched after a week belongs to something else on the account.
+pub const DEFER_FOR_SECS: i64 = 7 * 86_400;
+
+/// Deferred events, oldest first. Events deferred for longer than [`DEFER_FOR_SECS`] are first
+/// settled as ignored, so the retry list cannot grow without bound.
+pub async fn deferred(
+    conn: &mut SqliteConnection,
+    limit: i64,
+    now: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query(
+        "UPDATE stripe_events SET status = 'ignored', error = 'no matching donation within 7 days' \
+         WHERE status = 'deferred' AND received_at < ?1",
+    )
+    .bind(now - DEFER_FOR_SECS)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query_as(
         "SELECT id, payload FROM stripe_events WHERE status = 'deferred' ORDER BY created, id LIMIT ?1",
     )

@@ -135,7 +135,7 @@ async fn settle(tx: &mut Tx, rules: &Rules, event: &Event, now: i64) -> Result<O
 }
 
 async fn retry_deferred(tx: &mut Tx, rules: &Rules, now: i64) -> Result<(), sqlx::Error> {
-    for (id, payload) in events::deferred(tx, 500).await? {
+    for (id, payload) in events::deferred(tx, 500, now).await? {
         let Ok(event) = Event::parse(payload.as_bytes()) else {
             continue;
         };
@@ -174,6 +174,11 @@ async fn apply_event(
         Payload::SessionAsyncFailed(s) => apply_session(conn, rules, &s, Effect::AsyncFailed, now).await,
         Payload::SessionExpired(s) => apply_session(conn, rules, &s, Effect::Expired, now).await,
         Payload::ChargeRefunded(c) => {
+            // Our sessions put donation_id on every charge; without it a charge can only be ours
+            // if it came from a listed Payment Link.
+            if !c.metadata.contains_key("donation_id") && rules.payment_links.is_empty() {
+                return Ok(Outcome::Ignored("charge not created by Kaffeekasse"));
+            }
             let keys = Keys {
                 donation_id: c.metadata.get("donation_id").map(String::as_str),
                 payment_intent_id: c.payment_intent.as_deref(),

@@ -195,3 +195,47 @@ async fn replaying_a_stored_event_reapplies_it_without_double_counting() {
     assert_eq!(app.count("stripe_events").await, 1);
     assert_eq!(app.count("donations").await, 1);
 }
+
+#[tokio::test]
+async fn a_refund_of_a_charge_we_did_not_create_is_ignored_not_deferred() {
+    let app = spawn_app().await;
+    let mut refund = charge("ch_shop", "", "pi_shop", 2500, 2500);
+    refund["metadata"] = json!({});
+
+    app.post_webhook(&event("evt_shop_refund", "charge.refunded", refund, now()))
+        .await;
+
+    assert_eq!(
+        app.event_status("evt_shop_refund").await.as_deref(),
+        Some("ignored")
+    );
+}
+
+#[tokio::test]
+async fn an_event_deferred_for_over_a_week_is_settled_as_ignored() {
+    let app = spawn_app().await;
+    let d = app.create_donation("cs_test_old", 1, false).await;
+    app.post_webhook(&event(
+        "evt_orphan",
+        "charge.dispute.created",
+        dispute("dp_x", "ch_x", "pi_elsewhere", "needs_response", 500),
+        now(),
+    ))
+    .await;
+    assert_eq!(app.event_status("evt_orphan").await.as_deref(), Some("deferred"));
+    sqlx::query("UPDATE stripe_events SET received_at = received_at - 8 * 86400 WHERE id = 'evt_orphan'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    app.post_webhook(&event(
+        "evt_new",
+        "checkout.session.completed",
+        session("cs_test_old", &d, "paid", "complete", 500),
+        now(),
+    ))
+    .await;
+
+    assert_eq!(app.event_status("evt_orphan").await.as_deref(), Some("ignored"));
+    assert_eq!(app.event_status("evt_new").await.as_deref(), Some("applied"));
+}
