@@ -132,7 +132,7 @@ impl Application {
             App::new()
                 .wrap(from_fn(routes::request_timeout))
                 .wrap(routes::security_headers())
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
                 .app_data(state.clone())
                 // Body limits for every route; /donate and /webhooks/stripe set their own.
                 .app_data(web::PayloadConfig::new(routes::DEFAULT_BODY_LIMIT))
