@@ -60,10 +60,10 @@ pub async fn run(
                 report.new += 1;
             }
             newest = newest.max(event.created);
-            after = Some(event.id);
         }
-        if !page.has_more || page.events.is_empty() {
-            break;
+        match page.last_id {
+            Some(last) if page.has_more && after.as_deref() != Some(last.as_str()) => after = Some(last),
+            _ => break,
         }
     }
     apply::retry_all_deferred(pool, rules).await?;

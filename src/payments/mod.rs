@@ -38,6 +38,9 @@ pub struct EventPage {
     /// Each event's raw JSON, as it would arrive at the webhook.
     pub events: Vec<String>,
     pub has_more: bool,
+    /// The id to continue after (`starting_after`), taken from the raw list so that an event we
+    /// cannot parse still moves pagination forward.
+    pub last_id: Option<String>,
 }
 
 pub enum Provider {

@@ -120,9 +120,17 @@ impl StripeProvider {
             has_more: bool,
         }
         let list: List = self.send(builder, None).await?;
+        let last_id = list
+            .data
+            .last()
+            .and_then(|e| e.get("id"))
+            .and_then(|id| id.as_str())
+            .map(str::to_owned);
+        let events = list.data.iter().map(|e| e.to_string()).collect();
         Ok(EventPage {
-            events: list.data.iter().map(|e| e.to_string()).collect(),
+            events,
             has_more: list.has_more,
+            last_id,
         })
     }
 

@@ -15,13 +15,12 @@ use crate::webhook::apply;
 /// The pending page refreshes itself this many times, then says it may take longer.
 const MAX_REFRESHES: u32 = 5;
 
+/// `?session_id=…&attempt=…`; `lang` is read by `Lang::negotiate` and ignored here.
 #[derive(Deserialize)]
 pub struct ThanksQuery {
     session_id: String,
     #[serde(default)]
     attempt: u32,
-    #[allow(dead_code)]
-    lang: Option<String>,
 }
 
 #[derive(Template)]

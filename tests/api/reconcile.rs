@@ -96,3 +96,45 @@ async fn reconciliation_records_missed_donations_exactly_once_across_two_pages_e
         "{query:?}"
     );
 }
+
+#[tokio::test]
+async fn an_unreadable_event_in_the_list_is_skipped_and_paging_moves_on() {
+    let app = spawn_app().await;
+    let d = app.create_donation("cs_test_rcx", 1, false).await;
+    let good: serde_json::Value = serde_json::from_str(&event(
+        "evt_good",
+        "checkout.session.completed",
+        session("cs_test_rcx", &d, "paid", "complete", 500),
+        now(),
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/v1/events"))
+        .and(query_param_is_missing("starting_after"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "has_more": true, "data": [{"id": "evt_unreadable", "object": "event"}],
+        })))
+        .mount(&app.stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/events"))
+        .and(query_param("starting_after", "evt_unreadable"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"object": "list", "has_more": false, "data": [good]})),
+        )
+        .mount(&app.stripe)
+        .await;
+    let stripe = match &app.settings.payment {
+        kaffeekasse::config::PaymentSettings::Stripe(s) => StripeProvider::new(s).unwrap(),
+        _ => unreachable!("tests run in Stripe mode"),
+    };
+    let rules = Rules::from_settings(&app.settings);
+
+    let report = kaffeekasse::reconcile::run(&app.pool, &rules, &stripe, false, Some(now() - 60))
+        .await
+        .unwrap();
+
+    assert_eq!((report.listed, report.new, report.skipped), (2, 1, 1));
+    assert_eq!(app.donation("cs_test_rcx").await.unwrap().status, "paid");
+}
