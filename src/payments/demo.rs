@@ -53,6 +53,8 @@ pub fn completed_event(donation: &DonationRow, success_url: &str, cancel_url: &s
         "client_reference_id": donation.id,
         "created": donation.created_at,
         "customer_details": null,
+        "adaptive_pricing": { "enabled": false },
+        "currency_conversion": null,
         "livemode": false,
         "metadata": { "donation_id": donation.id, "kaffeekasse": "1", "coffees": donation.coffees.to_string() },
         "mode": "payment",

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use secrecy::ExposeSecret;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionAdaptivePricing, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData, ProductData,
+    RetrieveCheckoutSession,
 };
 use stripe_checkout::{CheckoutSessionLocale, CheckoutSessionMode, CheckoutSessionSubmitType};
 use stripe_client_core::{RequestBuilder, StripeMethod};
@@ -59,7 +60,12 @@ impl StripeProvider {
             req.donation_id.clone(),
         )]));
 
+        // Adaptive Pricing would charge in the reader's currency; the jar counts euros, so the
+        // price stays exactly what the blogger set.
+        let mut adaptive = CreateCheckoutSessionAdaptivePricing::new();
+        adaptive.enabled = Some(false);
         let request = CreateCheckoutSession::new()
+            .adaptive_pricing(adaptive)
             .mode(CheckoutSessionMode::Payment)
             .submit_type(CheckoutSessionSubmitType::Donate)
             .locale(match req.lang {

@@ -275,9 +275,7 @@ async fn apply_session(
         }
     };
     donations::link_ids(conn, &row.id, &keys, now).await?;
-    if let (Some(amount), Some(currency), true) =
-        (s.amount_total, s.currency.as_deref(), effect != Effect::Expired)
-    {
+    if let (Some((amount, currency)), true) = (s.settled_amount(), effect != Effect::Expired) {
         let mismatch = amount != row.expected_amount_cents || !currency.eq_ignore_ascii_case(&row.currency);
         if mismatch {
             tracing::warn!(donation_id = %row.id, expected = row.expected_amount_cents, expected_currency = %row.currency,

@@ -108,6 +108,17 @@ pub struct Session {
     /// The hosted checkout page; present when the session is created.
     #[serde(default)]
     pub url: Option<String>,
+    /// Set when Adaptive Pricing charged in another currency (Payment Links may have it on).
+    #[serde(default)]
+    pub currency_conversion: Option<CurrencyConversion>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CurrencyConversion {
+    #[serde(default)]
+    pub amount_total: Option<i64>,
+    #[serde(default)]
+    pub source_currency: Option<String>,
 }
 
 impl Session {
@@ -123,6 +134,18 @@ impl Session {
             .map(String::as_str)
             .or(self.client_reference_id.as_deref())
             .filter(|_| self.is_ours())
+    }
+
+    /// The amount and currency in the account's own currency: with Adaptive Pricing the top-level
+    /// fields are what the customer saw, and `currency_conversion` holds the source amounts.
+    pub fn settled_amount(&self) -> Option<(i64, &str)> {
+        match &self.currency_conversion {
+            Some(CurrencyConversion {
+                amount_total: Some(amount),
+                source_currency: Some(currency),
+            }) => Some((*amount, currency.as_str())),
+            _ => Some((self.amount_total?, self.currency.as_deref()?)),
+        }
     }
 
     pub fn is_ours(&self) -> bool {

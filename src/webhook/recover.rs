@@ -10,7 +10,8 @@ use crate::webhook::event::Session;
 /// is missing (restored backup, second instance). Recorded anonymously unless the link asked.
 pub fn recovered_donation(rules: &Rules, s: &Session, from_link: bool, now: i64) -> NewDonation {
     let price = rules.pricing.coffee_price_cents;
-    let amount = s.amount_total.unwrap_or(price).max(0);
+    let settled = s.settled_amount();
+    let amount = settled.map_or(price, |(a, _)| a).max(0);
     let coffees = s
         .metadata
         .get("coffees")
@@ -53,10 +54,10 @@ pub fn recovered_donation(rules: &Rules, s: &Session, from_link: bool, now: i64)
         checkout_session_id: s.id.clone(),
         coffees,
         amount_cents: amount,
-        currency: s
-            .currency
-            .clone()
-            .unwrap_or_else(|| rules.pricing.currency.as_str().to_owned()),
+        currency: settled.map_or_else(
+            || rules.pricing.currency.as_str().to_owned(),
+            |(_, c)| c.to_ascii_lowercase(),
+        ),
         name,
         message: None,
         visibility,

@@ -42,6 +42,7 @@ async fn a_form_donation_sends_the_exact_checkout_parameters_and_redirects_with_
     let mut params = form_pairs(&request.body);
     params.sort();
     let mut expected: Vec<(String, String)> = [
+        ("adaptive_pricing[enabled]", "false".to_owned()),
         ("cancel_url", "https://blog.example.de".to_owned()),
         ("client_reference_id", donation.id.clone()),
         ("line_items[0][price_data][currency]", "eur".into()),

@@ -283,6 +283,8 @@ pub fn session(id: &str, donation_id: &str, payment_status: &str, status: &str, 
             "amount_subtotal": amount, "currency": "eur", "client_reference_id": donation_id,
             "metadata": {"donation_id": donation_id, "kaffeekasse": "1"},
             "payment_intent": format!("pi_{id}"), "submit_type": "donate",
+            // Adaptive Pricing is off for our sessions, so there is no conversion.
+            "currency_conversion": null, "adaptive_pricing": {"enabled": false},
         }),
     )
 }

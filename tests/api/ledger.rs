@@ -131,6 +131,7 @@ async fn a_refund_for_a_payment_link_donation_arriving_first_is_deferred_then_ap
     let mut link = fixture("checkout.session");
     link["id"] = json!("cs_test_plref");
     link["payment_link"] = json!("plink_blog");
+    link["currency_conversion"] = json!(null);
     link["payment_status"] = json!("paid");
     link["status"] = json!("complete");
     link["amount_total"] = json!(500);

@@ -255,6 +255,7 @@ async fn a_payment_link_donation_is_recorded_as_coffees_with_its_custom_fields()
         let mut s = fixture("checkout.session");
         s["id"] = json!(id);
         s["payment_link"] = json!("plink_blog");
+        s["currency_conversion"] = json!(null);
         s["payment_intent"] = json!(format!("pi_{id}"));
         s["payment_status"] = json!("paid");
         s["status"] = json!("complete");
@@ -331,4 +332,26 @@ async fn the_thanks_page_settles_a_pending_donation_by_asking_stripe() {
 
     assert!(page.contains("Danke!"));
     assert_eq!(s.status().await, "paid");
+}
+
+#[tokio::test]
+async fn with_adaptive_pricing_the_source_currency_amount_is_recorded() {
+    let app = spawn_app_with(&[("STRIPE_PAYMENT_LINKS", "plink_blog")]).await;
+    let mut s = fixture("checkout.session");
+    s["id"] = json!("cs_test_fx");
+    s["payment_link"] = json!("plink_blog");
+    s["payment_intent"] = json!("pi_fx");
+    s["payment_status"] = json!("paid");
+    s["status"] = json!("complete");
+    // The reader paid in dollars; the account settles the euro price.
+    s["amount_total"] = json!(1180);
+    s["currency"] = json!("usd");
+    s["currency_conversion"] =
+        json!({"amount_subtotal": 1000, "amount_total": 1000, "fx_rate": "1.18", "source_currency": "eur"});
+
+    app.post_webhook(&event("evt_fx", "checkout.session.completed", s, now()))
+        .await;
+
+    let d = app.donation("cs_test_fx").await.expect("recorded");
+    assert_eq!((d.amount_cents, d.currency.as_str(), d.coffees), (1000, "eur", 2));
 }
