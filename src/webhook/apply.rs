@@ -221,13 +221,8 @@ async fn apply_to(
     let Some(row) = donations::find_by_keys(conn, keys).await? else {
         return Ok(Outcome::Deferred);
     };
-    // Only learn the charge id from a charge, never from a dispute's reference to someone else's.
-    let learn = Keys {
-        payment_intent_id: keys.payment_intent_id,
-        charge_id: keys.charge_id,
-        ..Keys::default()
-    };
-    donations::link_ids(conn, &row.id, &learn, now).await?;
+    // The payment intent and charge identify this donation's payment: remember them for later events.
+    donations::link_ids(conn, &row.id, keys, now).await?;
     merge(conn, &row, effect, now).await
 }
 
@@ -275,23 +270,23 @@ async fn apply_session(
         }
     };
     donations::link_ids(conn, &row.id, &keys, now).await?;
+    let mut row = row;
     if let (Some((amount, currency)), true) = (s.settled_amount(), effect != Effect::Expired) {
-        let mismatch = amount != row.expected_amount_cents || !currency.eq_ignore_ascii_case(&row.currency);
-        if mismatch {
-            tracing::warn!(donation_id = %row.id, expected = row.expected_amount_cents, expected_currency = %row.currency,
-                amount, currency, "Stripe's amount differs from what we asked for; storing Stripe's");
+        let currency = currency.to_ascii_lowercase();
+        // Stripe's figures for a session never change, so only the first report writes; until then
+        // the row still holds what we asked for, which is what a mismatch is measured against.
+        if amount != row.amount_cents || currency != row.currency {
+            let mismatch = amount != row.expected_amount_cents || currency != row.currency;
+            if mismatch {
+                tracing::warn!(donation_id = %row.id, expected = row.expected_amount_cents,
+                    expected_currency = %row.currency, amount, %currency,
+                    "Stripe's amount differs from what we asked for; storing Stripe's");
+            }
+            donations::record_amount(conn, &row.id, amount, &currency, mismatch).await?;
+            row.amount_cents = amount;
+            row.currency = currency;
         }
-        donations::record_amount(conn, &row.id, amount, &currency.to_ascii_lowercase(), mismatch).await?;
     }
-    let row = donations::find_by_keys(
-        conn,
-        &Keys {
-            donation_id: Some(&row.id),
-            ..Keys::default()
-        },
-    )
-    .await?
-    .unwrap_or(row);
     merge(conn, &row, effect, now).await
 }
 
