@@ -10,6 +10,7 @@ pub mod public;
 pub mod reconcile;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod webhook;

@@ -9,55 +9,11 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
-/// `<count>/<period>` (`5/10m`, `60/1h`, `100/30s`), or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub count: NonZeroU32,
-    pub period: Duration,
-}
+use crate::config::Rate;
 
-impl Rate {
-    /// `Ok(None)` for `off`.
-    pub fn parse(raw: &str) -> Result<Option<Rate>, &'static str> {
-        if raw.trim() == "off" {
-            return Ok(None);
-        }
-        let (count, period) = raw
-            .trim()
-            .split_once('/')
-            .ok_or("expected <count>/<period>, e.g. 5/10m, or off")?;
-        let count = count
-            .trim()
-            .parse::<NonZeroU32>()
-            .map_err(|_| "the count must be a positive number")?;
-        let period = period.trim();
-        let (number, unit) =
-            period.split_at(period.find(|c: char| !c.is_ascii_digit()).unwrap_or(period.len()));
-        let n: u64 = if number.is_empty() {
-            1
-        } else {
-            number.parse().map_err(|_| "bad period")?
-        };
-        let secs = match unit {
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            _ => return Err("the period needs a unit: s, m, h or d"),
-        };
-        if secs == 0 {
-            return Err("the period must be positive");
-        }
-        Ok(Some(Rate {
-            count,
-            period: Duration::from_secs(secs),
-        }))
-    }
-
-    /// Refills `count` cells per `period`, holding at most `burst`.
-    fn quota(self, burst: NonZeroU32) -> Option<Quota> {
-        Quota::with_period(self.period / self.count.get()).map(|q| q.allow_burst(burst))
-    }
+/// Refills `rate.count` cells per `rate.period`, holding at most `burst`.
+fn quota(rate: Rate, burst: NonZeroU32) -> Option<Quota> {
+    Quota::with_period(rate.period / rate.count.get()).map(|q| q.allow_burst(burst))
 }
 
 pub struct DonateLimits {
@@ -70,10 +26,10 @@ impl DonateLimits {
     pub fn new(per_client: Option<(Rate, NonZeroU32)>, global: Option<Rate>) -> Self {
         DonateLimits {
             per_client: per_client
-                .and_then(|(r, burst)| r.quota(burst))
+                .and_then(|(r, burst)| quota(r, burst))
                 .map(DefaultKeyedRateLimiter::keyed),
             global: global
-                .and_then(|r| r.quota(r.count))
+                .and_then(|r| quota(r, r.count))
                 .map(DefaultDirectRateLimiter::direct),
             clock: DefaultClock::default(),
         }
@@ -108,22 +64,6 @@ impl DonateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rates_parse_with_units_and_off() {
-        assert_eq!(
-            Rate::parse("5/10m").unwrap().unwrap().period,
-            Duration::from_secs(600)
-        );
-        assert_eq!(
-            Rate::parse("60/h").unwrap().unwrap().period,
-            Duration::from_secs(3600)
-        );
-        assert_eq!(Rate::parse("off").unwrap(), None);
-        for bad in ["", "5", "0/1m", "5/10", "5/0s", "x/1m", "5/1y"] {
-            assert!(Rate::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn a_client_gets_its_burst_then_waits_and_others_are_unaffected() {

@@ -1,8 +1,11 @@
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use kaffeekasse::config::Settings;
 use kaffeekasse::startup::Application;
-use kaffeekasse::{reconcile, storage, telemetry, webhook};
+use kaffeekasse::webhook::apply::Ledger;
+use kaffeekasse::{reconcile, storage, telemetry};
 
 const USAGE: &str = "usage: kaffeekasse [serve | migrate | replay <event id> | reconcile [--since <RFC 3339 | days>] | healthcheck]";
 
@@ -17,7 +20,7 @@ async fn main() -> ExitCode {
         }
     };
     if args.first().map(String::as_str) != Some("healthcheck") {
-        telemetry::init(settings.log_format);
+        telemetry::init(settings.server.log_format);
     }
     match run(settings, &args).await {
         Ok(code) => code,
@@ -36,17 +39,21 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
             Application::build(settings).await?.run_until_stopped().await?;
         }
         Some("migrate") => {
-            let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
-            storage::migrate(&pool).await?;
+            let db = storage::connect(&settings.database).await?;
+            db.migrate().await?;
             println!("migrations applied");
         }
         Some("replay") => {
             let Some(id) = arg(1) else { return usage() };
-            let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
-            storage::migrate(&pool).await?;
-            let rules = webhook::apply::Rules::from_settings(&settings);
-            match webhook::apply::replay(&pool, &rules, id).await? {
-                Some(outcome) => println!("{id}: {outcome:?}"),
+            let db = storage::connect(&settings.database).await?;
+            db.migrate().await?;
+            let ledger = Ledger::new(db, Arc::new(settings.rules));
+            match ledger.replay(id).await? {
+                Some(outcome) => println!(
+                    "{id}: {} {}",
+                    outcome.status(),
+                    outcome.reason().unwrap_or_default()
+                ),
                 None => {
                     eprintln!("no stored event {id}");
                     return Ok(ExitCode::FAILURE);
@@ -59,23 +66,23 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
                 (Some("--since"), Some(v)) => Some(parse_since(v)?),
                 _ => return usage(),
             };
-            let kaffeekasse::config::PaymentSettings::Stripe(stripe) = &settings.payment else {
+            let Some(stripe) = settings.payment.stripe() else {
                 anyhow::bail!(
                     "reconcile needs STRIPE_SECRET_KEY: the demo provider has nothing to reconcile"
                 );
             };
             let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
-            let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
-            storage::migrate(&pool).await?;
-            let rules = webhook::apply::Rules::from_settings(&settings);
-            let report = reconcile::run(&pool, &rules, &provider, settings.payment.livemode(), since).await?;
+            let db = storage::connect(&settings.database).await?;
+            db.migrate().await?;
+            let ledger = Ledger::new(db.clone(), Arc::new(settings.rules));
+            let report = reconcile::run(&db, &ledger, &provider, since).await?;
             println!(
                 "listed {} events, {} new, {} skipped",
                 report.listed, report.new, report.skipped
             );
         }
         Some("healthcheck") => {
-            let addr = settings.bind_addr.replace("0.0.0.0", "127.0.0.1");
+            let addr = settings.server.bind_addr.replace("0.0.0.0", "127.0.0.1");
             let ok = reqwest::Client::new()
                 .get(format!("http://{addr}/healthz"))
                 .timeout(std::time::Duration::from_secs(3))

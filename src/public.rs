@@ -8,9 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sqlx::SqlitePool;
 
-use crate::storage;
+use crate::storage::Db;
 use crate::storage::supporters::{self, Cursor, Totals, WallRow};
 
 /// One entry on the wall, as the public may see it.
@@ -31,7 +30,7 @@ pub struct Supporter {
 impl From<WallRow> for Supporter {
     fn from(row: WallRow) -> Self {
         // Held entries wait for the blogger's approval; until then they look anonymous.
-        let public = row.visibility == "public" && !row.held;
+        let public = row.visibility.is_public() && !row.held;
         Supporter {
             id: row.id,
             name: row.name.filter(|_| public),
@@ -59,18 +58,18 @@ pub const MAX_PAGE: u32 = 100;
 /// such as `kaffeekasse replay`, show up within that time).
 pub async fn wall(
     cache: &WallCache,
-    pool: &SqlitePool,
+    db: &Db,
     before: Option<&Cursor>,
     limit: u32,
 ) -> Result<Arc<Wall>, sqlx::Error> {
-    let version = storage::write_version(pool);
+    let version = db.write_version();
     if before.is_none()
         && let Some(hit) = cache.get(limit, version)
     {
         return Ok(hit);
     }
-    let (rows, next) = supporters::page(pool, before, limit).await?;
-    let totals = supporters::totals(pool).await?;
+    let (rows, next) = supporters::page(db.pool(), before, limit).await?;
+    let totals = supporters::totals(db.pool()).await?;
     let wall = Arc::new(Wall {
         supporters: rows.into_iter().map(Supporter::from).collect(),
         next,

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
-use sqlx::SqlitePool;
+use std::sync::Arc;
 
+use anyhow::Context;
+
+use crate::payments::Provider;
 use crate::payments::stripe::StripeProvider;
-use crate::storage::{self, state};
-use crate::webhook::apply::{self, Ingested, Rules};
+use crate::storage::{self, Db, state};
+use crate::webhook::apply::{Ingested, Ledger};
 use crate::webhook::event::{Event, HANDLED_TYPES};
 
 const CURSOR_KEY: &str = "reconcile.last_created";
@@ -27,13 +29,13 @@ pub struct Report {
 
 /// One reconciliation pass. `since` overrides the stored cursor.
 pub async fn run(
-    pool: &SqlitePool,
-    rules: &Rules,
+    db: &Db,
+    ledger: &Ledger,
     stripe: &StripeProvider,
-    livemode: bool,
     since: Option<i64>,
 ) -> anyhow::Result<Report> {
-    let cursor = state::get(pool, CURSOR_KEY)
+    let livemode = stripe.livemode();
+    let cursor = state::get(db.pool(), CURSOR_KEY)
         .await?
         .and_then(|c| c.parse::<i64>().ok());
     let start = since
@@ -56,38 +58,40 @@ pub async fn run(
                     continue;
                 }
             };
-            if apply::ingest(pool, rules, &event, raw).await? != Ingested::Duplicate {
+            newest = newest.max(event.created);
+            if ledger.ingest(event, raw.clone()).await? != Ingested::Duplicate {
                 report.new += 1;
             }
-            newest = newest.max(event.created);
         }
         match page.last_id {
             Some(last) if page.has_more && after.as_deref() != Some(last.as_str()) => after = Some(last),
             _ => break,
         }
     }
-    apply::retry_all_deferred(pool, rules).await?;
-    let mut tx = storage::begin_write(pool).await?;
-    state::set(&mut tx, CURSOR_KEY, &newest.to_string()).await?;
-    tx.commit().await?;
+    ledger.retry_deferred().await?;
+    let newest = newest.to_string();
+    db.write(move |conn| Box::pin(async move { state::set(conn, CURSOR_KEY, &newest).await }))
+        .await?;
     tracing::info!(?report, "reconciliation finished");
     Ok(report)
 }
 
-/// Runs [`run`] every `interval` until the process ends. Errors are logged and retried next time.
+/// Runs [`run`] every `interval` until the process ends. A failed pass is logged and retried
+/// at the next tick; only a panic ends the task (and, through `Application`, the service).
 pub async fn every(
     interval: Duration,
-    pool: SqlitePool,
-    rules: Rules,
-    stripe: std::sync::Arc<crate::payments::Provider>,
-    livemode: bool,
-) {
+    db: Db,
+    ledger: Ledger,
+    provider: Arc<Provider>,
+) -> anyhow::Result<()> {
+    let stripe = provider
+        .stripe()
+        .context("reconciliation needs the Stripe provider")?;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let Some(provider) = stripe.stripe() else { return };
-        if let Err(e) = run(&pool, &rules, provider, livemode, None).await {
+        if let Err(e) = run(&db, &ledger, stripe, None).await {
             tracing::error!(error = ?e, "reconciliation failed");
         }
     }

@@ -1,8 +1,8 @@
-//! Assembly: the database, the payment provider, the routes and middleware, the listener.
+//! Assembly: the database, the payment provider, the routes and middleware, the listener, and the
+//! background tasks, supervised so that a dead task stops the service instead of going unseen.
 
 use std::net::TcpListener;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -10,7 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::SecretString;
-use sqlx::SqlitePool;
+use tokio::task::JoinSet;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::admin::AdminAuth;
@@ -18,47 +18,28 @@ use crate::auth::signer::Signer;
 use crate::config::Settings;
 use crate::limits::DonateLimits;
 use crate::payments::{Provider, demo::DemoProvider, stripe::StripeProvider};
-use crate::webhook::apply::Rules;
-use crate::{reconcile, routes, storage};
-
-/// Everything a request handler may need, shared by all workers.
-pub struct AppState {
-    pub pool: SqlitePool,
-    pub settings: Settings,
-    pub rules: Rules,
-    pub provider: Arc<Provider>,
-    /// Base URL for links and redirects, without a trailing slash.
-    pub public_url: String,
-    /// Where this process itself listens; the demo checkout posts its webhooks here.
-    pub self_url: String,
-    /// The accepted webhook secrets (with the demo provider, one generated at start).
-    pub webhook_secrets: Vec<SecretString>,
-    /// For the demo checkout's calls to our own webhook.
-    pub http: reqwest::Client,
-    /// Signs donors' manage links (and, inside `admin`, sessions and CSRF tokens).
-    pub signer: Signer,
-    /// `None` unless `ADMIN_TOKEN` is set: then every admin URL is a 404.
-    pub admin: Option<AdminAuth>,
-    /// Rate limits on starting checkouts (card-testing defence).
-    pub donate_limits: Arc<DonateLimits>,
-    /// The newest wall pages, until the next write.
-    pub wall_cache: crate::public::WallCache,
-}
+use crate::state::AppState;
+use crate::storage::{self, Db};
+use crate::webhook::apply::Ledger;
+use crate::{reconcile, routes};
 
 pub struct Application {
     port: u16,
     server: Server,
-    pool: SqlitePool,
+    db: Db,
+    /// Reconciliation and housekeeping; each runs until the process ends.
+    tasks: JoinSet<anyhow::Result<()>>,
 }
 
 impl Application {
-    /// Opens and migrates the database, binds the listener and builds the server (not yet running).
+    /// Opens and migrates the database, binds the listener, builds the server (not yet running)
+    /// and starts the background tasks.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = storage::connect(&settings.database_url, settings.database_busy_timeout).await?;
-        storage::migrate(&pool).await?;
+        let db = storage::connect(&settings.database).await?;
+        db.migrate().await?;
 
-        let listener = TcpListener::bind(&settings.bind_addr)
-            .with_context(|| format!("cannot listen on BIND_ADDR {}", settings.bind_addr))?;
+        let listener = TcpListener::bind(&settings.server.bind_addr)
+            .with_context(|| format!("cannot listen on BIND_ADDR {}", settings.server.bind_addr))?;
         let local = listener.local_addr()?;
         let port = local.port();
         let self_host = if local.ip().is_unspecified() {
@@ -67,69 +48,77 @@ impl Application {
             local.ip().to_string()
         };
         let self_url = format!("http://{self_host}:{port}");
-        let public_url = settings.public_url.clone().unwrap_or_else(|| self_url.clone());
+        let public_url = settings
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| self_url.clone());
 
-        let provider = match &settings.payment {
-            crate::config::PaymentSettings::Demo => Provider::Demo(DemoProvider::new(public_url.clone())),
-            crate::config::PaymentSettings::Stripe(s) => Provider::Stripe(Box::new(StripeProvider::new(s)?)),
-        };
-        let webhook_secrets = if settings.webhook_secrets.is_empty() {
-            // Demo only (config requires a secret for Stripe): nobody else needs to know it.
-            vec![SecretString::from(format!(
-                "whsec_demo_{}",
-                crate::payments::demo::random_token()
-            ))]
-        } else {
-            settings.webhook_secrets.clone()
-        };
-        let rules = Rules::from_settings(&settings);
-        let signer = Signer::new(match &settings.signing_secret {
-            Some(secret) => secret.clone(),
-            // Generated once and kept, so manage links survive restarts.
-            None => SecretString::from(
-                storage::state::get_or_insert(&pool, "signing_secret", &random_secret()).await?,
-            ),
+        let provider = Arc::new(match &settings.payment.stripe() {
+            None => Provider::Demo(DemoProvider::new(public_url.clone())),
+            Some(s) => Provider::Stripe(Box::new(StripeProvider::new(s)?)),
         });
-        let admin = settings.admin_token.clone().map(|token| {
+        let mut webhook = settings.webhook;
+        if webhook.secrets.is_empty() {
+            // Demo only (config requires a secret for Stripe): nobody else needs to know it.
+            let generated = format!("whsec_demo_{}", crate::payments::demo::random_token());
+            webhook.secrets = vec![SecretString::from(generated)];
+        }
+        let signer = Signer::new(match settings.admin.signing_secret {
+            Some(secret) => secret,
+            // Generated once and kept, so manage links survive restarts.
+            None => SecretString::from(signing_secret(&db).await?),
+        });
+        let admin = settings.admin.token.map(|token| {
             let secure = public_url.starts_with("https://");
             AdminAuth::new(token, signer.clone(), secure)
         });
-        let provider = Arc::new(provider);
-
-        if !settings.reconcile_interval.is_zero() && !settings.payment.is_demo() {
-            tokio::spawn(reconcile::every(
-                settings.reconcile_interval,
-                pool.clone(),
-                rules.clone(),
-                provider.clone(),
-                settings.payment.livemode(),
-            ));
-        }
-        let donate_limits = Arc::new(DonateLimits::new(
-            settings.donate_rate_per_ip,
-            settings.donate_rate_global,
-        ));
-        tokio::spawn(forget_idle_clients(Arc::clone(&donate_limits)));
-        tracing::info!(%public_url, provider = provider.name(), livemode = settings.payment.livemode(), "starting Kaffeekasse");
+        let rules = Arc::new(settings.rules);
+        let ledger = Ledger::new(db.clone(), Arc::clone(&rules));
+        let donate_limits = DonateLimits::new(
+            settings.abuse.donate_rate_per_ip,
+            settings.abuse.donate_rate_global,
+        );
+        tracing::info!(%public_url, provider = provider.name(), livemode = provider.livemode(), "starting Kaffeekasse");
 
         let state = web::Data::new(AppState {
-            pool: pool.clone(),
-            settings,
+            db: db.clone(),
+            ledger: ledger.clone(),
             rules,
-            provider,
+            provider: Arc::clone(&provider),
+            site: settings.site,
+            abuse: settings.abuse,
+            webhook,
             public_url,
             self_url,
-            webhook_secrets,
+            request_timeout: settings.server.request_timeout,
             signer,
             admin,
             donate_limits,
             wall_cache: Default::default(),
             http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(15))
+                .timeout(Duration::from_secs(15))
                 .build()?,
         });
+
+        let mut tasks = JoinSet::new();
+        if let Some(stripe) = settings.payment.stripe()
+            && !stripe.reconcile_interval.is_zero()
+        {
+            tasks.spawn(reconcile::every(
+                stripe.reconcile_interval,
+                db.clone(),
+                ledger,
+                provider,
+            ));
+        }
+        tasks.spawn(every_minute(state.clone(), |s| {
+            s.donate_limits.forget_idle_clients()
+        }));
+
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(routes::error::render_error_pages))
                 .wrap(from_fn(routes::request_timeout))
                 .wrap(routes::security_headers())
                 .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
@@ -147,19 +136,57 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(30)
         .run();
-        Ok(Application { port, server, pool })
+        Ok(Application {
+            port,
+            server,
+            db,
+            tasks,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT; in-flight requests get up to 30 seconds to finish.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.pool.close().await;
-        result
+    /// The database handle, for tests and tools that run beside the server.
+    pub fn db(&self) -> Db {
+        self.db.clone()
     }
+
+    /// Serves until SIGTERM or SIGINT; in-flight requests get up to 30 seconds to finish. A
+    /// background task that ends (it never should) stops the service with an error, so a
+    /// supervisor restarts it rather than leaving it running without, say, reconciliation.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        let outcome = tokio::select! {
+            served = &mut self.server => served.context("the HTTP server failed"),
+            Some(ended) = self.tasks.join_next() => {
+                let why = match ended {
+                    Ok(Ok(())) => anyhow::anyhow!("a background task ended"),
+                    Ok(Err(e)) => e.context("a background task failed"),
+                    Err(e) => anyhow::Error::new(e).context("a background task panicked"),
+                };
+                tracing::error!(error = ?why, "stopping the service");
+                // The stop command is sent at once; the server future carries it out.
+                let stopped = self.server.handle().stop(true);
+                let _ = (&mut self.server).await;
+                stopped.await;
+                Err(why)
+            }
+        };
+        self.tasks.shutdown().await;
+        self.db.close().await;
+        outcome
+    }
+}
+
+/// The signing secret generated on first start and kept in the database.
+async fn signing_secret(db: &Db) -> anyhow::Result<String> {
+    let candidate = random_secret();
+    db.write(move |conn| {
+        Box::pin(async move { storage::state::get_or_insert(conn, "signing_secret", &candidate).await })
+    })
+    .await
+    .context("storing the generated signing secret")
 }
 
 /// 32 random bytes, hex-encoded.
@@ -170,11 +197,11 @@ fn random_secret() -> String {
     hex::encode(bytes)
 }
 
-/// Every minute, drop rate-limit state of clients whose buckets have refilled.
-async fn forget_idle_clients(limits: Arc<DonateLimits>) {
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
+/// Runs `job` on the state every minute, forever.
+async fn every_minute(state: web::Data<AppState>, job: fn(&AppState)) -> anyhow::Result<()> {
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
     loop {
         ticker.tick().await;
-        limits.forget_idle_clients();
+        job(&state);
     }
 }

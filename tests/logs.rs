@@ -1,8 +1,8 @@
 //! Secrets never reach the logs: a full run with every log level on, searched for each secret.
 //! A test binary of its own, because it installs the process-wide tracing subscriber.
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
+#[allow(dead_code, unused_imports)]
+#[path = "api/helpers/mod.rs"]
 mod helpers;
 
 use std::io::Write;
@@ -50,7 +50,12 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     .await;
 
     // A donation through Stripe (mocked), its webhook, a forged webhook, the thanks page.
-    let donation = app.paid_donation("cs_logs", 2, "Anna", "Hallo", true).await;
+    let donation = app
+        .donation("cs_logs")
+        .coffees(2)
+        .public("Anna", "Hallo")
+        .paid()
+        .await;
     let forged = event(
         "evt_forged",
         "checkout.session.completed",

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::Moderation;
 use std::collections::HashMap;
 
 fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -10,10 +11,10 @@ fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
 fn no_configuration_means_demo_mode_with_defaults() {
     let s = settings(&[]).unwrap();
     assert!(s.payment.is_demo());
-    assert_eq!(s.bind_addr, "127.0.0.1:8080");
-    assert_eq!(s.pricing.coffee_price_cents, 500);
-    assert_eq!(s.pricing.max_coffees, 10);
-    assert_eq!(s.database_url, "sqlite://kaffeekasse.db");
+    assert_eq!(s.server.bind_addr, "127.0.0.1:8080");
+    assert_eq!(s.rules.pricing.coffee_price_cents, 500);
+    assert_eq!(s.rules.pricing.max_coffees, 10);
+    assert_eq!(s.database.url, "sqlite://kaffeekasse.db");
 }
 
 #[test]
@@ -57,9 +58,9 @@ fn invalid_numbers_name_their_variable() {
 
 #[test]
 fn embed_origins_default_to_any_and_reject_header_injection() {
-    assert_eq!(settings(&[]).unwrap().embed_origins, vec!["*"]);
+    assert_eq!(settings(&[]).unwrap().site.embed_origins, vec!["*"]);
     let s = settings(&[("EMBED_ORIGINS", "https://blog.example.de, http://localhost:4000")]).unwrap();
-    assert_eq!(s.embed_origins.len(), 2);
+    assert_eq!(s.site.embed_origins.len(), 2);
     assert_eq!(
         settings(&[("EMBED_ORIGINS", "https://x.de; script-src *")])
             .unwrap_err()
@@ -75,15 +76,15 @@ fn a_short_admin_token_stops_startup() {
         "ADMIN_TOKEN"
     );
     let s = settings(&[("ADMIN_TOKEN", &"x".repeat(32))]).unwrap();
-    assert!(s.admin_token.is_some());
+    assert!(s.admin.token.is_some());
     assert!(!format!("{s:?}").contains(&"x".repeat(32)));
 }
 
 #[test]
 fn moderation_defaults_to_links() {
-    assert_eq!(settings(&[]).unwrap().moderation, Moderation::Links);
+    assert_eq!(settings(&[]).unwrap().rules.moderation, Moderation::Links);
     assert_eq!(
-        settings(&[("MODERATION", "all")]).unwrap().moderation,
+        settings(&[("MODERATION", "all")]).unwrap().rules.moderation,
         Moderation::All
     );
     assert_eq!(
@@ -95,7 +96,7 @@ fn moderation_defaults_to_links() {
 #[test]
 fn a_goal_needs_a_positive_number_of_coffees() {
     let s = settings(&[("GOAL_COFFEES", "100"), ("GOAL_LABEL", "Neuer Laptop")]).unwrap();
-    assert_eq!(s.goal.unwrap().coffees, 100);
+    assert_eq!(s.site.goal.unwrap().coffees, 100);
     assert_eq!(
         settings(&[("GOAL_COFFEES", "0")]).unwrap_err().var,
         "GOAL_COFFEES"
@@ -105,6 +106,6 @@ fn a_goal_needs_a_positive_number_of_coffees() {
 #[test]
 fn a_comma_separated_secret_list_is_accepted_and_never_debug_printed() {
     let s = settings(&[("STRIPE_WEBHOOK_SECRET", "whsec_one, whsec_two")]).unwrap();
-    assert_eq!(s.webhook_secrets.len(), 2);
+    assert_eq!(s.webhook.secrets.len(), 2);
     assert!(!format!("{s:?}").contains("whsec_one"));
 }

@@ -130,22 +130,9 @@ impl Facts {
     }
 }
 
-macro_rules! str_enum {
-    ($ty:ty { $($variant:ident => $s:literal),+ $(,)? }) => {
-        impl $ty {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $s),+ }
-            }
-            pub fn from_db(raw: &str) -> Option<Self> {
-                match raw { $($s => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-str_enum!(CheckoutState { Open => "open", Processing => "processing", Expired => "expired", Failed => "failed", Paid => "paid" });
-str_enum!(DisputeState { None => "none", Open => "open", Won => "won", Lost => "lost" });
-str_enum!(DonationStatus {
+super::word_enum!(CheckoutState { Open => "open", Processing => "processing", Expired => "expired", Failed => "failed", Paid => "paid" });
+super::word_enum!(DisputeState { None => "none", Open => "open", Won => "won", Lost => "lost" });
+super::word_enum!(DonationStatus {
     Pending => "pending", Processing => "processing", Paid => "paid", Failed => "failed",
     Expired => "expired", Refunded => "refunded", Disputed => "disputed", Lost => "lost",
 });

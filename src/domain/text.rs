@@ -67,20 +67,11 @@ pub enum Visibility {
     Anonymous,
 }
 
-impl Visibility {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Public => "public",
-            Visibility::Anonymous => "anonymous",
-        }
-    }
+super::word_enum!(Visibility { Public => "public", Anonymous => "anonymous" });
 
-    pub fn from_db(raw: &str) -> Self {
-        if raw == "public" {
-            Visibility::Public
-        } else {
-            Visibility::Anonymous
-        }
+impl Visibility {
+    pub fn is_public(self) -> bool {
+        self == Visibility::Public
     }
 
     /// The checkbox value: only an explicit "on"/"true" (HTML forms, JSON) counts as consent.

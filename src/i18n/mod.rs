@@ -3,7 +3,10 @@
 mod de;
 mod en;
 
-use actix_web::HttpRequest;
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
 
 /// The version of the consent wording (the public checkbox and the privacy notice). Stored with
 /// every public opt-in; change it whenever that wording changes.
@@ -111,6 +114,16 @@ impl Lang {
     pub fn coffees(self, n: i64) -> String {
         let t = self.texts();
         format!("{n} {}", if n == 1 { t.coffee_one } else { t.coffee_many })
+    }
+}
+
+/// Handlers take the reader's language as an argument, negotiated as [`Lang::negotiate`] says.
+impl FromRequest for Lang {
+    type Error = std::convert::Infallible;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Lang::negotiate(req)))
     }
 }
 

@@ -65,6 +65,18 @@ impl Provider {
         }
     }
 
+    pub fn is_demo(&self) -> bool {
+        matches!(self, Provider::Demo(_))
+    }
+
+    /// Whether events must carry `livemode: true`: a live key's. The demo is test mode.
+    pub fn livemode(&self) -> bool {
+        match self {
+            Provider::Demo(_) => false,
+            Provider::Stripe(p) => p.livemode(),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Provider::Demo(_) => "demo",

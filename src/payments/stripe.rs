@@ -23,6 +23,7 @@ use crate::webhook::event::Session;
 
 pub struct StripeProvider {
     client: Client,
+    livemode: bool,
 }
 
 impl StripeProvider {
@@ -32,7 +33,14 @@ impl StripeProvider {
             .timeout(settings.timeout)
             .build()
             .map_err(|e| anyhow::anyhow!("cannot build the Stripe client: {e}"))?;
-        Ok(StripeProvider { client })
+        Ok(StripeProvider {
+            client,
+            livemode: settings.livemode(),
+        })
+    }
+
+    pub fn livemode(&self) -> bool {
+        self.livemode
     }
 
     pub async fn create_checkout(&self, req: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {

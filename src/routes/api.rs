@@ -1,15 +1,15 @@
 //! The public JSON API: `GET /api/supporters` and `GET /api/stats`.
 //! Readable from any origin, cached briefly, with ETags.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 
-use super::State;
+use super::error::ApiError;
 use super::http_cache::Cached;
 use super::supporters::before_param;
 use crate::public::{self, DEFAULT_PAGE, MAX_PAGE, Supporter};
+use crate::state::State;
 use crate::storage::supporters::Totals;
 
 const CACHE: Cached<'static> = Cached {
@@ -17,38 +17,6 @@ const CACHE: Cached<'static> = Cached {
     max_age_secs: 30,
     cors: true,
 };
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("limit must be a whole number from 1 to 100")]
-    BadLimit,
-    #[error("cursor is not valid")]
-    BadCursor,
-    #[error("database error")]
-    Storage(#[from] sqlx::Error),
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::BadLimit | ApiError::BadCursor => StatusCode::BAD_REQUEST,
-            ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let message = match self {
-            ApiError::Storage(e) => {
-                tracing::error!(error = ?e, "public API failed");
-                "internal error".to_owned()
-            }
-            other => other.to_string(),
-        };
-        HttpResponse::build(self.status_code())
-            .insert_header(("Access-Control-Allow-Origin", "*"))
-            .json(json!({ "error": { "message": message } }))
-    }
-}
 
 #[derive(Serialize)]
 struct TotalsJson {
@@ -64,7 +32,7 @@ impl TotalsJson {
             supporters: t.supporters,
             coffees: t.coffees,
             amount_cents: t.amount_cents,
-            currency: state.settings.pricing.currency.as_str().to_owned(),
+            currency: state.rules.pricing.currency.as_str().to_owned(),
         }
     }
 }
@@ -77,17 +45,19 @@ struct SupportersJson<'a> {
 }
 
 pub async fn supporters(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::BadRequest("unreadable query"))?;
     let limit = match pairs.iter().find(|(k, _)| k == "limit") {
         None => DEFAULT_PAGE,
         Some((_, v)) => v
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or(ApiError::BadLimit)?,
+            .ok_or(ApiError::BadRequest("limit must be a whole number from 1 to 100"))?,
     };
-    let before = before_param(&req, &["cursor", "before"]).map_err(|_| ApiError::BadCursor)?;
-    let wall = public::wall(&state.wall_cache, &state.pool, before.as_ref(), limit).await?;
+    let before = before_param(&req, &["cursor", "before"])
+        .map_err(|()| ApiError::BadRequest("cursor is not valid"))?;
+    let wall = public::wall(&state.wall_cache, &state.db, before.as_ref(), limit).await?;
     let body = SupportersJson {
         supporters: &wall.supporters,
         next_cursor: wall.next.as_ref().map(|c| c.encode()),
@@ -97,11 +67,11 @@ pub async fn supporters(req: HttpRequest, state: State) -> Result<HttpResponse, 
 }
 
 pub async fn stats(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
-    let totals = public::wall(&state.wall_cache, &state.pool, None, DEFAULT_PAGE)
+    let totals = public::wall(&state.wall_cache, &state.db, None, DEFAULT_PAGE)
         .await?
         .totals;
     let mut body = serde_json::to_value(TotalsJson::new(totals, &state)).unwrap_or_default();
-    if let Some(goal) = &state.settings.goal {
+    if let Some(goal) = &state.site.goal {
         body["goal"] = json!({ "coffees": goal.coffees, "label": goal.label });
     }
     Ok(CACHE.respond(&req, body.to_string()))

@@ -3,10 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::State;
 use super::http_cache::Cached;
 use crate::i18n::Lang;
 use crate::public;
+use crate::state::State;
 
 const CACHE: Cached<'static> = Cached {
     content_type: "image/svg+xml; charset=utf-8",
@@ -39,9 +39,8 @@ fn text_width(text: &str) -> u32 {
         .sum()
 }
 
-pub async fn badge(req: HttpRequest, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let coffees = match public::wall(&state.wall_cache, &state.pool, None, public::DEFAULT_PAGE).await {
+pub async fn badge(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
+    let coffees = match public::wall(&state.wall_cache, &state.db, None, public::DEFAULT_PAGE).await {
         Ok(wall) => wall.totals.coffees,
         Err(e) => {
             tracing::error!(error = ?e, "badge totals failed");
@@ -52,7 +51,7 @@ pub async fn badge(req: HttpRequest, state: State) -> HttpResponse {
     let value = lang.coffees(coffees);
     let (label_width, value_width) = (text_width(&label) + 12, text_width(&value) + 12);
     let badge = Badge {
-        title: format!("{}: {label} {value}", state.settings.site_name),
+        title: format!("{}: {label} {value}", state.site.name),
         label_x: label_width / 2,
         value_x: label_width + value_width / 2,
         total_width: label_width + value_width,

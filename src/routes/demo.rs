@@ -2,15 +2,16 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
+use anyhow::Context;
 use askama::Template;
 
-use super::State;
 use super::donate::cancel_url;
-use super::page::{self, Page, html};
+use super::error::PageError;
+use super::page::{Page, html};
 use crate::domain::{Currency, DonationStatus, Money};
 use crate::i18n::Lang;
-use crate::payments::Provider;
+use crate::state::State;
 use crate::storage::donations::{self, DonationRow};
 use crate::storage::{self};
 use crate::webhook::signature;
@@ -19,8 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/demo/checkout/{id}")
             .guard(actix_web::guard::fn_guard(|ctx| {
-                ctx.app_data::<State>()
-                    .is_some_and(|s| matches!(*s.provider, Provider::Demo(_)))
+                ctx.app_data::<State>().is_some_and(|s| s.provider.is_demo())
             }))
             .route("", web::get().to(show))
             .route("/pay", web::post().to(pay))
@@ -37,22 +37,17 @@ struct DemoCheckoutPage {
     amount: String,
 }
 
-/// The demo donation behind a `cs_demo_…` session, or the 404/500 page to answer instead.
-async fn demo_donation(state: &State, lang: Lang, session_id: &str) -> Result<DonationRow, HttpResponse> {
-    let found = donations::find_by_session(&state.pool, session_id).await;
-    match page::or_500(state, lang, "demo checkout lookup", found)? {
+/// The demo donation behind a `cs_demo_…` session.
+async fn demo_donation(state: &State, session_id: &str) -> Result<DonationRow, PageError> {
+    match donations::find_by_session(state.db.pool(), session_id).await? {
         Some(row) if row.provider == "demo" => Ok(row),
-        _ => Err(page::not_found_page(state, lang)),
+        _ => Err(PageError::NotFound),
     }
 }
 
-async fn show(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let row = match demo_donation(&state, lang, &path).await {
-        Ok(row) => row,
-        Err(response) => return response,
-    };
-    let currency = Currency::parse(&row.currency).unwrap_or_else(|_| state.settings.pricing.currency.clone());
+async fn show(lang: Lang, path: web::Path<String>, state: State) -> Result<HttpResponse, PageError> {
+    let row = demo_donation(&state, &path).await?;
+    let currency = Currency::parse(&row.currency).unwrap_or_else(|_| state.rules.pricing.currency.clone());
     let t = lang.texts();
     let page = DemoCheckoutPage {
         page: Page::new(&state, lang, t.demo_title),
@@ -60,16 +55,12 @@ async fn show(req: HttpRequest, path: web::Path<String>, state: State) -> HttpRe
         coffees: lang.coffees(row.coffees),
         amount: Money::new(row.expected_amount_cents, currency).format_de(),
     };
-    html(StatusCode::OK, &page)
+    Ok(html(StatusCode::OK, &page))
 }
 
 /// Sends a signed `checkout.session.completed` to our own webhook, then goes where Stripe would.
-async fn pay(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let row = match demo_donation(&state, lang, &path).await {
-        Ok(row) => row,
-        Err(response) => return response,
-    };
+async fn pay(lang: Lang, path: web::Path<String>, state: State) -> Result<HttpResponse, PageError> {
+    let row = demo_donation(&state, &path).await?;
     let success_url = format!(
         "{}/thanks?session_id={}&lang={}",
         state.public_url,
@@ -77,35 +68,28 @@ async fn pay(req: HttpRequest, path: web::Path<String>, state: State) -> HttpRes
         lang.code()
     );
     // Paying twice would send a second event for the same session; Stripe would not.
-    if row.status() == DonationStatus::Pending {
+    if row.status == DonationStatus::Pending {
         let now = storage::now();
         let event = crate::payments::demo::completed_event(&row, &success_url, &cancel_url(&state), now);
         let body = event.to_string();
-        let secrets: Vec<_> = state.webhook_secrets.iter().collect();
+        let secrets: Vec<_> = state.webhook.secrets.iter().collect();
         let header = signature::sign(body.as_bytes(), &secrets, now);
-        let sent = state
+        let response = state
             .http
             .post(format!("{}/webhooks/stripe", state.self_url))
             .header("Content-Type", "application/json")
             .header("Stripe-Signature", header)
             .body(body)
             .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => {
-                tracing::error!(status = %r.status(), "demo webhook was refused");
-                return page::server_error_page(&state, lang);
-            }
-            Err(e) => {
-                tracing::error!(error = ?e, "demo webhook could not be sent");
-                return page::server_error_page(&state, lang);
-            }
-        }
+            .await
+            .context("sending the demo webhook")?;
+        response
+            .error_for_status()
+            .context("the demo webhook was refused")?;
     }
-    HttpResponse::SeeOther()
+    Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, success_url))
-        .finish()
+        .finish())
 }
 
 async fn cancel(state: State) -> HttpResponse {

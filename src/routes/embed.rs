@@ -1,16 +1,17 @@
 //! `GET /embed` (copy-paste snippets with a live preview) and `GET /widget` (the iframe page).
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_SECURITY_POLICY;
-use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::State;
-use super::page::{self, Page, html};
+use super::error::PageError;
+use super::page::{Page, html};
 use super::view::{SupporterView, TotalsView};
 use crate::domain::Money;
 use crate::i18n::Lang;
 use crate::public;
+use crate::state::State;
 
 /// The widget shows this many recent supporters.
 const WIDGET_SUPPORTERS: u32 = 3;
@@ -33,7 +34,7 @@ struct EmbedPage {
 /// The no-JS button: a plain form posting to `/donate`. `target="_top"` leaves any iframe,
 /// since Stripe Checkout refuses to be framed.
 pub fn button_snippet(state: &State, lang: Lang) -> String {
-    let pricing = &state.settings.pricing;
+    let pricing = &state.rules.pricing;
     let options: String = (1..=pricing.max_coffees.min(BUTTON_OPTIONS))
         .map(|n| {
             let total = Money::new(
@@ -58,8 +59,7 @@ pub fn button_snippet(state: &State, lang: Lang) -> String {
     )
 }
 
-pub async fn embed(req: HttpRequest, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
+pub async fn embed(lang: Lang, state: State) -> HttpResponse {
     let t = lang.texts();
     let url = &state.public_url;
     let code = lang.code();
@@ -74,11 +74,7 @@ pub async fn embed(req: HttpRequest, state: State) -> HttpResponse {
             hint: t.embed_badge_hint,
             code: format!(
                 "<a href=\"{url}/supporters?lang={code}\"><img src=\"{url}/badge.svg?lang={code}\" alt=\"{}\" height=\"20\"></a>",
-                state
-                    .settings
-                    .site_name
-                    .replace('"', "&quot;")
-                    .replace('<', "&lt;")
+                state.site.name.replace('"', "&quot;").replace('<', "&lt;")
             ),
         },
         Snippet {
@@ -86,11 +82,7 @@ pub async fn embed(req: HttpRequest, state: State) -> HttpResponse {
             hint: t.embed_widget_hint,
             code: format!(
                 "<iframe src=\"{url}/widget?lang={code}\" title=\"{}\" width=\"320\" height=\"380\" loading=\"lazy\"></iframe>",
-                state
-                    .settings
-                    .site_name
-                    .replace('"', "&quot;")
-                    .replace('<', "&lt;")
+                state.site.name.replace('"', "&quot;").replace('<', "&lt;")
             ),
         },
         Snippet {
@@ -119,14 +111,9 @@ struct WidgetPage {
     options: Vec<(u32, String)>,
 }
 
-pub async fn widget(req: HttpRequest, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let wall = public::wall(&state.wall_cache, &state.pool, None, WIDGET_SUPPORTERS).await;
-    let wall = match page::or_500(&state, lang, "widget", wall) {
-        Ok(w) => w,
-        Err(response) => return response,
-    };
-    let pricing = &state.settings.pricing;
+pub async fn widget(lang: Lang, state: State) -> Result<HttpResponse, PageError> {
+    let wall = public::wall(&state.wall_cache, &state.db, None, WIDGET_SUPPORTERS).await?;
+    let pricing = &state.rules.pricing;
     let currency = &pricing.currency;
     let options = (1..=pricing.max_coffees.min(BUTTON_OPTIONS))
         .map(|n| {
@@ -136,7 +123,7 @@ pub async fn widget(req: HttpRequest, state: State) -> HttpResponse {
         .collect();
     let widget = WidgetPage {
         page: Page::new(&state, lang, lang.texts().home_heading),
-        totals: TotalsView::new(&wall.totals, state.settings.goal.as_ref(), lang, currency),
+        totals: TotalsView::new(&wall.totals, state.site.goal.as_ref(), lang, currency),
         supporters: wall
             .supporters
             .iter()
@@ -146,7 +133,7 @@ pub async fn widget(req: HttpRequest, state: State) -> HttpResponse {
     };
     let mut response = html(StatusCode::OK, &widget);
     // The one page that may be framed, and only by the configured origins.
-    let ancestors = state.settings.embed_origins.join(" ");
+    let ancestors = state.site.embed_origins.join(" ");
     let csp = format!(
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
          base-uri 'none'; frame-ancestors {ancestors}"
@@ -154,5 +141,5 @@ pub async fn widget(req: HttpRequest, state: State) -> HttpResponse {
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&csp) {
         response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
     }
-    response
+    Ok(response)
 }

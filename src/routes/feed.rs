@@ -3,10 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::State;
 use super::http_cache::Cached;
 use crate::i18n::Lang;
 use crate::public;
+use crate::state::State;
 
 const CACHE: Cached<'static> = Cached {
     content_type: "application/atom+xml; charset=utf-8",
@@ -34,9 +34,8 @@ struct Feed {
     entries: Vec<Entry>,
 }
 
-pub async fn feed(req: HttpRequest, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let wall = match public::wall(&state.wall_cache, &state.pool, None, public::MAX_PAGE).await {
+pub async fn feed(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
+    let wall = match public::wall(&state.wall_cache, &state.db, None, public::MAX_PAGE).await {
         Ok(w) => w,
         Err(e) => {
             tracing::error!(error = ?e, "feed failed");
@@ -60,7 +59,7 @@ pub async fn feed(req: HttpRequest, state: State) -> HttpResponse {
         })
         .collect();
     let feed = Feed {
-        title: format!("{} – {}", state.settings.site_name, lang.texts().feed_title),
+        title: format!("{} – {}", state.site.name, lang.texts().feed_title),
         lang: lang.code(),
         self_url: format!("{}/supporters.atom", state.public_url),
         wall_url: format!("{}/supporters", state.public_url),

@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 
-use super::State;
+use crate::state::State;
 use crate::storage;
 
 /// The process is alive and serving.
@@ -12,7 +12,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers; otherwise 503 so a load balancer stops sending traffic.
 pub async fn readyz(state: State) -> HttpResponse {
-    match storage::ping(&state.pool).await {
+    match storage::ping(&state.db).await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");

@@ -4,12 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::State;
 use super::page::{Page, html};
 use super::view::{SupporterView, TotalsView};
 use crate::domain::{Message, Money, SupporterName};
 use crate::i18n::Lang;
 use crate::public;
+use crate::state::State;
 
 /// How many recent supporters the home page shows under the form.
 const RECENT: u32 = 5;
@@ -62,8 +62,7 @@ impl HomePage {
     }
 }
 
-pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
+pub async fn show(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
     let canceled = req.query_string().split('&').any(|p| p == "canceled=1");
     render_form(
         &state,
@@ -85,7 +84,7 @@ pub async fn render_form(
     canceled: bool,
     status: StatusCode,
 ) -> HttpResponse {
-    let pricing = &state.settings.pricing;
+    let pricing = &state.rules.pricing;
     let selected: u32 = values.coffees.trim().parse().unwrap_or(1);
     let options = (1..=pricing.max_coffees)
         .map(|n| {
@@ -102,11 +101,11 @@ pub async fn render_form(
         .collect();
     // The wall under the form is a nicety: if it cannot be read, the form still works.
     let currency = &pricing.currency;
-    let (totals, recent) = match public::wall(&state.wall_cache, &state.pool, None, RECENT).await {
+    let (totals, recent) = match public::wall(&state.wall_cache, &state.db, None, RECENT).await {
         Ok(w) => (
             Some(TotalsView::new(
                 &w.totals,
-                state.settings.goal.as_ref(),
+                state.site.goal.as_ref(),
                 lang,
                 currency,
             )),
@@ -119,8 +118,8 @@ pub async fn render_form(
     };
     let t = lang.texts();
     let page = HomePage {
-        privacy_url: state.settings.privacy_url.clone(),
-        imprint_url: state.settings.imprint_url.clone(),
+        privacy_url: state.site.privacy_url.clone(),
+        imprint_url: state.site.imprint_url.clone(),
         totals,
         recent,
         page: Page::new(state, lang, t.home_heading),

@@ -7,13 +7,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::State;
-use super::admin::same_origin;
+use super::error::PageError;
+use super::origin::same_origin;
 use super::page::{self, Page, html};
-use crate::domain::{Message, SupporterName, Visibility, needs_review};
+use crate::domain::{Message, SupporterName, Visibility};
 use crate::i18n::{CONSENT_VERSION, Lang};
+use crate::state::State;
+use crate::storage;
 use crate::storage::admin::{self, AdminRow, EntryUpdate};
-use crate::storage::{self};
 
 #[derive(Template)]
 #[template(path = "manage.html")]
@@ -36,13 +37,12 @@ impl ManagePage {
 }
 
 /// The donation behind a genuine, still valid token.
-async fn entry(state: &State, token: &str) -> Result<Option<AdminRow>, sqlx::Error> {
-    let Some(id) = state.signer.open_manage_token(token) else {
-        return Ok(None);
-    };
-    Ok(admin::find(&state.pool, id)
+async fn entry(state: &State, token: &str) -> Result<AdminRow, PageError> {
+    let id = state.signer.open_manage_token(token).ok_or(PageError::NotFound)?;
+    admin::find(state.db.pool(), id)
         .await?
-        .filter(|row| row.erased_at.is_none()))
+        .filter(|row| row.erased_at.is_none())
+        .ok_or(PageError::NotFound)
 }
 
 fn render(
@@ -55,7 +55,7 @@ fn render(
     status: StatusCode,
 ) -> HttpResponse {
     let t = lang.texts();
-    let public = row.visibility == "public";
+    let public = row.visibility.is_public();
     let shown_as = match (&row.name, public && !row.held) {
         (Some(name), true) => name.clone(),
         _ => t.anonymous.to_owned(),
@@ -74,36 +74,31 @@ fn render(
     html(status, &page)
 }
 
-async fn load_or_404(state: &State, lang: Lang, token: &str) -> Result<AdminRow, HttpResponse> {
-    page::or_500(state, lang, "manage lookup", entry(state, token).await)?
-        .ok_or_else(|| page::not_found_page(state, lang))
-}
-
 /// For changes: the request must come from our own pages and the token must be live.
-async fn guarded(req: &HttpRequest, state: &State, token: &str) -> Result<(Lang, AdminRow), HttpResponse> {
-    let lang = Lang::negotiate(req);
+async fn guarded(req: &HttpRequest, state: &State, token: &str) -> Result<AdminRow, PageError> {
     if !same_origin(req, &state.public_url) {
-        let t = lang.texts();
-        return Err(page::message(
-            state,
-            lang,
-            StatusCode::FORBIDDEN,
-            t.error_heading,
-            t.admin_forbidden,
-        ));
+        return Err(PageError::Forbidden);
     }
-    Ok((lang, load_or_404(state, lang, token).await?))
+    entry(state, token).await
 }
 
-pub async fn show(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    match load_or_404(&state, lang, &path).await {
-        Ok(row) => {
-            let saved = req.query_string().split('&').any(|p| p == "saved=1");
-            render(&state, lang, &path, &row, saved, Vec::new(), StatusCode::OK)
-        }
-        Err(response) => response,
-    }
+pub async fn show(
+    req: HttpRequest,
+    lang: Lang,
+    path: web::Path<String>,
+    state: State,
+) -> Result<HttpResponse, PageError> {
+    let row = entry(&state, &path).await?;
+    let saved = req.query_string().split('&').any(|p| p == "saved=1");
+    Ok(render(
+        &state,
+        lang,
+        &path,
+        &row,
+        saved,
+        Vec::new(),
+        StatusCode::OK,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -118,14 +113,12 @@ pub struct EntryForm {
 
 pub async fn update(
     req: HttpRequest,
+    lang: Lang,
     path: web::Path<String>,
     form: web::Form<EntryForm>,
     state: State,
-) -> HttpResponse {
-    let (lang, row) = match guarded(&req, &state, &path).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<HttpResponse, PageError> {
+    let row = guarded(&req, &state, &path).await?;
     let t = lang.texts();
     let name = SupporterName::parse(&form.name);
     let message = Message::parse(&form.message);
@@ -141,89 +134,64 @@ pub async fn update(
         let mut shown = row.clone();
         shown.name = Some(form.name.clone());
         shown.message = Some(form.message.clone());
-        return render(
-            &state,
-            lang,
-            &path,
-            &shown,
-            false,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(render(&state, lang, &path, &shown, false, errors, status));
     };
-    let name = name.as_ref().map(|n| n.as_str());
-    let message = message.as_ref().map(|m| m.as_str());
-    let public = visibility == Visibility::Public;
+    let name = name.map(|n| n.as_str().to_owned());
+    let message = message.map(|m| m.as_str().to_owned());
     // A donor's edit goes back through moderation, as a new entry would.
-    let update = EntryUpdate {
-        name,
-        message,
-        public,
-        held: needs_review(
-            state.settings.moderation,
-            public,
-            &[name.unwrap_or(""), message.unwrap_or("")],
-            &state.settings.blocked_words,
-        ),
-        consent_version: CONSENT_VERSION,
-    };
-    let result = async {
-        let mut tx = storage::begin_write(&state.pool).await?;
-        admin::update_entry(&mut tx, &row.id, &update, storage::now()).await?;
-        tx.commit().await
-    }
-    .await;
-    match result {
-        Ok(()) => HttpResponse::SeeOther()
-            .insert_header((
-                LOCATION,
-                format!("/manage/{}?saved=1&lang={}", path.as_str(), lang.code()),
-            ))
-            .finish(),
-        Err(e) => {
-            tracing::error!(error = ?e, "donor update failed");
-            page::server_error_page(&state, lang)
-        }
-    }
+    let held = state
+        .rules
+        .needs_review(visibility, name.as_deref(), message.as_deref());
+    let id = row.id;
+    state
+        .db
+        .write(move |conn| {
+            Box::pin(async move {
+                let update = EntryUpdate {
+                    name: name.as_deref(),
+                    message: message.as_deref(),
+                    public: visibility.is_public(),
+                    held,
+                    consent_version: CONSENT_VERSION,
+                };
+                admin::update_entry(conn, &id, &update, storage::now()).await
+            })
+        })
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            LOCATION,
+            format!("/manage/{}?saved=1&lang={}", path.as_str(), lang.code()),
+        ))
+        .finish())
 }
 
 pub async fn erase(
     req: HttpRequest,
+    lang: Lang,
     path: web::Path<String>,
     form: web::Form<EntryForm>,
     state: State,
-) -> HttpResponse {
-    let (lang, row) = match guarded(&req, &state, &path).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<HttpResponse, PageError> {
+    let row = guarded(&req, &state, &path).await?;
     let t = lang.texts();
     if form.confirm.as_deref() != Some("on") {
         let errors = vec![("confirm", t.erase_confirm_missing)];
-        return render(
-            &state,
-            lang,
-            &path,
-            &row,
-            false,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(render(&state, lang, &path, &row, false, errors, status));
     }
-    let result = async {
-        let mut tx = storage::begin_write(&state.pool).await?;
-        admin::erase(&mut tx, &row.id, storage::now()).await?;
-        tx.commit().await
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            tracing::info!(donation_id = %row.id, "donor erased their personal data");
-            page::message(&state, lang, StatusCode::OK, t.erased_heading, t.erased_text)
-        }
-        Err(e) => {
-            tracing::error!(error = ?e, "donor erase failed");
-            page::server_error_page(&state, lang)
-        }
-    }
+    let id = row.id.clone();
+    state
+        .db
+        .write(move |conn| Box::pin(async move { admin::erase(conn, &id, storage::now()).await }))
+        .await?;
+    tracing::info!(donation_id = %row.id, "donor erased their personal data");
+    Ok(page::message(
+        &state,
+        lang,
+        StatusCode::OK,
+        t.erased_heading,
+        t.erased_text,
+    ))
 }

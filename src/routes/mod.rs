@@ -1,8 +1,5 @@
-//! HTTP routes, one file per route or small group.
-
-// Helpers here return `Result<T, HttpResponse>` so a handler can answer early with a ready page;
-// the response is large, but boxing it would only add an allocation on the error path.
-#![allow(clippy::result_large_err)]
+//! HTTP routes, one file per route or small group. This file only wires them up: route files
+//! import `error.rs`, `page.rs` and their neighbours, never this one.
 
 mod admin;
 mod api;
@@ -12,11 +9,13 @@ pub mod client_ip;
 mod demo;
 mod donate;
 mod embed;
+pub mod error;
 mod feed;
 mod health;
 mod home;
 mod http_cache;
 mod manage;
+mod origin;
 pub mod page;
 mod supporters;
 mod thanks;
@@ -28,7 +27,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web;
 
-use crate::startup::AppState;
+use crate::state::State;
 
 /// Webhook bodies larger than this are refused with 413 before anything is parsed.
 pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
@@ -45,7 +44,7 @@ pub async fn request_timeout(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let limit = req
         .app_data::<State>()
-        .map_or(std::time::Duration::from_secs(30), |s| s.settings.request_timeout);
+        .map_or(std::time::Duration::from_secs(30), |s| s.request_timeout);
     match tokio::time::timeout(limit, next.call(req)).await {
         Ok(response) => response,
         Err(_) => {
@@ -83,7 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/manage/{token}", web::get().to(manage::show))
         .route("/manage/{token}", web::post().to(manage::update))
         .route("/manage/{token}/erase", web::post().to(manage::erase))
-        .default_service(web::to(page::not_found));
+        .default_service(web::to(not_found));
 }
 
 /// Headers for every response. Routes that need another policy set their own header, which
@@ -99,5 +98,6 @@ pub fn security_headers() -> DefaultHeaders {
         ))
 }
 
-/// Shared state, as handlers receive it.
-pub type State = web::Data<AppState>;
+async fn not_found() -> Result<actix_web::HttpResponse, error::PageError> {
+    Err(error::PageError::NotFound)
+}

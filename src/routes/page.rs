@@ -1,11 +1,12 @@
-//! What every HTML page shares: the layout's context, rendering, and the error pages.
+//! What every HTML page shares: the layout's context, rendering, and the generic pages that
+//! errors turn into (`error.rs` decides which).
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::State;
 use crate::i18n::{Lang, Texts};
+use crate::state::State;
 
 /// The layout's context (templates/base.html).
 pub struct Page {
@@ -28,13 +29,13 @@ impl Page {
             t: lang.texts(),
             lang: lang.code(),
             title: title.to_owned(),
-            site_name: state.settings.site_name.clone(),
-            demo: state.settings.payment.is_demo(),
+            site_name: state.site.name.clone(),
+            demo: state.provider.is_demo(),
             other_lang: lang.other().code(),
             other_lang_name: lang.other().texts().language_name,
-            blog_url: state.settings.blog_url.clone(),
-            privacy_url: state.settings.privacy_url.clone(),
-            imprint_url: state.settings.imprint_url.clone(),
+            blog_url: state.site.blog_url.clone(),
+            privacy_url: state.site.privacy_url.clone(),
+            imprint_url: state.site.imprint_url.clone(),
         }
     }
 }
@@ -78,42 +79,23 @@ pub fn message(state: &State, lang: Lang, status: StatusCode, heading: &str, tex
     html(status, &page)
 }
 
-pub fn not_found_page(state: &State, lang: Lang) -> HttpResponse {
-    let t = lang.texts();
-    message(
-        state,
-        lang,
-        StatusCode::NOT_FOUND,
-        t.not_found_heading,
-        t.not_found_text,
-    )
+#[derive(Template)]
+#[template(path = "admin_login.html")]
+struct LoginPage {
+    page: Page,
+    error: Option<&'static str>,
 }
 
-/// The opaque 500 page: the cause goes to the log, never to the reader.
-pub fn server_error_page(state: &State, lang: Lang) -> HttpResponse {
-    let t = lang.texts();
-    message(
-        state,
-        lang,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        t.error_heading,
-        t.error_text,
-    )
-}
-
-/// Unwraps a result for an HTML page; an error is logged with `what` and becomes the opaque 500.
-pub fn or_500<T, E: std::fmt::Debug>(
+/// The admin's login form: the page itself, and the answer to any admin page without a session.
+pub fn login_form(
     state: &State,
     lang: Lang,
-    what: &str,
-    result: Result<T, E>,
-) -> Result<T, HttpResponse> {
-    result.map_err(|e| {
-        tracing::error!(error = ?e, "{what} failed");
-        server_error_page(state, lang)
-    })
-}
-
-pub async fn not_found(req: HttpRequest, state: State) -> HttpResponse {
-    not_found_page(&state, Lang::negotiate(&req))
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let page = LoginPage {
+        page: Page::new(state, lang, lang.texts().admin_login_heading),
+        error,
+    };
+    html(status, &page)
 }

@@ -4,11 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::State;
-use super::page::{self, Page, html};
+use super::error::PageError;
+use super::page::{Page, html};
 use super::view::{SupporterView, TotalsView};
 use crate::i18n::Lang;
 use crate::public;
+use crate::state::State;
 use crate::storage::supporters::Cursor;
 
 #[derive(Template)]
@@ -31,34 +32,20 @@ pub fn before_param(req: &HttpRequest, names: &[&str]) -> Result<Option<Cursor>,
     }
 }
 
-pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let Ok(before) = before_param(&req, &["before"]) else {
-        let t = lang.texts();
-        return page::message(
-            &state,
-            lang,
-            StatusCode::BAD_REQUEST,
-            t.not_found_heading,
-            t.not_found_text,
-        );
-    };
+pub async fn show(req: HttpRequest, lang: Lang, state: State) -> Result<HttpResponse, PageError> {
+    let before = before_param(&req, &["before"]).map_err(|()| PageError::BadRequest)?;
     let wall = public::wall(
         &state.wall_cache,
-        &state.pool,
+        &state.db,
         before.as_ref(),
         public::DEFAULT_PAGE,
     )
-    .await;
-    let wall = match page::or_500(&state, lang, "loading the wall", wall) {
-        Ok(w) => w,
-        Err(response) => return response,
-    };
-    let currency = &state.settings.pricing.currency;
+    .await?;
+    let currency = &state.rules.pricing.currency;
     let t = lang.texts();
     let page = WallPage {
         page: Page::new(&state, lang, t.wall_heading),
-        totals: TotalsView::new(&wall.totals, state.settings.goal.as_ref(), lang, currency),
+        totals: TotalsView::new(&wall.totals, state.site.goal.as_ref(), lang, currency),
         supporters: wall
             .supporters
             .iter()
@@ -70,5 +57,5 @@ pub async fn show(req: HttpRequest, state: State) -> HttpResponse {
             .map(|c| format!("/supporters?before={}&lang={}", c.encode(), lang.code())),
         first_page: before.is_none(),
     };
-    html(StatusCode::OK, &page)
+    Ok(html(StatusCode::OK, &page))
 }

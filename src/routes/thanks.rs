@@ -1,16 +1,16 @@
 //! `GET /thanks?session_id=…`: where the checkout sends the reader back.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::State;
-use super::page::{self, Page, html};
-use crate::domain::{DonationStatus, Money};
+use super::error::PageError;
+use super::page::{Page, html};
+use crate::domain::{Currency, DonationStatus, Money};
 use crate::i18n::Lang;
+use crate::state::State;
 use crate::storage::donations::{self, DonationRow};
-use crate::webhook::apply;
 
 /// The pending page refreshes itself this many times, then says it may take longer.
 const MAX_REFRESHES: u32 = 5;
@@ -37,18 +37,16 @@ struct ThanksPage {
     manage_url: Option<String>,
 }
 
-pub async fn show(req: HttpRequest, query: web::Query<ThanksQuery>, state: State) -> HttpResponse {
-    let lang = Lang::negotiate(&req);
-    let row = match find_and_settle(&state, &query.session_id).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return page::not_found_page(&state, lang),
-        Err(e) => {
-            tracing::error!(error = ?e, "thanks page lookup failed");
-            return page::server_error_page(&state, lang);
-        }
-    };
+pub async fn show(
+    lang: Lang,
+    query: web::Query<ThanksQuery>,
+    state: State,
+) -> Result<HttpResponse, PageError> {
+    let row = find_and_settle(&state, &query.session_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
     let t = lang.texts();
-    let status = row.status();
+    let status = row.status;
     let (heading, text) = match status {
         DonationStatus::Paid | DonationStatus::Disputed => (t.thanks_heading, t.thanks_text),
         DonationStatus::Pending if query.attempt >= MAX_REFRESHES => {
@@ -70,12 +68,11 @@ pub async fn show(req: HttpRequest, query: web::Query<ThanksQuery>, state: State
     let summary = matches!(status, DonationStatus::Paid | DonationStatus::Processing).then(|| {
         let amount = Money::new(
             row.amount_cents,
-            crate::domain::Currency::parse(&row.currency)
-                .unwrap_or_else(|_| state.settings.pricing.currency.clone()),
+            Currency::parse(&row.currency).unwrap_or_else(|_| state.rules.pricing.currency.clone()),
         );
         format!("{} · {amount}", lang.coffees(row.coffees))
     });
-    let (back_url, back_label) = match &state.settings.blog_url {
+    let (back_url, back_label) = match &state.site.blog_url {
         Some(url) => (url.clone(), t.back_to_blog.to_owned()),
         None => (format!("/?lang={}", lang.code()), t.back_home.to_owned()),
     };
@@ -96,22 +93,22 @@ pub async fn show(req: HttpRequest, query: web::Query<ThanksQuery>, state: State
         back_url,
         back_label,
     };
-    html(StatusCode::OK, &page)
+    Ok(html(StatusCode::OK, &page))
 }
 
 /// Looks the donation up; if it is still pending, asks Stripe directly, as Stripe's fulfilment
 /// guide recommends, in case the webhook is late. Stripe trouble only means "still pending".
 async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Option<DonationRow>> {
-    let Some(row) = donations::find_by_session(&state.pool, session_id).await? else {
+    let Some(row) = donations::find_by_session(state.db.pool(), session_id).await? else {
         return Ok(None);
     };
-    if row.status() != DonationStatus::Pending {
+    if row.status != DonationStatus::Pending {
         return Ok(Some(row));
     }
     match state.provider.retrieve_session(session_id).await {
         Ok(Some(session)) => {
-            apply::apply_session_snapshot(&state.pool, &state.rules, &session).await?;
-            Ok(donations::find_by_session(&state.pool, session_id)
+            state.ledger.apply_session_snapshot(&session).await?;
+            Ok(donations::find_by_session(state.db.pool(), session_id)
                 .await?
                 .or(Some(row)))
         }

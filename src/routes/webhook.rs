@@ -4,9 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
-use super::State;
+use crate::state::State;
 use crate::storage;
-use crate::webhook::apply::{self, Ingested, Outcome};
+use crate::webhook::apply::Ingested;
 use crate::webhook::event::Event;
 use crate::webhook::signature::{self, SignatureError};
 
@@ -57,24 +57,29 @@ async fn handle(req: &HttpRequest, body: &[u8], state: &State) -> Result<HttpRes
         .headers()
         .get("Stripe-Signature")
         .and_then(|v| v.to_str().ok());
-    let tolerance = i64::try_from(state.settings.webhook_tolerance.as_secs()).unwrap_or(i64::MAX);
-    signature::verify(header, body, &state.webhook_secrets, storage::now(), tolerance)?;
+    let webhook = &state.webhook;
+    signature::verify(
+        header,
+        body,
+        &webhook.secrets,
+        storage::now(),
+        webhook.tolerance_secs(),
+    )?;
 
     let event = Event::parse(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
-    if event.livemode != state.settings.payment.livemode() {
+    if event.livemode != state.provider.livemode() {
         return Err(WebhookError::LivemodeMismatch);
     }
     // Event::parse succeeded, so the body is valid UTF-8 JSON.
-    let payload = String::from_utf8_lossy(body);
-    let ingested = apply::ingest(&state.pool, &state.rules, &event, &payload)
+    let payload = String::from_utf8_lossy(body).into_owned();
+    let ingested = state
+        .ledger
+        .ingest(event, payload)
         .await
         .map_err(WebhookError::Storage)?;
     let status = match &ingested {
         Ingested::Duplicate => "duplicate",
-        Ingested::Processed(Outcome::Applied { .. }) => "applied",
-        Ingested::Processed(Outcome::Ignored(_)) => "ignored",
-        Ingested::Processed(Outcome::Deferred) => "deferred",
-        Ingested::Processed(Outcome::Failed(_)) => "failed",
+        Ingested::Processed(outcome) => outcome.status().as_str(),
     };
     Ok(HttpResponse::Ok().json(json!({ "received": true, "status": status })))
 }

@@ -3,7 +3,9 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
+use super::events::EventStatus;
 use super::supporters::Cursor;
+use crate::domain::{DonationStatus, Visibility};
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct AdminRow {
@@ -11,7 +13,8 @@ pub struct AdminRow {
     pub seq: i64,
     pub id: String,
     pub provider: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: DonationStatus,
     pub coffees: i64,
     pub amount_cents: i64,
     pub refunded_cents: i64,
@@ -19,7 +22,8 @@ pub struct AdminRow {
     pub amount_mismatch: bool,
     pub name: Option<String>,
     pub message: Option<String>,
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     pub hidden: bool,
     pub held: bool,
     pub consent_at: Option<i64>,
@@ -40,7 +44,7 @@ const COLUMNS: &str = "rowid AS seq, id, provider, status, coffees, amount_cents
 /// Which donations to list.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
-    pub status: Option<String>,
+    pub status: Option<DonationStatus>,
     /// `[start, end)` in unix seconds, for a calendar month.
     pub between: Option<(i64, i64)>,
     pub held_only: bool,
@@ -60,7 +64,7 @@ pub async fn list(
          AND (created_at < ?5 OR (created_at = ?5 AND rowid < ?6)) \
          ORDER BY created_at DESC, rowid DESC LIMIT ?7"
     )))
-    .bind(&filter.status)
+    .bind(filter.status.map(DonationStatus::as_str))
     .bind(from)
     .bind(to)
     .bind(filter.held_only)
@@ -75,12 +79,13 @@ pub async fn list(
     }))
 }
 
-pub async fn find(pool: &SqlitePool, id: &str) -> Result<Option<AdminRow>, sqlx::Error> {
+/// One donation, through the pool or inside a write transaction.
+pub async fn find<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str) -> Result<Option<AdminRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM donations WHERE id = ?1"
     )))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
@@ -242,7 +247,8 @@ pub struct LedgerRow {
     pub kind: String,
     pub created: i64,
     pub received_at: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EventStatus,
     pub error: Option<String>,
     pub donation_id: Option<String>,
 }

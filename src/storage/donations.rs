@@ -5,7 +5,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use crate::domain::{CheckoutState, DisputeState, DonationStatus, Facts, Visibility};
 
 /// A donation about to be stored, before Stripe has told us anything.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDonation {
     pub id: String,
     pub provider: &'static str,
@@ -29,10 +29,13 @@ pub struct DonationRow {
     pub checkout_session_id: Option<String>,
     pub payment_intent_id: Option<String>,
     pub charge_id: Option<String>,
-    pub status: String,
-    pub checkout_state: String,
+    #[sqlx(try_from = "String")]
+    pub status: DonationStatus,
+    #[sqlx(try_from = "String")]
+    pub checkout_state: CheckoutState,
     pub refunded_cents: i64,
-    pub dispute_state: String,
+    #[sqlx(try_from = "String")]
+    pub dispute_state: DisputeState,
     pub coffees: i64,
     pub expected_amount_cents: i64,
     pub amount_cents: i64,
@@ -40,7 +43,8 @@ pub struct DonationRow {
     pub amount_mismatch: bool,
     pub name: Option<String>,
     pub message: Option<String>,
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     pub livemode: bool,
     pub created_at: i64,
     pub paid_at: Option<i64>,
@@ -48,15 +52,11 @@ pub struct DonationRow {
 }
 
 impl DonationRow {
-    pub fn status(&self) -> DonationStatus {
-        DonationStatus::from_db(&self.status).unwrap_or(DonationStatus::Pending)
-    }
-
     pub fn facts(&self) -> Facts {
         Facts {
-            checkout: CheckoutState::from_db(&self.checkout_state).unwrap_or(CheckoutState::Open),
+            checkout: self.checkout_state,
             refunded_cents: self.refunded_cents,
-            dispute: DisputeState::from_db(&self.dispute_state).unwrap_or(DisputeState::None),
+            dispute: self.dispute_state,
             paid_at: self.paid_at,
         }
     }
@@ -69,7 +69,7 @@ const COLUMNS: &str = "id, provider, checkout_session_id, payment_intent_id, cha
 /// Inserts unless a donation with this id or checkout session exists. Returns whether it did.
 #[tracing::instrument(skip_all, fields(donation_id = %d.id))]
 pub async fn insert(conn: &mut SqliteConnection, d: &NewDonation) -> Result<bool, sqlx::Error> {
-    let public = d.visibility == Visibility::Public;
+    let public = d.visibility.is_public();
     let consent_at = public.then_some(d.created_at);
     let consent_version = public.then_some(crate::i18n::CONSENT_VERSION);
     let result = sqlx::query(
@@ -111,24 +111,24 @@ pub async fn find_by_session(
 }
 
 /// The identifiers an event may carry, most specific first.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Keys<'a> {
-    pub donation_id: Option<&'a str>,
-    pub session_id: Option<&'a str>,
-    pub payment_intent_id: Option<&'a str>,
-    pub charge_id: Option<&'a str>,
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub donation_id: Option<String>,
+    pub session_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub charge_id: Option<String>,
 }
 
 /// Finds the donation an event belongs to, trying each identifier in turn.
 pub async fn find_by_keys(
     conn: &mut SqliteConnection,
-    keys: &Keys<'_>,
+    keys: &Keys,
 ) -> Result<Option<DonationRow>, sqlx::Error> {
     let lookups = [
-        ("id", keys.donation_id),
-        ("checkout_session_id", keys.session_id),
-        ("payment_intent_id", keys.payment_intent_id),
-        ("charge_id", keys.charge_id),
+        ("id", &keys.donation_id),
+        ("checkout_session_id", &keys.session_id),
+        ("payment_intent_id", &keys.payment_intent_id),
+        ("charge_id", &keys.charge_id),
     ];
     for (column, value) in lookups {
         let Some(value) = value else { continue };
@@ -150,7 +150,7 @@ pub async fn find_by_keys(
 pub async fn link_ids(
     conn: &mut SqliteConnection,
     id: &str,
-    keys: &Keys<'_>,
+    keys: &Keys,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -159,9 +159,9 @@ pub async fn link_ids(
          updated_at = ?5 WHERE id = ?1",
     )
     .bind(id)
-    .bind(keys.session_id)
-    .bind(keys.payment_intent_id)
-    .bind(keys.charge_id)
+    .bind(&keys.session_id)
+    .bind(&keys.payment_intent_id)
+    .bind(&keys.charge_id)
     .bind(now)
     .execute(conn)
     .await

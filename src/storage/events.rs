@@ -2,46 +2,48 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::webhook::event::Event;
-
+/// What became of a stored event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventStatus {
     Applied,
     Ignored,
+    /// Belongs to a donation we cannot find yet.
     Deferred,
+    /// Its object could not be read.
     Failed,
 }
 
-impl EventStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventStatus::Applied => "applied",
-            EventStatus::Ignored => "ignored",
-            EventStatus::Deferred => "deferred",
-            EventStatus::Failed => "failed",
-        }
-    }
+crate::domain::word_enum!(EventStatus { Applied => "applied", Ignored => "ignored", Deferred => "deferred", Failed => "failed" });
+
+/// A verified event's envelope and raw payload, as the ledger stores it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub created: i64,
+    pub livemode: bool,
+    pub api_version: Option<&'a str>,
+    pub payload: &'a str,
 }
 
 /// Records an event unless its id is already in the ledger. Returns whether it was new.
 /// The row starts as `deferred` and is settled by [`set_outcome`] in the same transaction.
 pub async fn insert_new(
     conn: &mut SqliteConnection,
-    event: &Event,
-    payload: &str,
+    event: &NewEvent<'_>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "INSERT INTO stripe_events (id, type, created, livemode, api_version, received_at, status, payload) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'deferred', ?7) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(&event.id)
-    .bind(&event.kind)
+    .bind(event.id)
+    .bind(event.kind)
     .bind(event.created)
     .bind(event.livemode)
-    .bind(&event.api_version)
+    .bind(event.api_version)
     .bind(now)
-    .bind(payload)
+    .bind(event.payload)
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -72,7 +74,6 @@ pub async fn payload(conn: &mut SqliteConnection, id: &str) -> Result<Option<Str
         .await
 }
 
-/// Deferred events, oldest first.
 /// How long an event may wait for its donation. Stripe creates the objects of one payment within
 /// minutes; an event still unmatched after a week belongs to something else on the account.
 pub const DEFER_FOR_SECS: i64 = 7 * 86_400;
@@ -104,7 +105,8 @@ pub struct EventRow {
     pub id: String,
     #[sqlx(rename = "type")]
     pub kind: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EventStatus,
     pub error: Option<String>,
     pub donation_id: Option<String>,
 }

@@ -11,7 +11,8 @@ pub struct WallRow {
     pub id: String,
     pub name: Option<String>,
     pub message: Option<String>,
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: crate::domain::Visibility,
     /// Waiting for the blogger's approval: shown as anonymous until then.
     pub held: bool,
     pub coffees: i64,

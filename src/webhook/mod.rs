@@ -1,6 +1,7 @@
-//! Stripe webhooks: verifying the signature, parsing leniently, applying to donations.
+//! Stripe webhooks: verifying the signature, parsing leniently, interpreting (pure), and
+//! applying in one transaction.
 
 pub mod apply;
 pub mod event;
-mod recover;
+pub mod interpret;
 pub mod signature;

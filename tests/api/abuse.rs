@@ -3,34 +3,14 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
-
-async fn mock_any_session(app: &TestApp) {
-    let mut session = fixture("checkout.session");
-    session["url"] = json!("https://checkout.stripe.com/c/pay/x");
-    // A fresh id per call, as Stripe would give.
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .respond_with(move |_: &wiremock::Request| {
-            let mut s = session.clone();
-            s["id"] = json!(format!("cs_test_{}", uuid::Uuid::new_v4().simple()));
-            ResponseTemplate::new(200).set_body_json(s)
-        })
-        .mount(&app.stripe)
-        .await;
-}
-
-async fn stripe_calls(app: &TestApp) -> usize {
-    app.stripe.received_requests().await.unwrap().len()
-}
 
 #[tokio::test]
 async fn a_card_testing_burst_makes_no_more_stripe_calls_than_the_per_client_limit() {
     let app = spawn_app_with(&[("DONATE_RATE_PER_IP", "5/10m"), ("DONATE_BURST_PER_IP", "3")]).await;
-    mock_any_session(&app).await;
+    app.stripe.sessions_created(3).await;
 
     let mut statuses = Vec::new();
     for _ in 0..20 {
@@ -44,7 +24,7 @@ async fn a_card_testing_burst_makes_no_more_stripe_calls_than_the_per_client_lim
 
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17);
-    assert_eq!(stripe_calls(&app).await, 3);
+    assert_eq!(app.stripe.calls().await, 3);
     assert_eq!(app.count("donations").await, 3);
     let refused = app.post_form("/donate", &[("coffees", "1")]).await;
     assert_eq!(refused.status(), 429);
@@ -60,7 +40,7 @@ async fn a_card_testing_burst_makes_no_more_stripe_calls_than_the_per_client_lim
 #[tokio::test]
 async fn the_global_limit_holds_across_addresses_and_forwarded_for_counts_only_from_trusted_proxies() {
     let app = spawn_app_with(&[("DONATE_RATE_GLOBAL", "4/1h"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
-    mock_any_session(&app).await;
+    app.stripe.sessions_created(4).await;
     let from = |ip: String| {
         let req = app
             .client
@@ -74,11 +54,11 @@ async fn the_global_limit_holds_across_addresses_and_forwarded_for_counts_only_f
         statuses.push(from(format!("203.0.113.{i}")).await);
     }
     assert_eq!(statuses, vec![200, 200, 200, 200, 429, 429, 429, 429]);
-    assert_eq!(stripe_calls(&app).await, 4);
+    assert_eq!(app.stripe.calls().await, 4);
 
     // Without TRUSTED_PROXIES a client cannot escape its own bucket by inventing addresses.
     let direct = spawn_app_with(&[("DONATE_RATE_PER_IP", "1/1h"), ("DONATE_BURST_PER_IP", "1")]).await;
-    mock_any_session(&direct).await;
+    direct.stripe.sessions_created(1).await;
     let mut statuses = Vec::new();
     for i in 0..3 {
         let req = direct
@@ -100,7 +80,7 @@ async fn the_global_limit_holds_across_addresses_and_forwarded_for_counts_only_f
 #[tokio::test]
 async fn invalid_requests_do_not_use_up_the_limit() {
     let app = spawn_app_with(&[("DONATE_RATE_PER_IP", "1/1h"), ("DONATE_BURST_PER_IP", "1")]).await;
-    mock_any_session(&app).await;
+    app.stripe.sessions_created(1).await;
     for _ in 0..5 {
         assert_eq!(
             app.post_json("/donate", &json!({"coffees": 0})).await.status(),
@@ -116,7 +96,6 @@ async fn invalid_requests_do_not_use_up_the_limit() {
 #[tokio::test]
 async fn a_bot_filling_the_honeypot_gets_a_plausible_page_and_no_session() {
     let app = spawn_app().await;
-    mock_any_session(&app).await;
     let home = app.get("/").await.text().await.unwrap();
     assert!(home.contains(r#"name="website""#) && home.contains(r#"tabindex="-1""#));
 
@@ -136,7 +115,7 @@ async fn a_bot_filling_the_honeypot_gets_a_plausible_page_and_no_session() {
             .unwrap()
             .starts_with("cs_")
     );
-    assert_eq!(stripe_calls(&app).await, 0);
+    assert_eq!(app.stripe.calls().await, 0);
     assert_eq!(app.count("donations").await, 0);
 }
 
@@ -170,17 +149,10 @@ async fn oversized_bodies_are_refused_with_413_on_every_route() {
 #[tokio::test]
 async fn a_request_slower_than_the_request_timeout_answers_503_and_writes_nothing() {
     let app = spawn_app_with(&[("REQUEST_TIMEOUT_SECS", "1"), ("STRIPE_TIMEOUT_SECS", "10")]).await;
-    let mut session = fixture("checkout.session");
-    session["url"] = json!("https://checkout.stripe.com/c/pay/slow");
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(session)
-                .set_delay(Duration::from_secs(4)),
-        )
-        .mount(&app.stripe)
-        .await;
+    let slow = ResponseTemplate::new(200)
+        .set_body_json(created_session("cs_test_slow"))
+        .set_delay(Duration::from_secs(4));
+    app.stripe.session_creation_answers(slow, 1).await;
 
     let started = Instant::now();
     let response = app.post_json("/donate", &json!({"coffees": 1})).await;

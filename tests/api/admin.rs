@@ -4,12 +4,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const TOKEN: &str = "admin-token-0123456789abcdef0123456789";
-
-async fn admin_app() -> TestApp {
-    spawn_app_with(&[("ADMIN_TOKEN", TOKEN)]).await
-}
-
 /// Every admin URL, with its method.
 const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/admin"),
@@ -51,14 +45,14 @@ async fn without_a_token_configured_every_admin_url_answers_404() {
         ("POST", "/admin/login"),
         ("POST", "/admin/logout"),
     ]) {
-        let response = call(&app, method, path, Some(TOKEN)).await;
+        let response = call(&app, method, path, Some(ADMIN_TOKEN)).await;
         assert_eq!(response.status(), 404, "{method} {path}");
     }
 }
 
 #[tokio::test]
 async fn a_missing_or_wrong_token_answers_401_everywhere() {
-    let app = spawn_app_with(&[("ADMIN_TOKEN", TOKEN), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let app = TestApp::with_admin(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
     for (i, (method, path)) in ENDPOINTS.iter().enumerate() {
         let missing = call(&app, method, path, None).await;
         assert_eq!(missing.status(), 401, "missing: {method} {path}");
@@ -73,13 +67,13 @@ async fn a_missing_or_wrong_token_answers_401_everywhere() {
             .unwrap();
         assert_eq!(wrong.status(), 401, "wrong: {method} {path}");
     }
-    let right = call(&app, "GET", "/api/admin/donations", Some(TOKEN)).await;
+    let right = app.admin_get("/api/admin/donations").await;
     assert_eq!(right.status(), 200);
 }
 
 #[tokio::test]
 async fn repeated_failures_from_one_address_answer_429_even_for_the_right_token() {
-    let app = admin_app().await;
+    let app = TestApp::with_admin(&[]).await;
     for _ in 0..5 {
         assert_eq!(
             call(&app, "GET", "/api/admin/totals", Some("wrong"))
@@ -88,27 +82,44 @@ async fn repeated_failures_from_one_address_answer_429_even_for_the_right_token(
             401
         );
     }
-    let locked = call(&app, "GET", "/api/admin/totals", Some(TOKEN)).await;
+    let locked = app.admin_get("/api/admin/totals").await;
     assert_eq!(locked.status(), 429);
     assert!(locked.headers().contains_key("retry-after"));
     let login = app
         .client
         .post(app.url("/admin/login"))
         .header("Origin", &app.address)
-        .form(&[("token", TOKEN)])
+        .form(&[("token", ADMIN_TOKEN)])
         .send()
         .await
         .unwrap();
     assert_eq!(login.status(), 429);
 }
 
-/// Signs in through the login form and returns the session cookie ("name=value").
-async fn login(app: &TestApp) -> String {
+fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a csrf field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn the_browser_login_gives_a_session_and_forms_need_csrf_and_our_origin() {
+    let app = TestApp::with_admin(&[]).await;
+    let donation = app.donation("cs_adm").public("Anna", "Hallo").paid().await;
+    let wrong = app
+        .client
+        .post(app.url("/admin/login"))
+        .header("Origin", &app.address)
+        .form(&[("token", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
     let response = app
         .client
         .post(app.url("/admin/login"))
         .header("Origin", &app.address)
-        .form(&[("token", TOKEN)])
+        .form(&[("token", ADMIN_TOKEN)])
         .send()
         .await
         .unwrap();
@@ -120,29 +131,7 @@ async fn login(app: &TestApp) -> String {
             && set_cookie.contains("Max-Age=")
     );
     assert!(!set_cookie.contains("Secure"), "plain http in tests");
-    set_cookie.split(';').next().unwrap().to_owned()
-}
-
-fn csrf_from(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a csrf field") + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
-
-#[tokio::test]
-async fn the_browser_login_gives_a_session_and_forms_need_csrf_and_our_origin() {
-    let app = admin_app().await;
-    let donation = app.paid_donation("cs_adm", 1, "Anna", "Hallo", true).await;
-    let wrong = app
-        .client
-        .post(app.url("/admin/login"))
-        .header("Origin", &app.address)
-        .form(&[("token", "nope")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    let cookie = login(&app).await;
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
 
     let page = app
         .client
@@ -186,7 +175,7 @@ async fn the_browser_login_gives_a_session_and_forms_need_csrf_and_our_origin() 
         403,
         "missing CSRF token"
     );
-    assert_eq!(app.donation("cs_adm").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_adm").await.unwrap().status, "paid");
     let wall: Value = app.get("/api/supporters").await.json().await.unwrap();
     assert_eq!(wall["totals"]["supporters"], 1, "nothing was hidden yet");
     assert_eq!(hide("ours", csrf).await.status(), 303);
@@ -211,10 +200,15 @@ async fn the_browser_login_gives_a_session_and_forms_need_csrf_and_our_origin() 
 
 #[tokio::test]
 async fn hide_unhide_and_erase_change_the_wall_and_erase_keeps_the_accounts() {
-    let app = admin_app().await;
-    let anna = app.paid_donation("cs_h1", 2, "Anna", "Toller Blog", true).await;
-    app.paid_donation("cs_h2", 1, "Bert", "", true).await;
-    let auth = Some(TOKEN);
+    let app = TestApp::with_admin(&[]).await;
+    let anna = app
+        .donation("cs_h1")
+        .coffees(2)
+        .public("Anna", "Toller Blog")
+        .paid()
+        .await;
+    app.donation("cs_h2").public("Bert", "").paid().await;
+    let auth = Some(ADMIN_TOKEN);
     let totals = |app: &TestApp| {
         let url = app.url("/api/stats");
         let client = app.client.clone();
@@ -264,13 +258,11 @@ async fn hide_unhide_and_erase_change_the_wall_and_erase_keeps_the_accounts() {
     let unconfirmed = call(&app, "POST", &format!("/api/admin/donations/{anna}/erase"), auth).await;
     assert_eq!(unconfirmed.status(), 422, "erasing asks first");
     let erased = app
-        .client
-        .post(app.url(&format!("/api/admin/donations/{anna}/erase")))
-        .header("Authorization", format!("Bearer {TOKEN}"))
-        .json(&json!({"confirm": true}))
-        .send()
-        .await
-        .unwrap();
+        .admin_post(
+            &format!("/api/admin/donations/{anna}/erase"),
+            Some(json!({"confirm": true})),
+        )
+        .await;
     assert_eq!(erased.status(), 200);
     let row: Value = erased.json().await.unwrap();
     assert_eq!(
@@ -312,21 +304,22 @@ async fn hide_unhide_and_erase_change_the_wall_and_erase_keeps_the_accounts() {
 
 #[tokio::test]
 async fn the_csv_export_quotes_properly_and_defuses_formulas() {
-    let app = admin_app().await;
-    app.paid_donation(
-        "cs_csv1",
-        1,
-        "=HYPERLINK(\"http://x\")",
-        "Hallo, \"Welt\"\nzweite Zeile",
-        true,
-    )
-    .await;
-    app.paid_donation("cs_csv2", 2, "@SUM(A1)", "+49 30 123", true)
+    let app = TestApp::with_admin(&[]).await;
+    app.donation("cs_csv1")
+        .public("=HYPERLINK(\"http://x\")", "Hallo, \"Welt\"\nzweite Zeile")
+        .paid()
         .await;
-    app.paid_donation("cs_csv3", 1, "-minus", "Umlaute: äöü ☕", false)
+    app.donation("cs_csv2")
+        .coffees(2)
+        .public("@SUM(A1)", "+49 30 123")
+        .paid()
+        .await;
+    app.donation("cs_csv3")
+        .named("-minus", "Umlaute: äöü ☕")
+        .paid()
         .await;
 
-    let response = call(&app, "GET", "/api/admin/donations.csv", Some(TOKEN)).await;
+    let response = app.admin_get("/api/admin/donations.csv").await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
@@ -364,49 +357,43 @@ async fn the_csv_export_quotes_properly_and_defuses_formulas() {
 
 #[tokio::test]
 async fn the_admin_lists_every_state_with_filters_and_monthly_totals() {
-    let app = admin_app().await;
-    app.paid_donation("cs_l1", 2, "Anna", "", true).await;
-    let r = app.paid_donation("cs_l2", 1, "Bert", "", false).await;
+    let app = TestApp::with_admin(&[]).await;
+    app.donation("cs_l1").coffees(2).public("Anna", "").paid().await;
+    let r = app.donation("cs_l2").named("Bert", "").paid().await;
     app.deliver(
         "evt_l2r",
         "charge.refunded",
         charge("ch_l2", &r, "pi_cs_l2", 500, 500),
     )
     .await;
-    app.create_donation("cs_l3", 3, false).await;
+    app.donation("cs_l3")
+        .coffees(3)
+        .named("Anna", "Danke!")
+        .create()
+        .await;
 
-    let all: Value = call(&app, "GET", "/api/admin/donations", Some(TOKEN))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let refunded: Value = call(&app, "GET", "/api/admin/donations?status=refunded", Some(TOKEN))
+    let all: Value = app.admin_get("/api/admin/donations").await.json().await.unwrap();
+    let refunded: Value = app
+        .admin_get("/api/admin/donations?status=refunded")
         .await
         .json()
         .await
         .unwrap();
     let month = time::OffsetDateTime::now_utc();
     let this_month = format!("{}-{:02}", month.year(), u8::from(month.month()));
-    let in_month: Value = call(
-        &app,
-        "GET",
-        &format!("/api/admin/donations?month={this_month}"),
-        Some(TOKEN),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let other_month: Value = call(&app, "GET", "/api/admin/donations?month=2001-01", Some(TOKEN))
+    let in_month: Value = app
+        .admin_get(&format!("/api/admin/donations?month={this_month}"))
         .await
         .json()
         .await
         .unwrap();
-    let totals: Value = call(&app, "GET", "/api/admin/totals", Some(TOKEN))
+    let other_month: Value = app
+        .admin_get("/api/admin/donations?month=2001-01")
         .await
         .json()
         .await
         .unwrap();
+    let totals: Value = app.admin_get("/api/admin/totals").await.json().await.unwrap();
 
     assert_eq!(all["donations"].as_array().unwrap().len(), 3, "pending ones too");
     assert_eq!(refunded["donations"].as_array().unwrap().len(), 1);
@@ -419,15 +406,13 @@ async fn the_admin_lists_every_state_with_filters_and_monthly_totals() {
     );
     assert_eq!(totals["months"][0]["month"], this_month);
     assert_eq!(
-        call(&app, "GET", "/api/admin/donations?status=bogus", Some(TOKEN))
-            .await
-            .status(),
+        app.admin_get("/api/admin/donations?status=bogus").await.status(),
         400
     );
     let html = app
         .client
         .get(app.url("/admin"))
-        .header("Cookie", login(&app).await)
+        .header("Cookie", app.login().await)
         .send()
         .await
         .unwrap();
@@ -437,22 +422,24 @@ async fn the_admin_lists_every_state_with_filters_and_monthly_totals() {
 
 #[tokio::test]
 async fn the_event_ledger_lists_events_and_replays_one() {
-    let app = admin_app().await;
-    app.paid_donation("cs_ev", 1, "Anna", "", true).await;
+    let app = TestApp::with_admin(&[]).await;
+    app.donation("cs_ev").public("Anna", "").paid().await;
 
-    let events: Value = call(&app, "GET", "/api/admin/events", Some(TOKEN))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let events: Value = app.admin_get("/api/admin/events").await.json().await.unwrap();
     let replay = call(
         &app,
         "POST",
         "/api/admin/events/evt_paid_cs_ev/replay",
-        Some(TOKEN),
+        Some(ADMIN_TOKEN),
     )
     .await;
-    let missing = call(&app, "POST", "/api/admin/events/evt_nope/replay", Some(TOKEN)).await;
+    let missing = call(
+        &app,
+        "POST",
+        "/api/admin/events/evt_nope/replay",
+        Some(ADMIN_TOKEN),
+    )
+    .await;
 
     assert_eq!(events["events"][0]["id"], "evt_paid_cs_ev");
     assert_eq!(events["events"][0]["status"], "applied");

@@ -2,10 +2,6 @@
 
 use std::process::{Command, Output};
 
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
-
 use crate::helpers::*;
 
 /// Runs the real binary with only `vars` set, outside the source tree (no stray `.env`).
@@ -44,14 +40,14 @@ async fn migrate_creates_the_schema_and_bad_configuration_names_the_variable() {
 #[tokio::test]
 async fn replay_reapplies_a_stored_event_and_fails_for_an_unknown_one() {
     let app = spawn_app().await;
-    app.paid_donation("cs_cli", 1, "Anna", "", true).await;
-    let vars = [("DATABASE_URL", app.settings.database_url.as_str())];
+    app.donation("cs_cli").public("Anna", "").paid().await;
+    let vars = [("DATABASE_URL", app.settings.database.url.as_str())];
 
     let known = kaffeekasse(&["replay", "evt_paid_cs_cli"], &vars);
     let unknown = kaffeekasse(&["replay", "evt_nope"], &vars);
 
     assert!(known.status.success(), "{}", text(&known.stderr));
-    assert!(text(&known.stdout).contains("Applied"));
+    assert!(text(&known.stdout).contains("evt_paid_cs_cli: applied"));
     assert_eq!(unknown.status.code(), Some(1));
     assert_eq!(app.count("donations").await, 1);
 }
@@ -59,7 +55,12 @@ async fn replay_reapplies_a_stored_event_and_fails_for_an_unknown_one() {
 #[tokio::test]
 async fn reconcile_fetches_missed_events_from_the_command_line() {
     let app = spawn_app().await;
-    let d = app.create_donation("cs_cli_rc", 2, false).await;
+    let d = app
+        .donation("cs_cli_rc")
+        .coffees(2)
+        .named("Anna", "Danke!")
+        .create()
+        .await;
     let missed: serde_json::Value = serde_json::from_str(&event(
         "evt_cli_rc",
         "checkout.session.completed",
@@ -67,17 +68,10 @@ async fn reconcile_fetches_missed_events_from_the_command_line() {
         now(),
     ))
     .unwrap();
-    Mock::given(method("GET"))
-        .and(path("/v1/events"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"object": "list", "has_more": false, "data": [missed]})),
-        )
-        .mount(&app.stripe)
-        .await;
+    app.stripe.events_page(None, vec![missed], false, 1).await;
     let stripe = app.stripe.uri();
     let vars = [
-        ("DATABASE_URL", app.settings.database_url.as_str()),
+        ("DATABASE_URL", app.settings.database.url.as_str()),
         ("STRIPE_SECRET_KEY", "sk_test_cli"),
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("STRIPE_API_BASE", stripe.as_str()),
@@ -91,10 +85,10 @@ async fn reconcile_fetches_missed_events_from_the_command_line() {
         "{}",
         text(&output.stdout)
     );
-    assert_eq!(app.donation("cs_cli_rc").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_cli_rc").await.unwrap().status, "paid");
     let demo = kaffeekasse(
         &["reconcile"],
-        &[("DATABASE_URL", app.settings.database_url.as_str())],
+        &[("DATABASE_URL", app.settings.database.url.as_str())],
     );
     assert!(
         !demo.status.success(),
@@ -120,7 +114,7 @@ async fn the_healthcheck_command_reports_whether_the_service_answers() {
 #[tokio::test]
 async fn the_background_job_reconciles_at_start() {
     // Set up the missed event before the app starts, since the first run happens at start.
-    let stripe = wiremock::MockServer::start().await;
+    let stripe = StripeMock::start().await;
     let d = "11111111-2222-3333-4444-555555555555";
     let missed: serde_json::Value = serde_json::from_str(&event(
         "evt_bg",
@@ -129,14 +123,7 @@ async fn the_background_job_reconciles_at_start() {
         now(),
     ))
     .unwrap();
-    Mock::given(method("GET"))
-        .and(path("/v1/events"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"object": "list", "has_more": false, "data": [missed]})),
-        )
-        .mount(&stripe)
-        .await;
+    stripe.events_page(None, vec![missed], false, 1).await;
     let app = spawn_app_with(&[
         ("STRIPE_API_BASE", &stripe.uri()),
         ("RECONCILE_INTERVAL_SECS", "3600"),
@@ -145,12 +132,12 @@ async fn the_background_job_reconciles_at_start() {
 
     // Wait for the condition (the donation recorded), bounded, rather than for a fixed time.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.donation("cs_bg").await.is_none_or(|d| d.status != "paid") {
+    while app.row("cs_bg").await.is_none_or(|d| d.status != "paid") {
         assert!(
             std::time::Instant::now() < deadline,
             "the reconciliation job did not run"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(app.donation("cs_bg").await.unwrap().coffees, 1);
+    assert_eq!(app.row("cs_bg").await.unwrap().coffees, 1);
 }

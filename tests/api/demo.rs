@@ -25,7 +25,7 @@ async fn the_demo_flow_goes_from_the_button_to_a_paid_donation_through_the_real_
         .unwrap();
     assert!(page.contains("Testmodus – es wird kein Geld bewegt"));
     assert!(page.contains("10,00\u{a0}€") && page.contains("Bezahlen") && page.contains("Abbrechen"));
-    assert_eq!(app.donation(&session_id).await.unwrap().status, "pending");
+    assert_eq!(app.row(&session_id).await.unwrap().status, "pending");
 
     // Paying sends a signed webhook to ourselves, then goes to the success URL.
     let paid = app
@@ -35,7 +35,7 @@ async fn the_demo_flow_goes_from_the_button_to_a_paid_donation_through_the_real_
     let thanks = paid.headers()["location"].to_str().unwrap().to_owned();
     assert!(thanks.starts_with(&format!("{}/thanks?session_id={session_id}", app.address)));
 
-    let donation = app.donation(&session_id).await.unwrap();
+    let donation = app.row(&session_id).await.unwrap();
     assert_eq!(donation.status, "paid");
     assert_eq!(donation.amount_cents, 1000);
     assert_eq!(
@@ -76,7 +76,7 @@ async fn cancelling_the_demo_checkout_goes_back_and_records_no_payment() {
         cancelled.headers()["location"].to_str().unwrap(),
         format!("{}/?canceled=1", app.address)
     );
-    assert_eq!(app.donation(&session_id).await.unwrap().status, "pending");
+    assert_eq!(app.row(&session_id).await.unwrap().status, "pending");
     let home = app.get("/?canceled=1").await.text().await.unwrap();
     assert!(home.contains("abgebrochen"));
 }

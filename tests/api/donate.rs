@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
 
@@ -11,7 +11,7 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn a_form_donation_sends_the_exact_checkout_parameters_and_redirects_with_303() {
     let app = spawn_app_with(&[("BLOG_URL", "https://blog.example.de/")]).await;
-    app.mock_create_session("cs_test_form").await;
+    app.stripe.session_created("cs_test_form").await;
 
     let response = app
         .post_form(
@@ -30,11 +30,11 @@ async fn a_form_donation_sends_the_exact_checkout_parameters_and_redirects_with_
         response.headers()["location"],
         "https://checkout.stripe.com/c/pay/cs_test_form"
     );
-    let requests = app.stripe.received_requests().await.expect("recording");
+    let requests = app.stripe.server.received_requests().await.expect("recording");
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(request.headers["authorization"], "Bearer sk_test_kaffeekasse");
-    let donation = app.donation("cs_test_form").await.expect("row stored");
+    let donation = app.row("cs_test_form").await.expect("row stored");
     assert_eq!(
         request.headers["idempotency-key"].to_str().unwrap(),
         format!("kaffeekasse-checkout-{}", donation.id)
@@ -76,7 +76,7 @@ async fn a_form_donation_sends_the_exact_checkout_parameters_and_redirects_with_
 #[tokio::test]
 async fn a_json_donation_answers_the_session_id_and_url() {
     let app = spawn_app().await;
-    app.mock_create_session("cs_test_json").await;
+    app.stripe.session_created("cs_test_json").await;
 
     let response = app
         .post_json("/donate", &json!({"coffees": 3, "public": false}))
@@ -88,7 +88,7 @@ async fn a_json_donation_answers_the_session_id_and_url() {
         body,
         json!({"id": "cs_test_json", "url": "https://checkout.stripe.com/c/pay/cs_test_json"})
     );
-    let donation = app.donation("cs_test_json").await.unwrap();
+    let donation = app.row("cs_test_json").await.unwrap();
     assert_eq!((donation.coffees, donation.amount_cents), (3, 1500));
     assert_eq!(donation.visibility, "anonymous", "no tick means anonymous");
 }
@@ -96,12 +96,12 @@ async fn a_json_donation_answers_the_session_id_and_url() {
 #[tokio::test]
 async fn the_english_page_asks_stripe_for_an_english_checkout() {
     let app = spawn_app().await;
-    app.mock_create_session("cs_test_en").await;
+    app.stripe.session_created("cs_test_en").await;
 
     let response = app.post_form("/donate?lang=en", &[("coffees", "1")]).await;
 
     assert_eq!(response.status(), 303);
-    let requests = app.stripe.received_requests().await.unwrap();
+    let requests = app.stripe.server.received_requests().await.unwrap();
     let params = form_pairs(&requests[0].body);
     assert!(params.contains(&("locale".into(), "en".into())));
     assert!(params.contains(&(
@@ -113,7 +113,6 @@ async fn the_english_page_asks_stripe_for_an_english_checkout() {
 #[tokio::test]
 async fn every_invalid_form_answers_422_with_the_error_and_writes_nothing() {
     let app = spawn_app().await;
-    app.mock_create_session("cs_never").await;
     let long_name = "n".repeat(61);
     let long_message = "m".repeat(281);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
@@ -136,7 +135,7 @@ async fn every_invalid_form_answers_422_with_the_error_and_writes_nothing() {
     }
     assert_eq!(app.count("donations").await, 0);
     assert!(
-        app.stripe.received_requests().await.unwrap().is_empty(),
+        app.stripe.server.received_requests().await.unwrap().is_empty(),
         "Stripe must not be called"
     );
 }
@@ -188,14 +187,9 @@ async fn a_malformed_body_or_unknown_field_answers_400() {
 #[tokio::test]
 async fn a_stripe_error_answers_502_and_nothing_is_recorded() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_json(json!({"error": {"type": "api_error", "message": "boom"}})),
-        )
-        .mount(&app.stripe)
-        .await;
+    let failure =
+        ResponseTemplate::new(500).set_body_json(json!({"error": {"type": "api_error", "message": "boom"}}));
+    app.stripe.session_creation_answers(failure, 2).await;
 
     let form = app.post_form("/donate", &[("coffees", "1")]).await;
     let json = app.post_json("/donate", &json!({"coffees": 1})).await;
@@ -214,17 +208,10 @@ async fn a_stripe_error_answers_502_and_nothing_is_recorded() {
 #[tokio::test]
 async fn a_stripe_timeout_answers_502_and_nothing_is_recorded() {
     let app = spawn_app_with(&[("STRIPE_TIMEOUT_SECS", "1")]).await;
-    let mut session = fixture("checkout.session");
-    session["url"] = json!("https://checkout.stripe.com/c/pay/late");
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(session)
-                .set_delay(std::time::Duration::from_secs(5)),
-        )
-        .mount(&app.stripe)
-        .await;
+    let late = ResponseTemplate::new(200)
+        .set_body_json(created_session("cs_test_late"))
+        .set_delay(std::time::Duration::from_secs(5));
+    app.stripe.session_creation_answers(late, 1).await;
 
     let started = std::time::Instant::now();
     let response = app.post_json("/donate", &json!({"coffees": 1})).await;

@@ -24,7 +24,12 @@ async fn deliver_concurrently(app: &Arc<TestApp>, bodies: Vec<String>) -> Vec<u1
 #[tokio::test]
 async fn twenty_concurrent_copies_of_one_event_record_it_once() {
     let app = Arc::new(spawn_app().await);
-    let donation_id = app.create_donation("cs_test_conc", 2, false).await;
+    let donation_id = app
+        .donation("cs_test_conc")
+        .coffees(2)
+        .named("Anna", "Danke!")
+        .create()
+        .await;
     let body = event(
         "evt_conc",
         "checkout.session.completed",
@@ -37,13 +42,18 @@ async fn twenty_concurrent_copies_of_one_event_record_it_once() {
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(app.count("stripe_events").await, 1);
     assert_eq!(app.count("donations").await, 1);
-    assert_eq!(app.donation("cs_test_conc").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_test_conc").await.unwrap().status, "paid");
 }
 
 #[tokio::test]
 async fn twenty_concurrent_different_events_for_one_donation_end_in_one_correct_state() {
     let app = Arc::new(spawn_app().await);
-    let d = app.create_donation("cs_test_many", 2, false).await;
+    let d = app
+        .donation("cs_test_many")
+        .coffees(2)
+        .named("Anna", "Danke!")
+        .create()
+        .await;
     let pi = "pi_cs_test_many";
     let t = now();
     let mut bodies = Vec::new();
@@ -78,7 +88,7 @@ async fn twenty_concurrent_different_events_for_one_donation_end_in_one_correct_
 
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(app.count("stripe_events").await, 20);
-    let donation = app.donation("cs_test_many").await.unwrap();
+    let donation = app.row("cs_test_many").await.unwrap();
     // The largest cumulative refund covers the whole amount, but an open dispute takes
     // precedence while it lasts.
     assert_eq!(
@@ -95,7 +105,11 @@ async fn twenty_concurrent_different_events_for_one_donation_end_in_one_correct_
 #[tokio::test]
 async fn a_locked_database_answers_503_and_redelivery_records_the_event_once() {
     let app = spawn_app_with(&[("DATABASE_BUSY_TIMEOUT_MS", "200")]).await;
-    let d = app.create_donation("cs_test_lock", 1, false).await;
+    let d = app
+        .donation("cs_test_lock")
+        .named("Anna", "Danke!")
+        .create()
+        .await;
     let body = event(
         "evt_lock",
         "checkout.session.completed",
@@ -104,7 +118,7 @@ async fn a_locked_database_answers_503_and_redelivery_records_the_event_once() {
     );
 
     // Another process holds SQLite's write lock.
-    let mut blocker = sqlx::SqliteConnection::connect(&app.settings.database_url)
+    let mut blocker = sqlx::SqliteConnection::connect(&app.settings.database.url)
         .await
         .unwrap();
     sqlx::query("BEGIN IMMEDIATE")
@@ -116,13 +130,13 @@ async fn a_locked_database_answers_503_and_redelivery_records_the_event_once() {
 
     assert_eq!(during.status(), 503, "Stripe must retry");
     assert_eq!(app.count("stripe_events").await, 0, "nothing was acknowledged");
-    assert_eq!(app.donation("cs_test_lock").await.unwrap().status, "pending");
+    assert_eq!(app.row("cs_test_lock").await.unwrap().status, "pending");
 
     let after = app.post_webhook(&body).await;
     let again = app.post_webhook(&body).await;
     assert_eq!((after.status().as_u16(), again.status().as_u16()), (200, 200));
     assert_eq!(app.count("stripe_events").await, 1);
-    assert_eq!(app.donation("cs_test_lock").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_test_lock").await.unwrap().status, "paid");
 }
 
 #[tokio::test]
@@ -158,13 +172,13 @@ async fn a_refund_for_a_payment_link_donation_arriving_first_is_deferred_then_ap
         app.event_status("evt_ref_first").await.as_deref(),
         Some("applied")
     );
-    assert_eq!(app.donation("cs_test_plref").await.unwrap().status, "refunded");
+    assert_eq!(app.row("cs_test_plref").await.unwrap().status, "refunded");
 }
 
 #[tokio::test]
 async fn replaying_a_stored_event_reapplies_it_without_double_counting() {
     let app = spawn_app().await;
-    let d = app.create_donation("cs_test_rp", 1, false).await;
+    let d = app.donation("cs_test_rp").named("Anna", "Danke!").create().await;
     let body = event(
         "evt_rp",
         "checkout.session.completed",
@@ -178,21 +192,17 @@ async fn replaying_a_stored_event_reapplies_it_without_double_counting() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let rules = kaffeekasse::webhook::apply::Rules::from_settings(&app.settings);
+    let ledger = app.ledger();
 
-    let outcome = kaffeekasse::webhook::apply::replay(&app.pool, &rules, "evt_rp")
-        .await
-        .unwrap();
-    let missing = kaffeekasse::webhook::apply::replay(&app.pool, &rules, "evt_nope")
-        .await
-        .unwrap();
+    let outcome = ledger.replay("evt_rp").await.unwrap();
+    let missing = ledger.replay("evt_nope").await.unwrap();
 
     assert!(matches!(
         outcome,
         Some(kaffeekasse::webhook::apply::Outcome::Applied { .. })
     ));
     assert!(missing.is_none());
-    assert_eq!(app.donation("cs_test_rp").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_test_rp").await.unwrap().status, "paid");
     assert_eq!(app.count("stripe_events").await, 1);
     assert_eq!(app.count("donations").await, 1);
 }
@@ -215,7 +225,7 @@ async fn a_refund_of_a_charge_we_did_not_create_is_ignored_not_deferred() {
 #[tokio::test]
 async fn an_event_deferred_for_over_a_week_is_settled_as_ignored() {
     let app = spawn_app().await;
-    let d = app.create_donation("cs_test_old", 1, false).await;
+    let d = app.donation("cs_test_old").named("Anna", "Danke!").create().await;
     app.post_webhook(&event(
         "evt_orphan",
         "charge.dispute.created",

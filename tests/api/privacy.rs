@@ -4,22 +4,26 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const TOKEN: &str = "admin-token-0123456789abcdef0123456789";
-
 async fn wall(app: &TestApp) -> Value {
     app.get("/api/supporters").await.json().await.unwrap()
 }
 
 #[tokio::test]
 async fn a_public_message_with_a_link_is_held_until_approved() {
-    let app = spawn_app_with(&[("ADMIN_TOKEN", TOKEN), ("BLOCKED_WORDS", "casino")]).await;
+    let app = TestApp::with_admin(&[("BLOCKED_WORDS", "casino")]).await;
     let spam = app
-        .paid_donation("cs_m1", 1, "Spammer", "Besuch spam-shop.example.com!", true)
+        .donation("cs_m1")
+        .public("Spammer", "Besuch spam-shop.example.com!")
+        .paid()
         .await;
-    app.paid_donation("cs_m2", 1, "Mail", "schreib an x@example.org", true)
+    app.donation("cs_m2")
+        .public("Mail", "schreib an x@example.org")
+        .paid()
         .await;
-    app.paid_donation("cs_m3", 1, "Casino King", "", true).await;
-    app.paid_donation("cs_m4", 1, "Anna", "Danke für den Artikel", true)
+    app.donation("cs_m3").public("Casino King", "").paid().await;
+    app.donation("cs_m4")
+        .public("Anna", "Danke für den Artikel")
+        .paid()
         .await;
 
     let body = wall(&app).await;
@@ -37,12 +41,8 @@ async fn a_public_message_with_a_link_is_held_until_approved() {
     );
 
     let approved = app
-        .client
-        .post(app.url(&format!("/api/admin/donations/{spam}/approve")))
-        .header("Authorization", format!("Bearer {TOKEN}"))
-        .send()
-        .await
-        .unwrap();
+        .admin_post(&format!("/api/admin/donations/{spam}/approve"), None)
+        .await;
     assert_eq!(approved.status(), 200);
     assert!(wall(&app).await.to_string().contains("spam-shop.example.com"));
 }
@@ -50,11 +50,13 @@ async fn a_public_message_with_a_link_is_held_until_approved() {
 #[tokio::test]
 async fn moderation_all_holds_every_public_entry_and_off_holds_none() {
     let all = spawn_app_with(&[("MODERATION", "all")]).await;
-    all.paid_donation("cs_all", 1, "Anna", "Hallo", true).await;
+    all.donation("cs_all").public("Anna", "Hallo").paid().await;
     assert_eq!(wall(&all).await["supporters"][0]["name"], json!(null));
 
     let off = spawn_app_with(&[("MODERATION", "off")]).await;
-    off.paid_donation("cs_off", 1, "Anna", "https://example.org", true)
+    off.donation("cs_off")
+        .public("Anna", "https://example.org")
+        .paid()
         .await;
     assert_eq!(
         wall(&off).await["supporters"][0]["message"],
@@ -65,8 +67,8 @@ async fn moderation_all_holds_every_public_entry_and_off_holds_none() {
 #[tokio::test]
 async fn a_public_opt_in_is_stored_with_time_and_consent_version_and_anonymous_has_none() {
     let app = spawn_app().await;
-    let public = app.paid_donation("cs_c1", 1, "Anna", "", true).await;
-    let anonymous = app.paid_donation("cs_c2", 1, "Bert", "", false).await;
+    let public = app.donation("cs_c1").public("Anna", "").paid().await;
+    let anonymous = app.donation("cs_c2").named("Bert", "").paid().await;
     let consent = |id: String| {
         let pool = app.pool.clone();
         async move {
@@ -125,7 +127,11 @@ async fn post_manage(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwes
 #[tokio::test]
 async fn the_manage_link_lets_a_donor_go_anonymous_edit_and_rejects_tampering() {
     let app = spawn_app().await;
-    app.paid_donation("cs_d1", 2, "Anna", "Hallo", true).await;
+    app.donation("cs_d1")
+        .coffees(2)
+        .public("Anna", "Hallo")
+        .paid()
+        .await;
     let path = manage_path(&app, "cs_d1").await;
 
     let page = app.get(&path).await;
@@ -194,7 +200,11 @@ async fn the_manage_link_lets_a_donor_go_anonymous_edit_and_rejects_tampering() 
 #[tokio::test]
 async fn a_donor_can_erase_themselves_and_the_link_then_stops_working() {
     let app = spawn_app().await;
-    app.paid_donation("cs_e1", 2, "Anna", "Hallo", true).await;
+    app.donation("cs_e1")
+        .coffees(2)
+        .public("Anna", "Hallo")
+        .paid()
+        .await;
     let path = manage_path(&app, "cs_e1").await;
 
     let unconfirmed = post_manage(&app, &format!("{path}/erase"), &[]).await;
@@ -202,7 +212,7 @@ async fn a_donor_can_erase_themselves_and_the_link_then_stops_working() {
     let erased = post_manage(&app, &format!("{path}/erase"), &[("confirm", "on")]).await;
     assert_eq!(erased.status(), 200);
 
-    let d = app.donation("cs_e1").await.unwrap();
+    let d = app.row("cs_e1").await.unwrap();
     assert_eq!(
         (d.name, d.message, d.visibility.as_str()),
         (None, None, "anonymous")

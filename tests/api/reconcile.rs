@@ -1,19 +1,25 @@
 //! Reconciliation against a wiremock Events API.
 
 use serde_json::json;
-use wiremock::matchers::{method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
-use kaffeekasse::payments::stripe::StripeProvider;
-use kaffeekasse::webhook::apply::Rules;
 
 #[tokio::test]
 async fn reconciliation_records_missed_donations_exactly_once_across_two_pages_even_when_run_twice() {
     let app = spawn_app().await;
-    let d1 = app.create_donation("cs_test_rc1", 1, false).await;
-    let d2 = app.create_donation("cs_test_rc2", 2, false).await;
-    let d3 = app.create_donation("cs_test_rc3", 3, false).await;
+    let d1 = app.donation("cs_test_rc1").named("Anna", "Danke!").create().await;
+    let d2 = app
+        .donation("cs_test_rc2")
+        .coffees(2)
+        .named("Anna", "Danke!")
+        .create()
+        .await;
+    let d3 = app
+        .donation("cs_test_rc3")
+        .coffees(3)
+        .named("Anna", "Danke!")
+        .create()
+        .await;
     let t = now() - 600;
     let raw = |id: &str, sid: &str, d: &str, amount: i64| -> serde_json::Value {
         serde_json::from_str(&event(
@@ -25,29 +31,14 @@ async fn reconciliation_records_missed_donations_exactly_once_across_two_pages_e
         .unwrap()
     };
     // Stripe lists newest first; page 2 is requested with starting_after = the last id of page 1.
-    Mock::given(method("GET"))
-        .and(path("/v1/events"))
-        .and(query_param_is_missing("starting_after"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "list", "url": "/v1/events", "has_more": true,
-            "data": [raw("evt_rc3", "cs_test_rc3", &d3, 1500), raw("evt_rc2", "cs_test_rc2", &d2, 1000)],
-        })))
-        .mount(&app.stripe)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/events"))
-        .and(query_param("starting_after", "evt_rc2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "list", "url": "/v1/events", "has_more": false,
-            "data": [raw("evt_rc1", "cs_test_rc1", &d1, 500)],
-        })))
-        .mount(&app.stripe)
-        .await;
-    let stripe = match &app.settings.payment {
-        kaffeekasse::config::PaymentSettings::Stripe(s) => StripeProvider::new(s).unwrap(),
-        _ => unreachable!("tests run in Stripe mode"),
-    };
-    let rules = Rules::from_settings(&app.settings);
+    let page_one = vec![
+        raw("evt_rc3", "cs_test_rc3", &d3, 1500),
+        raw("evt_rc2", "cs_test_rc2", &d2, 1000),
+    ];
+    app.stripe.events_page(None, page_one, true, 2).await;
+    let page_two = vec![raw("evt_rc1", "cs_test_rc1", &d1, 500)];
+    app.stripe.events_page(Some("evt_rc2"), page_two, false, 2).await;
+    let (stripe, ledger) = (app.stripe_provider(), app.ledger());
     // One of the three already arrived by webhook.
     app.post_webhook(&event(
         "evt_rc2",
@@ -57,21 +48,21 @@ async fn reconciliation_records_missed_donations_exactly_once_across_two_pages_e
     ))
     .await;
 
-    let first = kaffeekasse::reconcile::run(&app.pool, &rules, &stripe, false, Some(t - 60))
+    let first = kaffeekasse::reconcile::run(&app.db, &ledger, &stripe, Some(t - 60))
         .await
         .unwrap();
-    let second = kaffeekasse::reconcile::run(&app.pool, &rules, &stripe, false, None)
+    let second = kaffeekasse::reconcile::run(&app.db, &ledger, &stripe, None)
         .await
         .unwrap();
 
     assert_eq!((first.listed, first.new), (3, 2));
     assert_eq!((second.listed, second.new), (3, 0));
     for sid in ["cs_test_rc1", "cs_test_rc2", "cs_test_rc3"] {
-        assert_eq!(app.donation(sid).await.unwrap().status, "paid", "{sid}");
+        assert_eq!(app.row(sid).await.unwrap().status, "paid", "{sid}");
     }
     assert_eq!(app.count("stripe_events").await, 3);
     assert_eq!(app.count("donations").await, 3);
-    let requests = app.stripe.received_requests().await.unwrap();
+    let requests = app.stripe.server.received_requests().await.unwrap();
     let list = requests.iter().find(|r| r.url.path() == "/v1/events").unwrap();
     let query: Vec<(String, String)> = serde_urlencoded::from_str(list.url.query().unwrap()).unwrap();
     assert!(
@@ -100,7 +91,7 @@ async fn reconciliation_records_missed_donations_exactly_once_across_two_pages_e
 #[tokio::test]
 async fn an_unreadable_event_in_the_list_is_skipped_and_paging_moves_on() {
     let app = spawn_app().await;
-    let d = app.create_donation("cs_test_rcx", 1, false).await;
+    let d = app.donation("cs_test_rcx").named("Anna", "Danke!").create().await;
     let good: serde_json::Value = serde_json::from_str(&event(
         "evt_good",
         "checkout.session.completed",
@@ -108,33 +99,17 @@ async fn an_unreadable_event_in_the_list_is_skipped_and_paging_moves_on() {
         now(),
     ))
     .unwrap();
-    Mock::given(method("GET"))
-        .and(path("/v1/events"))
-        .and(query_param_is_missing("starting_after"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "list", "has_more": true, "data": [{"id": "evt_unreadable", "object": "event"}],
-        })))
-        .mount(&app.stripe)
+    let unreadable = json!({"id": "evt_unreadable", "object": "event"});
+    app.stripe.events_page(None, vec![unreadable], true, 1).await;
+    app.stripe
+        .events_page(Some("evt_unreadable"), vec![good], false, 1)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/events"))
-        .and(query_param("starting_after", "evt_unreadable"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"object": "list", "has_more": false, "data": [good]})),
-        )
-        .mount(&app.stripe)
-        .await;
-    let stripe = match &app.settings.payment {
-        kaffeekasse::config::PaymentSettings::Stripe(s) => StripeProvider::new(s).unwrap(),
-        _ => unreachable!("tests run in Stripe mode"),
-    };
-    let rules = Rules::from_settings(&app.settings);
+    let (stripe, ledger) = (app.stripe_provider(), app.ledger());
 
-    let report = kaffeekasse::reconcile::run(&app.pool, &rules, &stripe, false, Some(now() - 60))
+    let report = kaffeekasse::reconcile::run(&app.db, &ledger, &stripe, Some(now() - 60))
         .await
         .unwrap();
 
     assert_eq!((report.listed, report.new, report.skipped), (2, 1, 1));
-    assert_eq!(app.donation("cs_test_rcx").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_test_rcx").await.unwrap().status, "paid");
 }

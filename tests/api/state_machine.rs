@@ -16,7 +16,12 @@ struct Scenario {
 async fn scenario(coffees: u32) -> Scenario {
     let app = spawn_app().await;
     let session_id = "cs_test_sm".to_owned();
-    let donation_id = app.create_donation(&session_id, coffees, true).await;
+    let donation_id = app
+        .donation(&session_id)
+        .coffees(coffees)
+        .public("Anna", "Danke!")
+        .create()
+        .await;
     Scenario {
         app,
         pi: format!("pi_{session_id}"),
@@ -85,7 +90,7 @@ impl Scenario {
         assert_eq!(response.status(), 200, "delivery of {body:.80}");
     }
     async fn status(&self) -> String {
-        self.app.donation(&self.session_id).await.unwrap().status
+        self.app.row(&self.session_id).await.unwrap().status
     }
 }
 
@@ -93,7 +98,7 @@ impl Scenario {
 async fn a_paid_completion_marks_the_donation_paid_and_stores_stripes_amount() {
     let s = scenario(2).await;
     s.deliver(&s.completed("evt_1", "paid")).await;
-    let d = s.app.donation(&s.session_id).await.unwrap();
+    let d = s.app.row(&s.session_id).await.unwrap();
     assert_eq!(d.status, "paid");
     assert_eq!((d.amount_cents, d.currency.as_str()), (1000, "eur"));
     assert_eq!(d.payment_intent_id.as_deref(), Some("pi_cs_test_sm"));
@@ -132,7 +137,7 @@ async fn a_full_refund_ends_refunded_and_a_partial_one_stays_paid_with_the_refun
     let s = scenario(2).await;
     s.deliver(&s.completed("evt_1", "paid")).await;
     s.deliver(&s.refunded("evt_2", 300)).await;
-    let d = s.app.donation(&s.session_id).await.unwrap();
+    let d = s.app.row(&s.session_id).await.unwrap();
     assert_eq!((d.status.as_str(), d.refunded_cents), ("paid", 300));
     s.deliver(&s.refunded("evt_3", 1000)).await;
     assert_eq!(s.status().await, "refunded");
@@ -213,7 +218,7 @@ async fn shuffled_and_duplicated_delivery_ends_like_in_order_delivery() {
         for &i in order {
             s.deliver(&history[i]).await;
         }
-        let d = s.app.donation(&s.session_id).await.unwrap();
+        let d = s.app.row(&s.session_id).await.unwrap();
         assert_eq!(
             (d.status.as_str(), d.refunded_cents),
             ("disputed", 300),
@@ -229,7 +234,7 @@ async fn a_different_amount_from_stripe_is_stored_and_flagged() {
     object["currency"] = json!("usd");
     s.deliver(&event("evt_1", "checkout.session.completed", object, s.t))
         .await;
-    let d = s.app.donation(&s.session_id).await.unwrap();
+    let d = s.app.row(&s.session_id).await.unwrap();
     assert_eq!(
         (d.amount_cents, d.currency.as_str(), d.amount_mismatch),
         (1234, "usd", true)
@@ -288,7 +293,7 @@ async fn a_payment_link_donation_is_recorded_as_coffees_with_its_custom_fields()
     app.post_webhook(&event("evt_l2", "checkout.session.completed", named_only, now()))
         .await;
 
-    let d1 = app.donation("cs_test_link1").await.expect("recorded");
+    let d1 = app.row("cs_test_link1").await.expect("recorded");
     assert_eq!(
         (d1.status.as_str(), d1.coffees, d1.amount_cents),
         ("paid", 3, 1500)
@@ -297,7 +302,7 @@ async fn a_payment_link_donation_is_recorded_as_coffees_with_its_custom_fields()
         (d1.name.as_deref(), d1.visibility.as_str()),
         (Some("Berta"), "public")
     );
-    let d2 = app.donation("cs_test_link2").await.expect("recorded");
+    let d2 = app.row("cs_test_link2").await.expect("recorded");
     assert_eq!(d2.coffees, 1, "700 cents is one coffee, rounded down");
     assert_eq!(
         (d2.name.as_deref(), d2.visibility.as_str()),
@@ -307,20 +312,9 @@ async fn a_payment_link_donation_is_recorded_as_coffees_with_its_custom_fields()
 
 #[tokio::test]
 async fn the_thanks_page_settles_a_pending_donation_by_asking_stripe() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, ResponseTemplate};
     let s = scenario(2).await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/checkout/sessions/{}", s.session_id)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(session(
-            &s.session_id,
-            &s.donation_id,
-            "paid",
-            "complete",
-            1000,
-        )))
-        .mount(&s.app.stripe)
-        .await;
+    let paid = session(&s.session_id, &s.donation_id, "paid", "complete", 1000);
+    s.app.stripe.session_replies(&s.session_id, paid, 1).await;
 
     let page = s
         .app
@@ -352,6 +346,6 @@ async fn with_adaptive_pricing_the_source_currency_amount_is_recorded() {
     app.post_webhook(&event("evt_fx", "checkout.session.completed", s, now()))
         .await;
 
-    let d = app.donation("cs_test_fx").await.expect("recorded");
+    let d = app.row("cs_test_fx").await.expect("recorded");
     assert_eq!((d.amount_cents, d.currency.as_str(), d.coffees), (1000, "eur", 2));
 }

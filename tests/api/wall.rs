@@ -6,10 +6,21 @@ use crate::helpers::*;
 
 /// One donation in every state, 5 € a coffee. Only "anna", "anon" and "partial" are on the wall.
 async fn every_state(app: &TestApp) {
-    app.paid_donation("cs_anna", 2, "Anna", "Weiter so!", true).await;
-    app.paid_donation("cs_anon", 1, "Geheim", "Nicht zeigen", false)
+    app.donation("cs_anna")
+        .coffees(2)
+        .public("Anna", "Weiter so!")
+        .paid()
         .await;
-    let partial = app.paid_donation("cs_partial", 3, "Paula", "", true).await;
+    app.donation("cs_anon")
+        .named("Geheim", "Nicht zeigen")
+        .paid()
+        .await;
+    let partial = app
+        .donation("cs_partial")
+        .coffees(3)
+        .public("Paula", "")
+        .paid()
+        .await;
     app.deliver(
         "evt_partial_refund",
         "charge.refunded",
@@ -17,15 +28,29 @@ async fn every_state(app: &TestApp) {
     )
     .await;
 
-    app.create_donation_by("cs_pending", 4, "Pending", "", true).await;
-    let processing = app.create_donation_by("cs_processing", 4, "Sepa", "", true).await;
+    app.donation("cs_pending")
+        .coffees(4)
+        .public("Pending", "")
+        .create()
+        .await;
+    let processing = app
+        .donation("cs_processing")
+        .coffees(4)
+        .public("Sepa", "")
+        .create()
+        .await;
     app.deliver(
         "evt_proc",
         "checkout.session.completed",
         session("cs_processing", &processing, "unpaid", "complete", 2000),
     )
     .await;
-    let failed = app.create_donation_by("cs_failed", 4, "Failed", "", true).await;
+    let failed = app
+        .donation("cs_failed")
+        .coffees(4)
+        .public("Failed", "")
+        .create()
+        .await;
     app.deliver(
         "evt_f1",
         "checkout.session.completed",
@@ -38,28 +63,42 @@ async fn every_state(app: &TestApp) {
         session("cs_failed", &failed, "unpaid", "complete", 2000),
     )
     .await;
-    let expired = app.create_donation_by("cs_expired", 4, "Expired", "", true).await;
+    let expired = app
+        .donation("cs_expired")
+        .coffees(4)
+        .public("Expired", "")
+        .create()
+        .await;
     app.deliver(
         "evt_exp",
         "checkout.session.expired",
         session("cs_expired", &expired, "unpaid", "expired", 2000),
     )
     .await;
-    let refunded = app.paid_donation("cs_refunded", 4, "Refunded", "", true).await;
+    let refunded = app
+        .donation("cs_refunded")
+        .coffees(4)
+        .public("Refunded", "")
+        .paid()
+        .await;
     app.deliver(
         "evt_ref",
         "charge.refunded",
         charge("ch_ref", &refunded, "pi_cs_refunded", 2000, 2000),
     )
     .await;
-    app.paid_donation("cs_disputed", 4, "Disputed", "", true).await;
+    app.donation("cs_disputed")
+        .coffees(4)
+        .public("Disputed", "")
+        .paid()
+        .await;
     app.deliver(
         "evt_dis",
         "charge.dispute.created",
         dispute("dp_1", "ch_x", "pi_cs_disputed", "needs_response", 2000),
     )
     .await;
-    app.paid_donation("cs_lost", 4, "Lost", "", true).await;
+    app.donation("cs_lost").coffees(4).public("Lost", "").paid().await;
     app.deliver(
         "evt_lost1",
         "charge.dispute.created",
@@ -143,7 +182,9 @@ async fn only_paid_donations_are_listed_and_counted_and_anonymous_ones_hide_name
 async fn the_wall_pages_by_keyset_twenty_at_a_time_without_gaps_or_repeats() {
     let app = spawn_app().await;
     for i in 0..25 {
-        app.paid_donation(&format!("cs_page_{i:02}"), 1, &format!("Person {i:02}"), "", true)
+        app.donation(&format!("cs_page_{i:02}"))
+            .public(&format!("Person {i:02}"), "")
+            .paid()
             .await;
     }
 
@@ -209,7 +250,7 @@ async fn a_bad_limit_or_cursor_answers_400() {
 #[tokio::test]
 async fn public_reads_send_cors_etag_and_short_caching_and_answer_304_when_unchanged() {
     let app = spawn_app().await;
-    app.paid_donation("cs_cache", 1, "Anna", "", true).await;
+    app.donation("cs_cache").public("Anna", "").paid().await;
     for path in ["/api/supporters", "/api/stats", "/badge.svg", "/supporters.atom"] {
         let first = app.get(path).await;
         assert_eq!(first.headers()["access-control-allow-origin"], "*", "{path}");
@@ -235,14 +276,14 @@ async fn public_reads_send_cors_etag_and_short_caching_and_answer_304_when_uncha
     }
     // A new supporter changes the ETag.
     let before = app.get("/api/stats").await.headers()["etag"].clone();
-    app.paid_donation("cs_cache2", 1, "Bert", "", true).await;
+    app.donation("cs_cache2").public("Bert", "").paid().await;
     assert_ne!(app.get("/api/stats").await.headers()["etag"], before);
 }
 
 #[tokio::test]
 async fn stats_include_the_goal_and_the_wall_shows_its_progress() {
     let app = spawn_app_with(&[("GOAL_COFFEES", "10"), ("GOAL_LABEL", "Neue Kamera")]).await;
-    app.paid_donation("cs_goal", 4, "Anna", "", true).await;
+    app.donation("cs_goal").coffees(4).public("Anna", "").paid().await;
 
     let stats: Value = app.get("/api/stats").await.json().await.unwrap();
     let html = app.get("/supporters").await.text().await.unwrap();
@@ -259,7 +300,11 @@ async fn stats_include_the_goal_and_the_wall_shows_its_progress() {
 #[tokio::test]
 async fn the_badge_is_an_svg_counting_coffees_in_either_language() {
     let app = spawn_app().await;
-    app.paid_donation("cs_badge", 3, "Anna", "", true).await;
+    app.donation("cs_badge")
+        .coffees(3)
+        .public("Anna", "")
+        .paid()
+        .await;
 
     let de = app.get("/badge.svg").await;
     assert_eq!(de.headers()["content-type"], "image/svg+xml; charset=utf-8");
@@ -273,7 +318,11 @@ async fn the_badge_is_an_svg_counting_coffees_in_either_language() {
 #[tokio::test]
 async fn only_the_widget_may_be_framed_and_only_by_the_configured_origins() {
     let app = spawn_app_with(&[("EMBED_ORIGINS", "https://blog.example.de")]).await;
-    app.paid_donation("cs_widget", 2, "Anna", "Super", true).await;
+    app.donation("cs_widget")
+        .coffees(2)
+        .public("Anna", "Super")
+        .paid()
+        .await;
 
     let widget = app.get("/widget").await;
     let csp = widget.headers()["content-security-policy"]
@@ -303,9 +352,12 @@ async fn only_the_widget_may_be_framed_and_only_by_the_configured_origins() {
 #[tokio::test]
 async fn the_feed_lists_public_supporters_only() {
     let app = spawn_app().await;
-    app.paid_donation("cs_feed1", 2, "Anna", "Danke für den Artikel", true)
+    app.donation("cs_feed1")
+        .coffees(2)
+        .public("Anna", "Danke für den Artikel")
+        .paid()
         .await;
-    app.paid_donation("cs_feed2", 1, "Geheim", "Psst", false).await;
+    app.donation("cs_feed2").named("Geheim", "Psst").paid().await;
 
     let response = app.get("/supporters.atom").await;
     assert_eq!(

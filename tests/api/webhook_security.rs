@@ -1,7 +1,7 @@
 use crate::helpers::*;
 
 async fn paid_event(app: &TestApp, session_id: &str) -> String {
-    let donation_id = app.create_donation(session_id, 1, false).await;
+    let donation_id = app.donation(session_id).named("Anna", "Danke!").create().await;
     event(
         "evt_sec_1",
         "checkout.session.completed",
@@ -45,15 +45,23 @@ async fn tampered_wrong_secret_stale_and_missing_signatures_are_rejected_with_40
         assert_eq!(response.status(), 400, "{name}");
     }
     assert_eq!(app.count("stripe_events").await, 0);
-    assert_eq!(app.donation("cs_test_sec").await.unwrap().status, "pending");
+    assert_eq!(app.row("cs_test_sec").await.unwrap().status, "pending");
 }
 
 #[tokio::test]
 async fn with_two_secrets_configured_either_one_verifies() {
     let secrets = format!("{WEBHOOK_SECRET},{OTHER_SECRET}");
     let app = spawn_app_with(&[("STRIPE_WEBHOOK_SECRET", &secrets)]).await;
-    let d1 = app.create_donation("cs_test_rot1", 1, false).await;
-    let d2 = app.create_donation("cs_test_rot2", 1, false).await;
+    let d1 = app
+        .donation("cs_test_rot1")
+        .named("Anna", "Danke!")
+        .create()
+        .await;
+    let d2 = app
+        .donation("cs_test_rot2")
+        .named("Anna", "Danke!")
+        .create()
+        .await;
     let e1 = event(
         "evt_rot_1",
         "checkout.session.completed",
@@ -75,8 +83,8 @@ async fn with_two_secrets_configured_either_one_verifies() {
         .await;
 
     assert_eq!((r1.status().as_u16(), r2.status().as_u16()), (200, 200));
-    assert_eq!(app.donation("cs_test_rot1").await.unwrap().status, "paid");
-    assert_eq!(app.donation("cs_test_rot2").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_test_rot1").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_test_rot2").await.unwrap().status, "paid");
 }
 
 #[tokio::test]
@@ -93,7 +101,7 @@ async fn a_replayed_event_changes_nothing() {
     assert_eq!(again["status"], "duplicate");
     assert_eq!(app.count("stripe_events").await, 1);
     assert_eq!(app.count("donations").await, 1);
-    assert_eq!(app.donation("cs_test_replay").await.unwrap().status, "paid");
+    assert_eq!(app.row("cs_test_replay").await.unwrap().status, "paid");
 }
 
 #[tokio::test]
@@ -125,7 +133,7 @@ async fn a_livemode_mismatch_answers_400_and_is_not_applied() {
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("livemode mismatch"));
     assert_eq!(app.count("stripe_events").await, 0);
-    assert_eq!(app.donation("cs_test_live").await.unwrap().status, "pending");
+    assert_eq!(app.row("cs_test_live").await.unwrap().status, "pending");
 }
 
 #[tokio::test]

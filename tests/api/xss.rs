@@ -38,7 +38,9 @@ async fn no_payload_survives_unescaped_in_html_svg_atom_or_json() {
     // Moderation off: every payload must reach the outputs to be tested there.
     let app = spawn_app_with(&[("SITE_NAME", "Kaffee <b>&</b> \"Kuchen\""), ("MODERATION", "off")]).await;
     for (i, (name, message)) in PAYLOADS.iter().enumerate() {
-        app.paid_donation(&format!("cs_xss_{i}"), 1, name, message, true)
+        app.donation(&format!("cs_xss_{i}"))
+            .public(name, message)
+            .paid()
             .await;
     }
 

@@ -1,10 +1,11 @@
 //! What the admin can do to a donation, shared by the HTML pages and the JSON API.
 
-use crate::domain::{Message, SupporterName};
-use crate::storage::{self, admin};
-use crate::webhook::apply::{self, Outcome};
+use actix_web::http::StatusCode;
 
-use super::State;
+use crate::domain::{DonationStatus, Message, SupporterName};
+use crate::state::State;
+use crate::storage::{self, admin};
+use crate::webhook::apply::Outcome;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
@@ -23,6 +24,16 @@ pub enum ActionError {
 impl From<sqlx::Error> for ActionError {
     fn from(e: sqlx::Error) -> Self {
         ActionError::Unexpected(e.into())
+    }
+}
+
+impl ActionError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ActionError::NotFound | ActionError::UnknownAction => StatusCode::NOT_FOUND,
+            ActionError::Invalid { .. } | ActionError::NotConfirmed => StatusCode::UNPROCESSABLE_ENTITY,
+            ActionError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 }
 
@@ -46,63 +57,83 @@ impl ActionInput {
     }
 }
 
+/// What an action does, parsed before anything is written.
+enum Action {
+    Hide(bool),
+    Approve,
+    Edit {
+        name: Option<SupporterName>,
+        message: Option<Message>,
+    },
+    Erase,
+}
+
+impl Action {
+    fn parse(action: &str, input: &ActionInput) -> Result<Action, ActionError> {
+        let invalid = |field, e: crate::domain::ParseError| ActionError::Invalid {
+            field,
+            message: e.to_string(),
+        };
+        Ok(match action {
+            "hide" => Action::Hide(true),
+            "unhide" => Action::Hide(false),
+            "approve" => Action::Approve,
+            "edit" => Action::Edit {
+                name: SupporterName::parse(input.name.as_deref().unwrap_or_default())
+                    .map_err(|e| invalid("name", e))?,
+                message: Message::parse(input.message.as_deref().unwrap_or_default())
+                    .map_err(|e| invalid("message", e))?,
+            },
+            "erase" if input.confirmed() => Action::Erase,
+            "erase" => return Err(ActionError::NotConfirmed),
+            _ => return Err(ActionError::UnknownAction),
+        })
+    }
+}
+
 /// Runs `action` (`hide`, `unhide`, `approve`, `edit`, `erase`) on donation `id`.
 pub async fn run(state: &State, id: &str, action: &str, input: &ActionInput) -> Result<(), ActionError> {
-    let now = storage::now();
-    let mut tx = storage::begin_write(&state.pool).await?;
-    let found = match action {
-        "hide" => admin::set_hidden(&mut tx, id, true, now).await?,
-        "unhide" => admin::set_hidden(&mut tx, id, false, now).await?,
-        "approve" => admin::approve(&mut tx, id, now).await?,
-        "edit" => {
-            let name = SupporterName::parse(input.name.as_deref().unwrap_or_default()).map_err(|e| {
-                ActionError::Invalid {
-                    field: "name",
-                    message: e.to_string(),
+    let parsed = Action::parse(action, input)?;
+    let donation_id = id.to_owned();
+    let found = state
+        .db
+        .write(move |conn| {
+            Box::pin(async move {
+                let (id, now) = (donation_id.as_str(), storage::now());
+                match parsed {
+                    Action::Hide(hidden) => admin::set_hidden(conn, id, hidden, now).await,
+                    Action::Approve => admin::approve(conn, id, now).await,
+                    Action::Edit { name, message } => {
+                        let Some(row) = admin::find(&mut *conn, id).await? else {
+                            return Ok(false);
+                        };
+                        // The blogger is the moderator: their edit is approved as it stands.
+                        let update = admin::EntryUpdate {
+                            name: name.as_ref().map(SupporterName::as_str),
+                            message: message.as_ref().map(Message::as_str),
+                            public: row.visibility.is_public(),
+                            held: false,
+                            consent_version: row
+                                .consent_version
+                                .as_deref()
+                                .unwrap_or(crate::i18n::CONSENT_VERSION),
+                        };
+                        admin::update_entry(conn, id, &update, now).await
+                    }
+                    Action::Erase => admin::erase(conn, id, now).await,
                 }
-            })?;
-            let message = Message::parse(input.message.as_deref().unwrap_or_default()).map_err(|e| {
-                ActionError::Invalid {
-                    field: "message",
-                    message: e.to_string(),
-                }
-            })?;
-            let Some(row) = admin::find(&state.pool, id).await? else {
-                return Err(ActionError::NotFound);
-            };
-            // The blogger is the moderator: their edit is approved as it stands.
-            let update = admin::EntryUpdate {
-                name: name.as_ref().map(|n| n.as_str()),
-                message: message.as_ref().map(|m| m.as_str()),
-                public: row.visibility == "public",
-                held: false,
-                consent_version: row
-                    .consent_version
-                    .as_deref()
-                    .unwrap_or(crate::i18n::CONSENT_VERSION),
-            };
-            admin::update_entry(&mut tx, id, &update, now).await?
-        }
-        "erase" => {
-            if !input.confirmed() {
-                return Err(ActionError::NotConfirmed);
-            }
-            admin::erase(&mut tx, id, now).await?
-        }
-        _ => return Err(ActionError::UnknownAction),
-    };
+            })
+        })
+        .await?;
     if !found {
         return Err(ActionError::NotFound);
     }
-    tx.commit().await?;
     tracing::info!(donation_id = %id, action, "admin action");
     Ok(())
 }
 
 pub async fn replay(state: &State, event_id: &str) -> Result<Outcome, ActionError> {
-    apply::replay(&state.pool, &state.rules, event_id)
-        .await?
-        .ok_or(ActionError::NotFound)
+    state.ledger.replay(event_id).await?.ok_or(ActionError::NotFound)
 }
 
 /// The list's query: `status` (a donation status, or `held`), `month` (`YYYY-MM`), `cursor` or
@@ -129,8 +160,7 @@ pub fn list_query(query_string: &str) -> Result<ListQuery, &'static str> {
     match status.as_str() {
         "" => {}
         "held" => filter.held_only = true,
-        s if crate::domain::DonationStatus::from_db(s).is_some() => filter.status = Some(s.to_owned()),
-        _ => return Err("status is not a donation status"),
+        s => filter.status = Some(DonationStatus::parse(s).ok_or("status is not a donation status")?),
     }
     let month = get("month").unwrap_or_default();
     if !month.is_empty() {

@@ -3,9 +3,10 @@
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::super::State;
-use super::Admin;
 use super::actions;
+use super::guard::Admin;
+use crate::routes::error::ApiError;
+use crate::state::State;
 use crate::storage::admin::{self, AdminRow};
 
 const HEADER: &[&str] = &[
@@ -54,7 +55,7 @@ fn record(r: &AdminRow) -> Vec<String> {
         r.id.clone(),
         time(Some(r.created_at)),
         time(r.paid_at),
-        r.status.clone(),
+        r.status.to_string(),
         r.coffees.to_string(),
         r.amount_cents.to_string(),
         r.refunded_cents.to_string(),
@@ -62,7 +63,7 @@ fn record(r: &AdminRow) -> Vec<String> {
         r.currency.clone(),
         opt(&r.name),
         opt(&r.message),
-        r.visibility.clone(),
+        r.visibility.to_string(),
         r.hidden.to_string(),
         r.held.to_string(),
         time(r.consent_at),
@@ -76,52 +77,32 @@ fn record(r: &AdminRow) -> Vec<String> {
     ]
 }
 
-pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> HttpResponse {
-    let mut q = match actions::list_query(req.query_string()) {
-        Ok(q) => q,
-        Err(message) => {
-            return HttpResponse::BadRequest().json(serde_json::json!({ "error": { "message": message } }));
-        }
-    };
+pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpResponse, ApiError> {
+    let mut q = actions::list_query(req.query_string()).map_err(ApiError::BadRequest)?;
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut result = writer.write_record(HEADER).map_err(anyhow::Error::from);
-    // Page through everything, oldest last, without holding a transaction open.
+    writer.write_record(HEADER).map_err(anyhow::Error::from)?;
+    // Page through everything, newest first, without holding a transaction open.
     q.limit = 500;
     let mut before = q.before.clone();
-    while result.is_ok() {
-        let (rows, next) = match admin::list(&state.pool, &q.filter, before.as_ref(), q.limit).await {
-            Ok(page) => page,
-            Err(e) => {
-                result = Err(e.into());
-                break;
-            }
-        };
+    loop {
+        let (rows, next) = admin::list(state.db.pool(), &q.filter, before.as_ref(), q.limit).await?;
         for row in &rows {
             let cells: Vec<String> = record(row).iter().map(|c| guard(c)).collect();
-            if let Err(e) = writer.write_record(&cells) {
-                result = Err(e.into());
-                break;
-            }
+            writer.write_record(&cells).map_err(anyhow::Error::from)?;
         }
         match next {
             Some(c) => before = Some(c),
             None => break,
         }
     }
-    match result.and_then(|()| writer.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))) {
-        Ok(bytes) => HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                CONTENT_DISPOSITION,
-                "attachment; filename=\"kaffeekasse-donations.csv\"",
-            ))
-            .body(bytes),
-        Err(e) => {
-            tracing::error!(error = ?e, "CSV export failed");
-            HttpResponse::InternalServerError()
-                .json(serde_json::json!({ "error": { "message": "internal error" } }))
-        }
-    }
+    let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            CONTENT_DISPOSITION,
+            "attachment; filename=\"kaffeekasse-donations.csv\"",
+        ))
+        .body(bytes))
 }
 
 #[cfg(test)]

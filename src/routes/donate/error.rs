@@ -1,15 +1,15 @@
-//! What can go wrong with a donation, and how each answer looks as HTML and as JSON.
+//! What can go wrong with a donation, and how each answer looks as JSON; on the HTML side every
+//! error but the form's own is a [`PageError`].
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
-use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::i18n::Lang;
 use crate::payments::ProviderError;
-use crate::routes::State;
-use crate::routes::home::{FieldError, FormValues, render_form};
-use crate::routes::page;
+use crate::routes::error::PageError;
+use crate::routes::home::{FieldError, FormValues};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DonateError {
@@ -22,8 +22,6 @@ pub enum DonateError {
     },
     #[error("too many checkouts; retry in {0:?}")]
     RateLimited(std::time::Duration),
-    #[error("checkout provider timed out")]
-    ProviderTimeout(#[source] ProviderError),
     #[error("checkout provider failed")]
     Provider(#[source] ProviderError),
     #[error(transparent)]
@@ -37,8 +35,18 @@ impl DonateError {
             DonateError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DonateError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             // A timeout is a 502 too: to the reader both mean "the payment service failed".
-            DonateError::ProviderTimeout(_) | DonateError::Provider(_) => StatusCode::BAD_GATEWAY,
+            DonateError::Provider(_) => StatusCode::BAD_GATEWAY,
             DonateError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// `Retry-After` in whole seconds, rounded up, for a 429.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            DonateError::RateLimited(wait) => {
+                Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1))
+            }
+            _ => None,
         }
     }
 
@@ -55,58 +63,33 @@ impl DonateError {
                 )
             }
             DonateError::RateLimited(_) => (None, t.rate_limited_text.to_owned()),
-            DonateError::ProviderTimeout(_) | DonateError::Provider(_) => {
-                (None, t.provider_error_text.to_owned())
+            DonateError::Provider(_) => (None, t.provider_error_text.to_owned()),
+            DonateError::Unexpected(e) => {
+                tracing::error!(error = ?e, "donation failed");
+                (None, t.error_text.to_owned())
             }
-            DonateError::Unexpected(_) => (None, t.error_text.to_owned()),
         };
-        let response = HttpResponse::build(self.status())
+        let mut response = HttpResponse::build(self.status())
             .json(json!({ "error": { "field": field, "message": message } }));
-        self.with_retry_after(response)
-    }
-
-    pub async fn html(self, state: &State, lang: Lang) -> HttpResponse {
-        let t = lang.texts();
-        let status = self.status();
-        let retry = self.with_retry_after(HttpResponse::Ok().finish());
-        let mut response = match self {
-            DonateError::Invalid { errors, values } => {
-                render_form(state, lang, values, errors, false, status).await
-            }
-            DonateError::BadBody(_) => page::message(state, lang, status, t.form_error_heading, t.err_body),
-            DonateError::RateLimited(_) => {
-                page::message(state, lang, status, t.rate_limited_heading, t.rate_limited_text)
-            }
-            DonateError::ProviderTimeout(_) | DonateError::Provider(_) => page::message(
-                state,
-                lang,
-                status,
-                t.provider_error_heading,
-                t.provider_error_text,
-            ),
-            DonateError::Unexpected(_) => page::server_error_page(state, lang),
-        };
-        if let Some(v) = retry.headers().get(RETRY_AFTER) {
-            response.headers_mut().insert(RETRY_AFTER, v.clone());
-        }
-        response
-    }
-
-    /// Adds `Retry-After` (whole seconds, rounded up) to a 429.
-    fn with_retry_after(&self, mut response: HttpResponse) -> HttpResponse {
-        if let DonateError::RateLimited(wait) = self {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                response.headers_mut().insert(RETRY_AFTER, v);
-            }
+        if let Some(secs) = self.retry_after_secs() {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
 }
 
-// Only used for the status in logs; responses are built by `json` and `html`.
-impl ResponseError for DonateError {
-    fn status_code(&self) -> StatusCode {
-        self.status()
+/// The HTML answer for every error but an invalid form, which shows the form again.
+impl From<DonateError> for PageError {
+    fn from(e: DonateError) -> Self {
+        match e {
+            DonateError::BadBody(_) | DonateError::Invalid { .. } => PageError::BadRequest,
+            ref limited @ DonateError::RateLimited(_) => PageError::RateLimited {
+                retry_after_secs: limited.retry_after_secs().unwrap_or(1),
+            },
+            DonateError::Provider(_) => PageError::Provider,
+            DonateError::Unexpected(e) => PageError::Internal(e),
+        }
     }
 }

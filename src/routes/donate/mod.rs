@@ -6,12 +6,13 @@ use actix_web::http::header::{CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::State;
 use super::client_ip::client_ip;
+use super::error::PageError;
+use super::home::render_form;
 use super::page;
-use crate::domain::Visibility;
 use crate::i18n::Lang;
-use crate::payments::{CheckoutRequest, ProviderError};
+use crate::payments::CheckoutRequest;
+use crate::state::State;
 use crate::storage::{self, donations::NewDonation};
 
 mod error;
@@ -26,13 +27,17 @@ enum Checkout {
     Honeypot,
 }
 
-pub async fn donate(req: HttpRequest, body: web::Bytes, state: State) -> HttpResponse {
+pub async fn donate(
+    req: HttpRequest,
+    body: web::Bytes,
+    mut lang: Lang,
+    state: State,
+) -> Result<HttpResponse, PageError> {
     let is_json = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
-    let mut lang = Lang::negotiate(&req);
     let result = async {
         let raw: RawDonation = if is_json {
             serde_json::from_slice(&body).map_err(|e| DonateError::BadBody(e.to_string()))?
@@ -46,13 +51,13 @@ pub async fn donate(req: HttpRequest, body: web::Bytes, state: State) -> HttpRes
             return Ok(Checkout::Honeypot);
         }
         let form = raw
-            .validate(state.settings.pricing.max_coffees, lang)
+            .validate(state.rules.pricing.max_coffees, lang)
             .map_err(|errors| DonateError::Invalid {
                 errors,
                 values: raw.values(),
             })?;
         // Limits count only requests that would reach Stripe: a typo costs nothing.
-        let ip = client_ip(&req, &state.settings.trusted_proxies);
+        let ip = client_ip(&req, &state.abuse.trusted_proxies);
         state.donate_limits.check(ip).map_err(|wait| {
             tracing::warn!(%ip, ?wait, "checkout rate limit reached");
             DonateError::RateLimited(wait)
@@ -62,30 +67,38 @@ pub async fn donate(req: HttpRequest, body: web::Bytes, state: State) -> HttpRes
     .await;
     match result {
         Ok(Checkout::Started(session)) if is_json => {
-            HttpResponse::Ok().json(json!({ "id": session.id, "url": session.url }))
+            Ok(HttpResponse::Ok().json(json!({ "id": session.id, "url": session.url })))
         }
-        Ok(Checkout::Started(session)) => HttpResponse::SeeOther()
+        Ok(Checkout::Started(session)) => Ok(HttpResponse::SeeOther()
             .insert_header((LOCATION, session.url))
-            .finish(),
+            .finish()),
         // A bot that filled the honeypot sees success and learns nothing; no session exists.
         Ok(Checkout::Honeypot) => {
             tracing::info!("donate honeypot filled; no checkout started");
             let t = lang.texts();
-            if is_json {
+            Ok(if is_json {
                 let fake = format!("cs_{}", crate::payments::demo::random_token());
                 HttpResponse::Ok().json(
                     json!({ "id": fake, "url": format!("{}/thanks?session_id={fake}", state.public_url) }),
                 )
             } else {
                 page::message(&state, lang, StatusCode::OK, t.thanks_heading, t.confirming_slow)
-            }
+            })
         }
         Err(e) => {
             log_error(&e);
-            if is_json {
-                e.json(lang)
-            } else {
-                e.html(&state, lang).await
+            match e {
+                _ if is_json => Ok(e.json(lang)),
+                DonateError::Invalid { errors, values } => Ok(render_form(
+                    &state,
+                    lang,
+                    values,
+                    errors,
+                    false,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await),
+                other => Err(other.into()),
             }
         }
     }
@@ -96,7 +109,7 @@ async fn start_checkout(
     form: &DonationForm,
     lang: Lang,
 ) -> Result<crate::payments::CheckoutSession, DonateError> {
-    let pricing = &state.settings.pricing;
+    let pricing = &state.rules.pricing;
     let donation_id = uuid::Uuid::new_v4().to_string();
     let lang_suffix = if lang == Lang::En { "&lang=en" } else { "" };
     let request = CheckoutRequest {
@@ -115,59 +128,54 @@ async fn start_checkout(
         .provider
         .create_checkout(&request)
         .await
-        .map_err(|e| match e {
-            ProviderError::Timeout => DonateError::ProviderTimeout(e),
-            other => DonateError::Provider(other),
-        })?;
+        .map_err(DonateError::Provider)?;
     // The row is written only once the provider has a session for it, so a provider failure
     // leaves nothing behind that could look like a live donation.
+    let name = form.name.as_ref().map(|n| n.as_str().to_owned());
+    let message = form.message.as_ref().map(|m| m.as_str().to_owned());
     let donation = NewDonation {
         id: donation_id,
         provider: state.provider.name(),
         checkout_session_id: session.id.clone(),
         coffees: form.coffees.get(),
-        amount_cents: pricing.coffee_price_cents * i64::from(form.coffees.get()),
+        amount_cents: pricing.amount_cents(form.coffees),
         currency: pricing.currency.as_str().to_owned(),
-        name: form.name.as_ref().map(|n| n.as_str().to_owned()),
-        message: form.message.as_ref().map(|m| m.as_str().to_owned()),
+        held: state
+            .rules
+            .needs_review(form.visibility, name.as_deref(), message.as_deref()),
+        name,
+        message,
         visibility: form.visibility,
-        held: crate::domain::needs_review(
-            state.settings.moderation,
-            form.visibility == Visibility::Public,
-            &[
-                form.name.as_ref().map_or("", |n| n.as_str()),
-                form.message.as_ref().map_or("", |m| m.as_str()),
-            ],
-            &state.settings.blocked_words,
-        ),
-        livemode: state.settings.payment.livemode(),
+        livemode: state.provider.livemode(),
         created_at: storage::now(),
     };
-    let mut tx = storage::begin_write(&state.pool)
+    let (id, coffees) = (donation.id.clone(), donation.coffees);
+    state
+        .db
+        .write(move |conn| Box::pin(async move { storage::donations::insert(conn, &donation).await }))
         .await
         .map_err(anyhow::Error::from)?;
-    storage::donations::insert(&mut tx, &donation)
-        .await
-        .map_err(anyhow::Error::from)?;
-    tx.commit().await.map_err(anyhow::Error::from)?;
-    tracing::info!(donation_id = %donation.id, session_id = %session.id, coffees = donation.coffees, "checkout started");
+    tracing::info!(donation_id = %id, session_id = %session.id, coffees, "checkout started");
     Ok(session)
 }
 
 /// Where Stripe sends a reader who cancels: the blog if configured, else our page.
 pub fn cancel_url(state: &State) -> String {
     state
-        .settings
+        .site
         .blog_url
         .clone()
         .unwrap_or_else(|| format!("{}/?canceled=1", state.public_url))
 }
 
+/// Refusals of the reader's input are routine; a provider failure is worth an error with its
+/// cause. Internal errors are logged where they become a response.
 fn log_error(e: &DonateError) {
     match e {
         DonateError::Invalid { .. } | DonateError::BadBody(_) => {
             tracing::info!(error = %e, "donation rejected")
         }
-        other => tracing::error!(error = ?other, "donation failed"),
+        DonateError::Provider(cause) => tracing::error!(error = ?cause, "checkout provider failed"),
+        DonateError::RateLimited(_) | DonateError::Unexpected(_) => {}
     }
 }
