@@ -7,6 +7,7 @@ pub mod i18n;
 pub mod limits;
 pub mod payments;
 pub mod public;
+pub mod random;
 pub mod reconcile;
 pub mod routes;
 pub mod startup;

@@ -1,6 +1,7 @@
 //! Assembly: the database, the payment provider, the routes and middleware, the listener, and the
 //! background tasks, supervised so that a dead task stops the service instead of going unseen.
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +62,7 @@ impl Application {
         let mut webhook = settings.webhook;
         if webhook.secrets.is_empty() {
             // Demo only (config requires a secret for Stripe): nobody else needs to know it.
-            let generated = format!("whsec_demo_{}", crate::payments::demo::random_token());
+            let generated = format!("whsec_demo_{}", crate::random::token());
             webhook.secrets = vec![SecretString::from(generated)];
         }
         let signer = Signer::new(match settings.admin.signing_secret {
@@ -148,6 +149,11 @@ impl Application {
         self.port
     }
 
+    /// Adds a background task, supervised like the built-in ones: if it ends, the service stops.
+    pub fn spawn_task(&mut self, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
     /// The database handle, for tests and tools that run beside the server.
     pub fn db(&self) -> Db {
         self.db.clone()
@@ -181,20 +187,12 @@ impl Application {
 
 /// The signing secret generated on first start and kept in the database.
 async fn signing_secret(db: &Db) -> anyhow::Result<String> {
-    let candidate = random_secret();
+    let candidate = crate::random::secret();
     db.write(move |conn| {
         Box::pin(async move { storage::state::get_or_insert(conn, "signing_secret", &candidate).await })
     })
     .await
     .context("storing the generated signing secret")
-}
-
-/// 32 random bytes, hex-encoded.
-fn random_secret() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 /// Runs `job` on the state every minute, forever.

@@ -42,11 +42,7 @@ impl AdminAuth {
     /// A new session value: `<expiry>.<nonce>.<signature>`.
     pub fn new_session(&self, now: i64) -> String {
         let ttl = i64::try_from(SESSION_TTL.as_secs()).unwrap_or(i64::MAX);
-        let data = format!(
-            "{}.{}",
-            now.saturating_add(ttl),
-            crate::payments::demo::random_token()
-        );
+        let data = format!("{}.{}", now.saturating_add(ttl), crate::random::token());
         format!("{data}.{}", self.signer.sign("admin-session", &data))
     }
 

@@ -9,7 +9,9 @@
 mod abuse;
 mod admin;
 mod database;
+mod error;
 mod payment;
+mod rate;
 mod rules;
 mod server;
 mod site;
@@ -18,33 +20,18 @@ mod tests;
 mod vars;
 mod webhook;
 
-pub use abuse::{AbuseSettings, Rate};
+pub use abuse::AbuseSettings;
 pub use admin::AdminSettings;
 pub use database::DatabaseSettings;
+pub use error::ConfigError;
 pub use payment::{PaymentSettings, StripeSettings};
+pub use rate::Rate;
 pub use server::{AppEnv, LogFormat, ServerSettings};
 pub use site::{Goal, SiteSettings};
 pub use webhook::WebhookSettings;
 
 use crate::domain::Rules;
 use vars::Vars;
-
-/// A configuration problem, always naming the variable at fault.
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {message}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(var: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            var,
-            message: message.into(),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::ConfigError;
-use super::abuse::Rate;
+use super::rate::Rate;
 
 /// The variable lookup, with empty values treated as unset.
 pub struct Vars<'a> {

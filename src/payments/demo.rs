@@ -4,7 +4,6 @@
 //! Stripe sends (from Stripe's own OpenAPI fixture), signs it as Stripe does, and posts it to our
 //! own webhook endpoint, so a demo donation takes the same path as a real one.
 
-use rand::Rng;
 use serde_json::{Value, json};
 
 use super::CheckoutSession;
@@ -26,19 +25,10 @@ impl DemoProvider {
     }
 
     pub fn create_checkout(&self) -> CheckoutSession {
-        let id = format!("cs_demo_{}", random_token());
+        let id = format!("cs_demo_{}", crate::random::token());
         let url = format!("{}/demo/checkout/{id}", self.public_url);
         CheckoutSession { id, url }
     }
-}
-
-/// 24 random alphanumerics, like the tail of a Stripe id.
-pub fn random_token() -> String {
-    rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect()
 }
 
 /// The signed-webhook body for a successful demo payment of `donation`.
@@ -58,7 +48,7 @@ pub fn completed_event(donation: &DonationRow, success_url: &str, cancel_url: &s
         "livemode": false,
         "metadata": { "donation_id": donation.id, "kaffeekasse": "1", "coffees": donation.coffees.to_string() },
         "mode": "payment",
-        "payment_intent": format!("pi_demo_{}", random_token()),
+        "payment_intent": format!("pi_demo_{}", crate::random::token()),
         "payment_status": "paid",
         "status": "complete",
         "submit_type": "donate",
@@ -70,7 +60,7 @@ pub fn completed_event(donation: &DonationRow, success_url: &str, cancel_url: &s
         target.extend(fields);
     }
     json!({
-        "id": format!("evt_demo_{}", random_token()),
+        "id": format!("evt_demo_{}", crate::random::token()),
         "object": "event",
         "api_version": DEMO_API_VERSION,
         "created": now,

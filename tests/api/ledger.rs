@@ -250,3 +250,25 @@ async fn an_event_deferred_for_over_a_week_is_settled_as_ignored() {
     assert_eq!(app.event_status("evt_orphan").await.as_deref(), Some("ignored"));
     assert_eq!(app.event_status("evt_new").await.as_deref(), Some("applied"));
 }
+
+#[tokio::test]
+async fn a_corrupt_stored_status_is_an_error_not_a_silent_pending() {
+    let app = spawn_app().await;
+    app.donation("cs_corrupt").create().await;
+    // Only a hand edit past the CHECK constraints could store this.
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE donations SET status = 'payed' WHERE checkout_session_id = 'cs_corrupt'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let page = app.get("/thanks?session_id=cs_corrupt").await;
+
+    assert_eq!(page.status(), 500, "not shown as a pending payment");
+    assert!(page.text().await.unwrap().contains("Etwas ist schiefgelaufen"));
+}

@@ -77,7 +77,7 @@ pub async fn donate(
             tracing::info!("donate honeypot filled; no checkout started");
             let t = lang.texts();
             Ok(if is_json {
-                let fake = format!("cs_{}", crate::payments::demo::random_token());
+                let fake = format!("cs_{}", crate::random::token());
                 HttpResponse::Ok().json(
                     json!({ "id": fake, "url": format!("{}/thanks?session_id={fake}", state.public_url) }),
                 )

@@ -49,9 +49,50 @@ fn init_test_log() {
     });
 }
 
+/// Settings for a test app, with the Stripe mock they point at and the directory of their
+/// database file (removed when dropped).
+pub struct TestConfig {
+    pub settings: Settings,
+    pub stripe: StripeMock,
+    pub dir: TempDir,
+}
+
 /// Stripe mode against wiremock, with test defaults. `overrides` win; an override the
 /// configuration never reads (a misspelt name) fails the test.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let TestConfig {
+        settings,
+        stripe,
+        dir,
+    } = configure(overrides).await;
+    let app = Application::build(settings.clone()).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    // The server starts listening when its task is first polled: wait until it answers, so a
+    // test that then blocks its thread (running the CLI) still finds it up.
+    let health = client.get(format!("{address}/healthz")).send().await;
+    assert!(
+        health.is_ok_and(|r| r.status().is_success()),
+        "the app answers /healthz"
+    );
+    TestApp {
+        address,
+        pool: db.pool().clone(),
+        db,
+        stripe,
+        client,
+        settings,
+        _dir: dir,
+    }
+}
+
+/// The settings `spawn_app_with` would use, for tests that build the application themselves.
+pub async fn configure(overrides: &[(&str, &str)]) -> TestConfig {
     init_test_log();
     let stripe = StripeMock::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -88,29 +129,10 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             "the override {k} is never read by the configuration: misspelt?"
         );
     }
-    let app = Application::build(settings.clone()).await.expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let db = app.db();
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    // The server starts listening when its task is first polled: wait until it answers, so a
-    // test that then blocks its thread (running the CLI) still finds it up.
-    let health = client.get(format!("{address}/healthz")).send().await;
-    assert!(
-        health.is_ok_and(|r| r.status().is_success()),
-        "the app answers /healthz"
-    );
-    TestApp {
-        address,
-        pool: db.pool().clone(),
-        db,
-        stripe,
-        client,
+    TestConfig {
         settings,
-        _dir: dir,
+        stripe,
+        dir,
     }
 }
 
