@@ -24,7 +24,9 @@ RUN groupadd --system --gid 10001 kaffeekasse \
 COPY --from=build /src/target/release/kaffeekasse /usr/local/bin/kaffeekasse
 USER 10001:10001
 VOLUME ["/data"]
-ENV DATABASE_URL=sqlite:///data/kaffeekasse.db \
+# Production: Stripe keys and an https PUBLIC_URL are required, the demo checkout refused.
+ENV APP_ENV=production \
+    DATABASE_URL=sqlite:///data/kaffeekasse.db \
     BIND_ADDR=0.0.0.0:8080 \
     LOG_FORMAT=json
 EXPOSE 8080

@@ -1,62 +1,150 @@
-//! Card-testing defence for `POST /donate`: a token bucket per client address and one for the
-//! whole service (governor's GCRA). Past either, the request is refused before Stripe is called,
-//! so a burst of attempts costs the blogger no Stripe fees.
+//! Rate limits for anonymous requests that cost the blogger something: starting a checkout (card
+//! testers, Stripe fees) and asking Stripe about a pending payment (`/thanks`).
+//!
+//! Per client, a GCRA bucket keyed by [`ClientKey`] (IPv6 by /64). For `/donate` also one global
+//! bucket (governor). A request is refused before Stripe is called. governor's keyed limiter is
+//! not used per client because it cannot look without taking: a request the *global* bucket
+//! refuses must not also cost its client a cell, or a jar under attack would lock real readers
+//! out for longer than the attack.
 
-use std::net::IpAddr;
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use governor::{DefaultDirectRateLimiter, Quota};
 
+use crate::client_key::ClientKey;
 use crate::config::Rate;
 
-/// Refills `rate.count` cells per `rate.period`, holding at most `burst`.
-fn quota(rate: Rate, burst: NonZeroU32) -> Option<Quota> {
-    Quota::with_period(rate.period / rate.count.get()).map(|q| q.allow_burst(burst))
+/// More clients than this are not tracked at once; the closest to a full bucket go first.
+const MAX_CLIENTS: usize = 20_000;
+
+/// Per-client token buckets in GCRA form: each client's "theoretical arrival time".
+pub struct ClientLimiter {
+    /// Time for one cell to refill.
+    interval: Duration,
+    /// How far ahead of now a client's arrival time may run: `interval × (burst − 1)`.
+    tolerance: Duration,
+    clients: Mutex<HashMap<ClientKey, Instant>>,
 }
 
+impl ClientLimiter {
+    pub fn new(rate: Rate, burst: NonZeroU32) -> Self {
+        let interval = rate.period / rate.count.get();
+        ClientLimiter {
+            interval,
+            tolerance: interval * (burst.get() - 1),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one cell from `client`'s bucket, or says how long to wait.
+    pub fn check(&self, client: ClientKey) -> Result<(), Duration> {
+        self.check_then(client, Instant::now(), || Ok(()))
+    }
+
+    /// Whether `client` may go at `now`; if so, and `also` agrees, the cell is taken. Nothing is
+    /// taken when either refuses.
+    fn check_then(
+        &self,
+        client: ClientKey,
+        now: Instant,
+        also: impl FnOnce() -> Result<(), Duration>,
+    ) -> Result<(), Duration> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let arrival = clients.get(&client).map_or(now, |tat| (*tat).max(now));
+        let ahead = arrival - now;
+        if ahead > self.tolerance {
+            return Err(ahead - self.tolerance);
+        }
+        also()?;
+        if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
+            clients.retain(|_, tat| *tat > now);
+            if clients.len() >= MAX_CLIENTS
+                && let Some(nearest) = clients.iter().min_by_key(|(_, tat)| **tat).map(|(k, _)| *k)
+            {
+                clients.remove(&nearest);
+            }
+        }
+        clients.insert(client, arrival + self.interval);
+        Ok(())
+    }
+
+    /// Forgets clients whose buckets are full again, so memory stays bounded.
+    pub fn forget_idle(&self) {
+        let now = Instant::now();
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients.retain(|_, tat| *tat > now);
+        clients.shrink_to_fit();
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.clients.lock().map_or(0, |c| c.len())
+    }
+}
+
+/// Checkouts: per client, and for the whole jar.
 pub struct DonateLimits {
-    per_client: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    global: Option<DefaultDirectRateLimiter>,
+    per_client: Option<ClientLimiter>,
+    global: Option<(DefaultDirectRateLimiter, Duration)>,
     clock: DefaultClock,
+    /// When the empty global bucket was last reported.
+    warned: Mutex<Option<Instant>>,
 }
 
 impl DonateLimits {
     pub fn new(per_client: Option<(Rate, NonZeroU32)>, global: Option<Rate>) -> Self {
         DonateLimits {
-            per_client: per_client
-                .and_then(|(r, burst)| quota(r, burst))
-                .map(DefaultKeyedRateLimiter::keyed),
-            global: global
-                .and_then(|r| quota(r, r.count))
-                .map(DefaultDirectRateLimiter::direct),
+            per_client: per_client.map(|(rate, burst)| ClientLimiter::new(rate, burst)),
+            global: global.and_then(|r| {
+                let quota = Quota::with_period(r.period / r.count.get())?.allow_burst(r.count);
+                Some((DefaultDirectRateLimiter::direct(quota), r.period))
+            }),
             clock: DefaultClock::default(),
+            warned: Mutex::new(None),
         }
     }
 
-    /// Takes one attempt from `client`'s bucket and then the global one; `Err` says how long
-    /// to wait. The client's own bucket goes first, so one abuser cannot drain the global one.
-    pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
+    /// Takes one attempt from `client`'s bucket and the global one; `Err` says how long to wait.
+    /// The client's own bucket is asked first, so one abuser cannot drain the global one; a
+    /// refusal by the global bucket costs the client nothing.
+    pub fn check(&self, client: ClientKey) -> Result<(), Duration> {
+        let global = || self.check_global();
+        match &self.per_client {
+            Some(limiter) => limiter.check_then(client, Instant::now(), global),
+            None => global(),
+        }
+    }
+
+    fn check_global(&self) -> Result<(), Duration> {
+        let Some((limiter, period)) = &self.global else {
+            return Ok(());
+        };
         let now = self.clock.now();
-        if let Some(limiter) = &self.per_client {
-            limiter
-                .check_key(&client)
-                .map_err(|not_until| not_until.wait_time_from(now))?;
-        }
-        if let Some(limiter) = &self.global {
-            limiter
-                .check()
-                .map_err(|not_until| not_until.wait_time_from(now))?;
-        }
-        Ok(())
+        limiter.check().map_err(|not_until| {
+            self.warn_once_per(*period);
+            not_until.wait_time_from(now)
+        })
     }
 
-    /// Forgets clients whose buckets are full again, so memory stays bounded.
+    /// A jar under attack would otherwise log every refused reader.
+    fn warn_once_per(&self, window: Duration) {
+        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        if warned.is_none_or(|at| at.elapsed() >= window) {
+            *warned = Some(Instant::now());
+            tracing::warn!(
+                ?window,
+                "the global checkout limit (DONATE_RATE_GLOBAL) is used up: every reader is refused until it refills"
+            );
+        }
+    }
+
     pub fn forget_idle_clients(&self) {
         if let Some(limiter) = &self.per_client {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+            limiter.forget_idle();
         }
     }
 }
@@ -65,28 +153,99 @@ impl DonateLimits {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_client_gets_its_burst_then_waits_and_others_are_unaffected() {
-        let rate = Rate::parse("5/10m").unwrap().unwrap();
-        let limits = DonateLimits::new(Some((rate, NonZeroU32::new(3).unwrap())), None);
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        for _ in 0..3 {
-            assert!(limits.check(a).is_ok());
-        }
-        let wait = limits.check(a).unwrap_err();
-        assert!(
-            wait > Duration::from_secs(60) && wait <= Duration::from_secs(120),
-            "{wait:?}"
-        );
-        assert!(limits.check(b).is_ok());
+    fn key(ip: &str) -> ClientKey {
+        ClientKey::from(ip.parse::<std::net::IpAddr>().unwrap())
+    }
+
+    fn rate(raw: &str) -> Rate {
+        Rate::parse(raw).unwrap().unwrap()
     }
 
     #[test]
-    fn the_global_bucket_stops_everyone() {
-        let limits = DonateLimits::new(None, Rate::parse("2/1h").unwrap());
-        assert!(limits.check("192.0.2.1".parse().unwrap()).is_ok());
-        assert!(limits.check("192.0.2.2".parse().unwrap()).is_ok());
-        assert!(limits.check("192.0.2.3".parse().unwrap()).is_err());
+    fn a_client_gets_its_burst_then_waits_and_others_are_unaffected() {
+        let limits = DonateLimits::new(Some((rate("5/10m"), NonZeroU32::new(3).unwrap())), None);
+        for _ in 0..3 {
+            assert!(limits.check(key("192.0.2.1")).is_ok());
+        }
+        let wait = limits.check(key("192.0.2.1")).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        assert!(limits.check(key("192.0.2.2")).is_ok());
+    }
+
+    #[test]
+    fn a_bucket_refills_one_cell_per_interval() {
+        let limiter = ClientLimiter::new(rate("6/1m"), NonZeroU32::new(2).unwrap());
+        let (c, t0) = (key("192.0.2.1"), Instant::now());
+        let ok = || Ok(());
+        assert!(limiter.check_then(c, t0, ok).is_ok());
+        assert!(limiter.check_then(c, t0, ok).is_ok());
+        assert_eq!(limiter.check_then(c, t0, ok), Err(Duration::from_secs(10)));
+        assert_eq!(
+            limiter.check_then(c, t0 + Duration::from_secs(4), ok),
+            Err(Duration::from_secs(6))
+        );
+        assert!(limiter.check_then(c, t0 + Duration::from_secs(10), ok).is_ok());
+        assert!(limiter.check_then(c, t0 + Duration::from_secs(10), ok).is_err());
+    }
+
+    #[test]
+    fn a_refusal_elsewhere_takes_nothing_from_the_client() {
+        let limiter = ClientLimiter::new(rate("1/1h"), NonZeroU32::MIN);
+        let (c, now) = (key("192.0.2.1"), Instant::now());
+        for _ in 0..5 {
+            assert_eq!(
+                limiter.check_then(c, now, || Err(Duration::from_secs(7))),
+                Err(Duration::from_secs(7))
+            );
+        }
+        assert!(
+            limiter.check_then(c, now, || Ok(())).is_ok(),
+            "still a full bucket"
+        );
+        assert!(limiter.check_then(c, now, || Ok(())).is_err());
+    }
+
+    #[test]
+    fn the_global_bucket_stops_everyone_without_charging_their_own_buckets() {
+        let per_client = Some((rate("1/1h"), NonZeroU32::MIN));
+        let limits = DonateLimits::new(per_client, Some(rate("2/1h")));
+        assert!(limits.check(key("192.0.2.1")).is_ok());
+        assert!(limits.check(key("192.0.2.2")).is_ok());
+        assert!(
+            limits.check(key("192.0.2.3")).is_err(),
+            "the jar's bucket is empty"
+        );
+        let own = limits.per_client.as_ref().unwrap();
+        assert!(
+            own.check(key("192.0.2.3")).is_ok(),
+            "the refused reader's own bucket is still full"
+        );
+    }
+
+    #[test]
+    fn one_ipv6_64_is_one_client() {
+        let limits = DonateLimits::new(Some((rate("1/1h"), NonZeroU32::MIN)), None);
+        assert!(limits.check(key("2001:db8:0:1::1")).is_ok());
+        assert!(limits.check(key("2001:db8:0:1::2")).is_err());
+        assert!(limits.check(key("2001:db8:0:2::1")).is_ok());
+    }
+
+    #[test]
+    fn idle_clients_are_forgotten_and_the_table_is_capped() {
+        let limiter = ClientLimiter::new(rate("1/1s"), NonZeroU32::MIN);
+        let now = Instant::now();
+        for i in 0..(MAX_CLIENTS as u32 + 10) {
+            let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::from(i));
+            assert!(limiter.check_then(ClientKey::from(ip), now, || Ok(())).is_ok());
+        }
+        assert_eq!(limiter.tracked(), MAX_CLIENTS);
+        let later = ClientLimiter::new(rate("1/1s"), NonZeroU32::MIN);
+        let past = now - Duration::from_secs(2);
+        assert!(later.check_then(key("192.0.2.1"), past, || Ok(())).is_ok());
+        later.forget_idle();
+        assert_eq!(later.tracked(), 0);
     }
 }

@@ -7,7 +7,7 @@ use kaffeekasse::startup::Application;
 use kaffeekasse::webhook::apply::Ledger;
 use kaffeekasse::{reconcile, storage, telemetry};
 
-const USAGE: &str = "usage: kaffeekasse [serve | migrate | replay <event id> | reconcile [--since <RFC 3339 | days>] | healthcheck]";
+const USAGE: &str = "usage: kaffeekasse [serve | migrate | replay <event id> | reconcile [--since <RFC 3339 | days>] | admin logout-all | healthcheck]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -80,6 +80,14 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
                 "listed {} events, {} new, {} skipped",
                 report.listed, report.new, report.skipped
             );
+        }
+        Some("admin") if arg(1) == Some("logout-all") => {
+            let db = storage::connect(&settings.database).await?;
+            db.migrate().await?;
+            let ended = db
+                .write(|conn| Box::pin(async move { storage::sessions::delete_all(conn).await }))
+                .await?;
+            println!("ended {ended} admin session(s)");
         }
         Some("healthcheck") => {
             let addr = settings.server.bind_addr.replace("0.0.0.0", "127.0.0.1");

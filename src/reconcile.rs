@@ -12,7 +12,7 @@ use crate::payments::Provider;
 use crate::payments::stripe::StripeProvider;
 use crate::storage::{self, Db, state};
 use crate::webhook::apply::{Ingested, Ledger};
-use crate::webhook::event::{Event, HANDLED_TYPES};
+use crate::webhook::event::{HANDLED_TYPES, Incoming};
 
 const CURSOR_KEY: &str = "reconcile.last_created";
 /// Events become visible in the list API slightly out of order; re-reading an hour is cheap.
@@ -51,15 +51,15 @@ pub async fn run(
             .context("listing events from Stripe")?;
         for raw in &page.events {
             report.listed += 1;
-            let event = match Event::parse(raw.as_bytes()) {
-                Ok(e) if e.livemode == livemode => e,
+            let incoming = match Incoming::parse(raw.as_bytes()) {
+                Ok(i) if i.event.livemode == livemode => i,
                 _ => {
                     report.skipped += 1;
                     continue;
                 }
             };
-            newest = newest.max(event.created);
-            if ledger.ingest(event, raw.clone()).await? != Ingested::Duplicate {
+            newest = newest.max(incoming.event.created);
+            if ledger.ingest(incoming).await? != Ingested::Duplicate {
                 report.new += 1;
             }
         }

@@ -17,7 +17,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::config::Settings;
-use crate::limits::DonateLimits;
+use crate::limits::{ClientLimiter, DonateLimits};
 use crate::payments::{Provider, demo::DemoProvider, stripe::StripeProvider};
 use crate::state::AppState;
 use crate::storage::{self, Db};
@@ -72,7 +72,7 @@ impl Application {
         });
         let admin = settings.admin.token.map(|token| {
             let secure = public_url.starts_with("https://");
-            AdminAuth::new(token, signer.clone(), secure)
+            AdminAuth::new(token, &signer, secure)
         });
         let rules = Arc::new(settings.rules);
         let ledger = Ledger::new(db.clone(), Arc::clone(&rules));
@@ -80,6 +80,10 @@ impl Application {
             settings.abuse.donate_rate_per_ip,
             settings.abuse.donate_rate_global,
         );
+        let thanks_limits = settings
+            .abuse
+            .thanks_rate_per_ip
+            .map(|(rate, burst)| ClientLimiter::new(rate, burst));
         tracing::info!(%public_url, provider = provider.name(), livemode = provider.livemode(), "starting Kaffeekasse");
 
         let state = web::Data::new(AppState {
@@ -96,6 +100,7 @@ impl Application {
             signer,
             admin,
             donate_limits,
+            thanks_limits,
             wall_cache: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
@@ -117,11 +122,13 @@ impl Application {
             s.donate_limits.forget_idle_clients()
         }));
 
+        let https = state.public_url.starts_with("https://");
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(routes::error::render_error_pages))
+                .wrap(from_fn(routes::no_store_for_private_pages))
                 .wrap(from_fn(routes::request_timeout))
-                .wrap(routes::security_headers())
+                .wrap(routes::security_headers(https))
                 .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
                 .app_data(state.clone())
                 // Body limits for every route; /donate and /webhooks/stripe set their own.

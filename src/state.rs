@@ -7,7 +7,7 @@ use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::config::{AbuseSettings, SiteSettings, WebhookSettings};
 use crate::domain::Rules;
-use crate::limits::DonateLimits;
+use crate::limits::{ClientLimiter, DonateLimits};
 use crate::payments::Provider;
 use crate::public::WallCache;
 use crate::storage::Db;
@@ -38,6 +38,8 @@ pub struct AppState {
     pub admin: Option<AdminAuth>,
     /// Rate limits on starting checkouts (card-testing defence).
     pub donate_limits: DonateLimits,
+    /// Per-client limit on the thanks page, which may ask Stripe about a pending payment.
+    pub thanks_limits: Option<ClientLimiter>,
     /// The newest wall pages, until the next write.
     pub wall_cache: WallCache,
 }

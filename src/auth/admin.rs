@@ -1,5 +1,10 @@
-//! The blogger's credentials: `ADMIN_TOKEN` as a bearer token (API) or, in the browser, a signed
-//! session cookie obtained by entering it once at `/admin/login`.
+//! The blogger's credentials: `ADMIN_TOKEN` as a bearer token (API) or, in the browser, a session
+//! cookie obtained by entering it once at `/admin/login`.
+//!
+//! A session cookie is `<expiry>.<id>.<signature>`. The signature's key is derived from
+//! `SIGNING_SECRET` *and* `ADMIN_TOKEN`, so changing either ends every session; the id must also
+//! still be in the `admin_sessions` table, so logging out (one session, or all) ends it on the
+//! server, not only in the browser.
 
 use std::time::Duration;
 
@@ -14,6 +19,13 @@ use super::signer::Signer;
 pub const SESSION_COOKIE: &str = "kaffeekasse_admin";
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
+/// What the server keeps of a browser session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub expires_at: i64,
+}
+
 pub struct AdminAuth {
     token: SecretString,
     signer: Signer,
@@ -23,10 +35,11 @@ pub struct AdminAuth {
 }
 
 impl AdminAuth {
-    pub fn new(token: SecretString, signer: Signer, secure: bool) -> Self {
+    pub fn new(token: SecretString, signer: &Signer, secure: bool) -> Self {
+        let token_digest = Sha256::digest(token.expose_secret().as_bytes());
         AdminAuth {
+            signer: signer.derive("admin-session-key", &token_digest),
             token,
-            signer,
             secure,
             lockout: Lockout::default(),
         }
@@ -39,19 +52,25 @@ impl AdminAuth {
         expected.ct_eq(&given).into()
     }
 
-    /// A new session value: `<expiry>.<nonce>.<signature>`.
-    pub fn new_session(&self, now: i64) -> String {
+    /// A new session: its cookie value and what the server keeps of it.
+    pub fn new_session(&self, now: i64) -> (String, Session) {
         let ttl = i64::try_from(SESSION_TTL.as_secs()).unwrap_or(i64::MAX);
-        let data = format!("{}.{}", now.saturating_add(ttl), crate::random::token());
-        format!("{data}.{}", self.signer.sign("admin-session", &data))
+        let session = Session {
+            id: crate::random::token(),
+            expires_at: now.saturating_add(ttl),
+        };
+        let data = format!("{}.{}", session.expires_at, session.id);
+        let value = format!("{data}.{}", self.signer.sign("admin-session", &data));
+        (value, session)
     }
 
-    pub fn session_valid(&self, value: &str, now: i64) -> bool {
-        let Some((data, sig)) = value.rsplit_once('.') else {
-            return false;
-        };
-        let expiry = data.split('.').next().and_then(|e| e.parse::<i64>().ok());
-        self.signer.verify("admin-session", data, sig) && expiry.is_some_and(|e| e > now)
+    /// The session id in a cookie value, if we signed it (with the current token) and it has
+    /// not expired. Whether the server still knows the id is for the caller to check.
+    pub fn session_id<'a>(&self, value: &'a str, now: i64) -> Option<&'a str> {
+        let (data, sig) = value.rsplit_once('.')?;
+        let (expiry, id) = data.split_once('.')?;
+        let live = expiry.parse::<i64>().is_ok_and(|e| e > now);
+        (live && self.signer.verify("admin-session", data, sig)).then_some(id)
     }
 
     /// The CSRF token for forms in a session: bound to that session, useless in any other.
@@ -86,9 +105,13 @@ impl AdminAuth {
 mod tests {
     use super::*;
 
-    fn auth() -> AdminAuth {
+    fn auth_with(token: &str) -> AdminAuth {
         let signer = Signer::new(SecretString::from("s".repeat(32)));
-        AdminAuth::new(SecretString::from("t".repeat(40)), signer, true)
+        AdminAuth::new(SecretString::from(token.to_owned()), &signer, true)
+    }
+
+    fn auth() -> AdminAuth {
+        auth_with(&"t".repeat(40))
     }
 
     #[test]
@@ -100,16 +123,37 @@ mod tests {
     }
 
     #[test]
-    fn sessions_expire_and_cannot_be_forged() {
+    fn sessions_last_twelve_hours_and_cannot_be_forged() {
         let a = auth();
-        let s = a.new_session(1000);
-        assert!(a.session_valid(&s, 1001));
-        assert!(!a.session_valid(&s, 1000 + 12 * 3600));
-        let (data, sig) = s.rsplit_once('.').unwrap();
-        let forged = format!("9999999999{}", &data[data.find('.').unwrap()..]);
-        assert!(!a.session_valid(&format!("{forged}.{sig}"), 1001));
+        let (value, session) = a.new_session(1000);
+        assert_eq!(session.expires_at, 1000 + 12 * 3600);
+        assert_eq!(a.session_id(&value, 1001), Some(session.id.as_str()));
+        assert_eq!(
+            a.session_id(&value, 1000 + 12 * 3600 - 1),
+            Some(session.id.as_str())
+        );
+        assert_eq!(a.session_id(&value, 1000 + 12 * 3600), None, "expired");
+        let (data, sig) = value.rsplit_once('.').unwrap();
+        let longer = format!("9999999999{}", &data[data.find('.').unwrap()..]);
+        assert_eq!(a.session_id(&format!("{longer}.{sig}"), 1001), None);
+        assert_eq!(a.session_id("garbage", 1001), None);
+        assert_eq!(a.session_id("1.2", 1001), None);
+    }
+
+    #[test]
+    fn a_new_admin_token_ends_every_session() {
+        let (value, _) = auth_with(&"t".repeat(40)).new_session(1000);
+        assert!(auth_with(&"t".repeat(40)).session_id(&value, 1001).is_some());
+        assert_eq!(auth_with(&"u".repeat(40)).session_id(&value, 1001), None);
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_their_session() {
+        let a = auth();
+        let (s, _) = a.new_session(1000);
+        let (other, _) = a.new_session(1000);
         assert!(a.csrf_valid(&s, &a.csrf_token(&s)));
-        assert!(!a.csrf_valid(&a.new_session(1000), &a.csrf_token(&s)));
+        assert!(!a.csrf_valid(&other, &a.csrf_token(&s)));
     }
 
     #[test]
@@ -119,6 +163,6 @@ mod tests {
             (c.http_only(), c.same_site(), c.secure()),
             (Some(true), Some(SameSite::Strict), Some(true))
         );
-        assert!(c.max_age().is_some());
+        assert_eq!(c.max_age(), Some(actix_web::cookie::time::Duration::hours(12)));
     }
 }

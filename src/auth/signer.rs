@@ -41,6 +41,14 @@ impl Signer {
         hex::decode(signature).is_ok_and(|sig| self.mac(purpose, data).verify_slice(&sig).is_ok())
     }
 
+    /// A signer whose key is derived from this one's and `material`: when either changes, every
+    /// signature it made stops verifying.
+    pub fn derive(&self, purpose: &str, material: &[u8]) -> Signer {
+        let mut mac = self.mac(purpose, "");
+        mac.update(material);
+        Signer::new(SecretString::from(hex::encode(mac.finalize().into_bytes())))
+    }
+
     /// The donor's manage link token for one donation: `<donation id>.<signature>`.
     pub fn manage_token(&self, donation_id: &str) -> String {
         format!("{donation_id}.{}", self.sign("manage", donation_id))
@@ -76,6 +84,22 @@ mod tests {
             None
         );
         assert_eq!(s.open_manage_token("no-dot"), None);
+    }
+
+    #[test]
+    fn a_derived_signer_changes_with_its_material_and_its_parent() {
+        let parent = signer("parent-key");
+        let a = parent.derive("session", b"token-1");
+        let sig = a.sign("p", "x");
+        assert!(parent.derive("session", b"token-1").verify("p", "x", &sig));
+        assert!(!parent.derive("session", b"token-2").verify("p", "x", &sig));
+        assert!(!parent.derive("other", b"token-1").verify("p", "x", &sig));
+        assert!(
+            !signer("other-parent")
+                .derive("session", b"token-1")
+                .verify("p", "x", &sig)
+        );
+        assert!(!parent.verify("p", "x", &sig), "not the parent's own signature");
     }
 
     #[test]

@@ -14,15 +14,26 @@ pub struct AbuseSettings {
     pub donate_rate_per_ip: Option<(Rate, NonZeroU32)>,
     /// Checkout sessions the whole service may start; `None` is off.
     pub donate_rate_global: Option<Rate>,
+    /// Thanks-page views one client address may make, and its burst; `None` is off.
+    pub thanks_rate_per_ip: Option<(Rate, NonZeroU32)>,
 }
 
 pub(super) fn read(v: &Vars) -> Result<AbuseSettings, ConfigError> {
-    let burst = v.num("DONATE_BURST_PER_IP", 3u32, 1..=1000)?;
+    let burst = |name, default| -> Result<NonZeroU32, ConfigError> {
+        let n = v.num(name, default, 1..=1000)?;
+        Ok(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+    };
     Ok(AbuseSettings {
         trusted_proxies: v.proxies("TRUSTED_PROXIES")?,
         donate_rate_per_ip: v
             .rate("DONATE_RATE_PER_IP", "5/10m")?
-            .map(|r| (r, NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))),
+            .map(|r| burst("DONATE_BURST_PER_IP", 3).map(|b| (r, b)))
+            .transpose()?,
         donate_rate_global: v.rate("DONATE_RATE_GLOBAL", "60/1h")?,
+        // A reader's thanks page refreshes itself a few times; a script polling it is throttled.
+        thanks_rate_per_ip: v
+            .rate("THANKS_RATE_PER_IP", "30/1m")?
+            .map(|r| burst("THANKS_BURST_PER_IP", 10).map(|b| (r, b)))
+            .transpose()?,
     })
 }

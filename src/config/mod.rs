@@ -46,6 +46,41 @@ pub struct Settings {
     pub rules: Rules,
 }
 
+/// Settings that would expose the jar on the open internet in an unsafe way stop start-up.
+fn refuse_unsafe(v: &Vars, server: &ServerSettings, payment: &PaymentSettings) -> Result<(), ConfigError> {
+    if server.app_env == AppEnv::Production {
+        if payment.is_demo() {
+            return Err(ConfigError::new(
+                "PAYMENT_PROVIDER",
+                "the demo provider is refused with APP_ENV=production; set STRIPE_SECRET_KEY",
+            ));
+        }
+        if !server
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+        {
+            return Err(ConfigError::new(
+                "PUBLIC_URL",
+                "APP_ENV=production needs an https:// PUBLIC_URL (admin cookies and manage links travel over it)",
+            ));
+        }
+    }
+    // The demo checkout lets anyone record "paid" coffees. Reachable from other machines only on
+    // purpose, never because a Stripe key was mistyped or forgotten.
+    let loopback = server
+        .bind_addr
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
+    if payment.is_demo() && !loopback && v.get("PAYMENT_PROVIDER").as_deref() != Some("demo") {
+        return Err(ConfigError::new(
+            "BIND_ADDR",
+            "the demo checkout listens only on loopback (127.0.0.1); set STRIPE_SECRET_KEY, or PAYMENT_PROVIDER=demo to expose the demo on purpose",
+        ));
+    }
+    Ok(())
+}
+
 impl Settings {
     /// Reads `.env` (if present) and the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -63,12 +98,7 @@ impl Settings {
         let v = Vars::new(&lookup);
         let server = server::read(&v)?;
         let payment = payment::read(&v)?;
-        if server.app_env == AppEnv::Production && payment.is_demo() {
-            return Err(ConfigError::new(
-                "PAYMENT_PROVIDER",
-                "the demo provider is refused with APP_ENV=production; set STRIPE_SECRET_KEY",
-            ));
-        }
+        refuse_unsafe(&v, &server, &payment)?;
         Ok(Settings {
             database: database::read(&v)?,
             webhook: webhook::read(&v, &payment)?,

@@ -40,6 +40,43 @@ fn production_refuses_the_demo_provider() {
     assert_eq!(err.var, "PAYMENT_PROVIDER");
 }
 
+const STRIPE: [(&str, &str); 2] = [
+    ("STRIPE_SECRET_KEY", "sk_live_x"),
+    ("STRIPE_WEBHOOK_SECRET", "whsec_a"),
+];
+
+#[test]
+fn production_needs_an_https_public_url() {
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut vars = vec![("APP_ENV", "production")];
+        vars.extend_from_slice(&STRIPE);
+        vars.extend_from_slice(extra);
+        settings(&vars)
+    };
+    assert_eq!(with(&[]).unwrap_err().var, "PUBLIC_URL");
+    assert_eq!(
+        with(&[("PUBLIC_URL", "http://kaffee.example.de")])
+            .unwrap_err()
+            .var,
+        "PUBLIC_URL"
+    );
+    assert!(with(&[("PUBLIC_URL", "https://kaffee.example.de")]).is_ok());
+}
+
+#[test]
+fn the_demo_checkout_stays_on_loopback_unless_asked_for_by_name() {
+    assert!(settings(&[("BIND_ADDR", "127.0.0.1:8080")]).is_ok());
+    assert!(settings(&[("BIND_ADDR", "[::1]:8080")]).is_ok());
+    assert_eq!(
+        settings(&[("BIND_ADDR", "0.0.0.0:8080")]).unwrap_err().var,
+        "BIND_ADDR"
+    );
+    assert!(settings(&[("BIND_ADDR", "0.0.0.0:8080"), ("PAYMENT_PROVIDER", "demo")]).is_ok());
+    let mut stripe = STRIPE.to_vec();
+    stripe.push(("BIND_ADDR", "0.0.0.0:8080"));
+    assert!(settings(&stripe).is_ok(), "real Stripe may listen anywhere");
+}
+
 #[test]
 fn invalid_numbers_name_their_variable() {
     assert_eq!(

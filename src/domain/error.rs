@@ -7,8 +7,8 @@ pub enum ParseError {
     OutOfRange { min: u32, max: u32 },
     #[error("must be at most {max} characters")]
     TooLong { max: usize },
-    #[error("contains characters that are not allowed")]
-    ForbiddenCharacters,
+    #[error("contains a character that is not allowed (U+{:04X})", u32::from(*.0))]
+    ForbiddenCharacter(char),
     #[error("is not valid")]
     Invalid,
 }

@@ -8,6 +8,7 @@ mod error;
 mod lifecycle;
 mod moderation;
 mod money;
+pub mod privacy;
 mod rules;
 mod text;
 mod word_enum;

@@ -2,11 +2,16 @@
 
 use super::ParseError;
 
-/// Characters that can reorder or hide text (bidi overrides, zero-width joiners aside from ZWJ in
-/// emoji, BOM). They are refused rather than silently stripped so the donor sees why.
+/// Characters refused in names and messages, rather than silently stripped, so the donor sees
+/// why: control characters (but the newline), characters that can reorder or hide text (bidi
+/// overrides and marks, BOM), and U+FFFE and U+FFFF, which XML 1.0 forbids (one of them would
+/// make the Atom feed invalid for every reader). Rust strings hold no unpaired surrogates.
 fn is_forbidden(c: char) -> bool {
     (c.is_control() && c != '\n')
-        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}')
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}'
+        )
 }
 
 fn clean(raw: &str, max: usize, allow_newlines: bool) -> Result<Option<String>, ParseError> {
@@ -18,11 +23,11 @@ fn clean(raw: &str, max: usize, allow_newlines: bool) -> Result<Option<String>, 
     if trimmed.chars().count() > max {
         return Err(ParseError::TooLong { max });
     }
-    if trimmed
+    if let Some(c) = trimmed
         .chars()
-        .any(|c| is_forbidden(c) || (!allow_newlines && c == '\n'))
+        .find(|c| is_forbidden(*c) || (!allow_newlines && *c == '\n'))
     {
-        return Err(ParseError::ForbiddenCharacters);
+        return Err(ParseError::ForbiddenCharacter(c));
     }
     Ok(Some(trimmed.to_owned()))
 }
@@ -104,6 +109,27 @@ mod tests {
         );
         assert!(Message::parse(&"☕".repeat(280)).unwrap().is_some());
         assert!(Message::parse(&"x".repeat(281)).is_err());
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_refused_and_named() {
+        for c in ['\u{FFFF}', '\u{FFFE}', '\u{0}', '\u{8}', '\u{1F}', '\t', '\r'] {
+            assert_eq!(
+                SupporterName::parse(&format!("An{c}na")),
+                Err(ParseError::ForbiddenCharacter(c)),
+                "{:?}",
+                c
+            );
+            assert!(Message::parse(&format!("Hal{c}lo")).is_err());
+        }
+        assert_eq!(
+            ParseError::ForbiddenCharacter('\u{FFFF}').to_string(),
+            "contains a character that is not allowed (U+FFFF)"
+        );
+        assert!(
+            SupporterName::parse("\u{1FFFE}\u{FFFD}").is_ok(),
+            "XML allows these"
+        );
     }
 
     #[test]

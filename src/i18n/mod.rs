@@ -111,6 +111,18 @@ impl Lang {
         }
     }
 
+    /// What was wrong with a name or message: the offending character if that was it, else the
+    /// field's general rule (`fallback`).
+    pub fn text_error(self, fallback: &str, error: &crate::domain::ParseError) -> String {
+        match error {
+            crate::domain::ParseError::ForbiddenCharacter(c) => self
+                .texts()
+                .err_character
+                .replace("{code}", &format!("U+{:04X}", u32::from(*c))),
+            _ => fallback.to_owned(),
+        }
+    }
+
     pub fn coffees(self, n: i64) -> String {
         let t = self.texts();
         format!("{n} {}", if n == 1 { t.coffee_one } else { t.coffee_many })
@@ -150,6 +162,7 @@ pub struct Texts {
     pub err_name: &'static str,
     pub err_message: &'static str,
     pub err_public: &'static str,
+    pub err_character: &'static str,
     pub err_body: &'static str,
     pub provider_error_heading: &'static str,
     pub provider_error_text: &'static str,
@@ -223,6 +236,7 @@ pub struct Texts {
     pub admin_login_button: &'static str,
     pub admin_login_failed: &'static str,
     pub admin_logout: &'static str,
+    pub admin_logout_all: &'static str,
     pub admin_donations: &'static str,
     pub admin_events: &'static str,
     pub admin_export: &'static str,

@@ -34,6 +34,8 @@ pub enum PageError {
     LockedOut { retry_after_secs: u64 },
     #[error("too many checkouts")]
     RateLimited { retry_after_secs: u64 },
+    #[error("too many requests")]
+    Throttled { retry_after_secs: u64 },
     #[error("the payment provider failed")]
     Provider,
     #[error(transparent)]
@@ -54,7 +56,9 @@ impl PageError {
             PageError::BadRequest => (t.form_error_heading, t.err_body),
             PageError::Unauthorized => (t.admin_login_heading, t.admin_token),
             PageError::Forbidden => (t.error_heading, t.admin_forbidden),
-            PageError::LockedOut { .. } => (t.too_many_heading, t.too_many_text),
+            PageError::LockedOut { .. } | PageError::Throttled { .. } => {
+                (t.too_many_heading, t.too_many_text)
+            }
             PageError::RateLimited { .. } => (t.rate_limited_heading, t.rate_limited_text),
             PageError::Provider => (t.provider_error_heading, t.provider_error_text),
             PageError::Internal(_) => (t.error_heading, t.error_text),
@@ -63,9 +67,9 @@ impl PageError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            PageError::LockedOut { retry_after_secs } | PageError::RateLimited { retry_after_secs } => {
-                Some((*retry_after_secs).max(1))
-            }
+            PageError::LockedOut { retry_after_secs }
+            | PageError::RateLimited { retry_after_secs }
+            | PageError::Throttled { retry_after_secs } => Some((*retry_after_secs).max(1)),
             _ => None,
         }
     }
@@ -78,7 +82,9 @@ impl ResponseError for PageError {
             PageError::BadRequest => StatusCode::BAD_REQUEST,
             PageError::Unauthorized => StatusCode::UNAUTHORIZED,
             PageError::Forbidden => StatusCode::FORBIDDEN,
-            PageError::LockedOut { .. } | PageError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            PageError::LockedOut { .. } | PageError::RateLimited { .. } | PageError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             // A timeout is a 502 too: to the reader both mean "the payment service failed".
             PageError::Provider => StatusCode::BAD_GATEWAY,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

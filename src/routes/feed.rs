@@ -34,6 +34,14 @@ struct Feed {
     entries: Vec<Entry>,
 }
 
+/// Text without the characters XML 1.0 forbids. New entries cannot contain them (`domain/text.rs`
+/// refuses them), but one stored before that rule must not make the feed unreadable for everyone.
+fn xml_text(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| matches!(*c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..))
+        .collect()
+}
+
 pub async fn feed(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
     let wall = match public::wall(&state.wall_cache, &state.db, None, public::MAX_PAGE).await {
         Ok(w) => w,
@@ -49,12 +57,12 @@ pub async fn feed(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
         .take(50)
         .map(|s| Entry {
             id: format!("{}/supporters#{}", state.public_url, s.id),
-            title: format!(
+            title: xml_text(&format!(
                 "{} – {}",
                 s.name.as_deref().unwrap_or(lang.texts().anonymous),
                 lang.coffees(s.coffees)
-            ),
-            content: s.message.clone().unwrap_or_default(),
+            )),
+            content: xml_text(s.message.as_deref().unwrap_or_default()),
             updated: s.created_at.format(RFC3339).unwrap_or_default(),
         })
         .collect();
@@ -75,5 +83,19 @@ pub async fn feed(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
             tracing::error!(error = ?e, "feed rendering failed");
             HttpResponse::InternalServerError().finish()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml_text;
+
+    #[test]
+    fn characters_xml_forbids_are_left_out_of_the_feed() {
+        assert_eq!(xml_text("A\u{FFFF}n\u{0}n\u{FFFE}a\u{1}"), "Anna");
+        assert_eq!(
+            xml_text("Tab\tund\nZeile ☕ \u{1F600}"),
+            "Tab\tund\nZeile ☕ \u{1F600}"
+        );
     }
 }

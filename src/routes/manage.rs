@@ -27,12 +27,15 @@ struct ManagePage {
     held: bool,
     shown_as: String,
     saved: bool,
-    errors: Vec<(&'static str, &'static str)>,
+    errors: Vec<(&'static str, String)>,
 }
 
 impl ManagePage {
     fn error(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|(f, _)| *f == field).map(|(_, m)| *m)
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
     }
 }
 
@@ -51,7 +54,7 @@ fn render(
     token: &str,
     row: &AdminRow,
     saved: bool,
-    errors: Vec<(&'static str, &'static str)>,
+    errors: Vec<(&'static str, String)>,
     status: StatusCode,
 ) -> HttpResponse {
     let t = lang.texts();
@@ -125,11 +128,11 @@ pub async fn update(
     let visibility = Visibility::from_checkbox(form.public.as_deref());
     let (Ok(name), Ok(message), Ok(visibility)) = (name.clone(), message.clone(), visibility) else {
         let mut errors = Vec::new();
-        if name.is_err() {
-            errors.push(("name", t.err_name));
+        if let Err(e) = &name {
+            errors.push(("name", lang.text_error(t.err_name, e)));
         }
-        if message.is_err() {
-            errors.push(("message", t.err_message));
+        if let Err(e) = &message {
+            errors.push(("message", lang.text_error(t.err_message, e)));
         }
         let mut shown = row.clone();
         shown.name = Some(form.name.clone());
@@ -177,7 +180,7 @@ pub async fn erase(
     let row = guarded(&req, &state, &path).await?;
     let t = lang.texts();
     if form.confirm.as_deref() != Some("on") {
-        let errors = vec![("confirm", t.erase_confirm_missing)];
+        let errors = vec![("confirm", t.erase_confirm_missing.to_owned())];
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(render(&state, lang, &path, &row, false, errors, status));
     }
@@ -186,6 +189,7 @@ pub async fn erase(
         .db
         .write(move |conn| Box::pin(async move { admin::erase(conn, &id, storage::now()).await }))
         .await?;
+    state.db.checkpoint().await?;
     tracing::info!(donation_id = %row.id, "donor erased their personal data");
     Ok(page::message(
         &state,

@@ -85,10 +85,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
+/// Pages that carry a capability or a session: the thanks page (with the donor's manage link),
+/// the manage pages, and the admin. No cache, shared or private, may keep them.
+const PRIVATE_PREFIXES: &[&str] = &["/thanks", "/manage/", "/admin", "/api/admin"];
+
+/// Adds `Cache-Control: no-store` to every response under [`PRIVATE_PREFIXES`], errors included.
+pub async fn no_store_for_private_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let private = PRIVATE_PREFIXES.iter().any(|p| req.path().starts_with(p));
+    let mut response = next.call(req).await?;
+    if private {
+        response.headers_mut().insert(
+            actix_web::http::header::CACHE_CONTROL,
+            actix_web::http::header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(response)
+}
+
 /// Headers for every response. Routes that need another policy set their own header, which
-/// `DefaultHeaders` leaves alone.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// `DefaultHeaders` leaves alone. With an https public URL, browsers are told to use nothing
+/// else for a year (HSTS).
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new();
+    let headers = if https {
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    };
+    headers
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
         .add((

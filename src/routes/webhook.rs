@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::state::State;
 use crate::storage;
 use crate::webhook::apply::Ingested;
-use crate::webhook::event::Event;
+use crate::webhook::event::Incoming;
 use crate::webhook::signature::{self, SignatureError};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,15 +66,13 @@ async fn handle(req: &HttpRequest, body: &[u8], state: &State) -> Result<HttpRes
         webhook.tolerance_secs(),
     )?;
 
-    let event = Event::parse(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
-    if event.livemode != state.provider.livemode() {
+    let incoming = Incoming::parse(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
+    if incoming.event.livemode != state.provider.livemode() {
         return Err(WebhookError::LivemodeMismatch);
     }
-    // Event::parse succeeded, so the body is valid UTF-8 JSON.
-    let payload = String::from_utf8_lossy(body).into_owned();
     let ingested = state
         .ledger
-        .ingest(event, payload)
+        .ingest(incoming)
         .await
         .map_err(WebhookError::Storage)?;
     let status = match &ingested {

@@ -178,8 +178,13 @@ pub async fn update_entry(
 }
 
 /// Anonymises a donation's personal fields and scrubs personal data from its stored Stripe
-/// events. Amount, dates, state and Stripe ids stay for accounting. Cannot be undone.
+/// events. Amount, dates, state and Stripe ids stay for accounting. Cannot be undone. SQLite's
+/// `secure_delete` overwrites the old text in the pages it changes; `Db::checkpoint` afterwards
+/// moves it out of the WAL file too.
 pub async fn erase(conn: &mut SqliteConnection, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query("PRAGMA secure_delete = ON")
+        .execute(&mut *conn)
+        .await?;
     let r = sqlx::query(
         "UPDATE donations SET name = NULL, message = NULL, visibility = 'anonymous', consent_at = NULL, \
          consent_version = NULL, held = 0, erased_at = COALESCE(erased_at, ?2), updated_at = ?2 WHERE id = ?1",
@@ -191,52 +196,14 @@ pub async fn erase(conn: &mut SqliteConnection, id: &str, now: i64) -> Result<bo
     if r.rows_affected() == 0 {
         return Ok(false);
     }
-    let events: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, payload FROM stripe_events WHERE donation_id = ?1")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-    for (event_id, payload) in events {
-        let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&payload) else {
-            continue;
-        };
-        redact(&mut json);
-        sqlx::query("UPDATE stripe_events SET payload = ?2 WHERE id = ?1")
-            .bind(event_id)
-            .bind(json.to_string())
-            .execute(&mut *conn)
-            .await?;
+    let events: Vec<String> = sqlx::query_scalar("SELECT id FROM stripe_events WHERE donation_id = ?1")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    for event_id in events {
+        super::events::redact_for_erasure(conn, &event_id).await?;
     }
     Ok(true)
-}
-
-/// Fields of Stripe objects that describe the payer. Nothing we apply reads them.
-const PERSONAL_KEYS: &[&str] = &[
-    "customer_details",
-    "customer_email",
-    "billing_details",
-    "shipping",
-    "shipping_details",
-    "collected_information",
-    "receipt_email",
-    "custom_fields",
-    "owner",
-];
-
-fn redact(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, v) in map.iter_mut() {
-                if PERSONAL_KEYS.contains(&key.as_str()) {
-                    *v = serde_json::Value::Null;
-                } else {
-                    redact(v);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -261,19 +228,4 @@ pub async fn recent_events(pool: &SqlitePool, limit: u32) -> Result<Vec<LedgerRo
     .bind(limit)
     .fetch_all(pool)
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_removes_payer_details_at_any_depth() {
-        let mut v = serde_json::json!({"data": {"object": {"id": "cs_1", "customer_details": {"email": "a@b.c"},
-            "custom_fields": [{"key": "name"}], "metadata": {"donation_id": "d"}}}});
-        redact(&mut v);
-        assert_eq!(v["data"]["object"]["customer_details"], serde_json::Value::Null);
-        assert_eq!(v["data"]["object"]["custom_fields"], serde_json::Value::Null);
-        assert_eq!(v["data"]["object"]["metadata"]["donation_id"], "d");
-    }
 }

@@ -212,3 +212,35 @@ pub async fn save_facts(
     .await
     .map(|_| ())
 }
+
+/// Takes one of a pending session's Stripe lookups, if it has any left and the last was at least
+/// `interval_secs` ago. Atomic, so concurrent refreshes cannot both ask.
+pub async fn claim_stripe_lookup(
+    conn: &mut SqliteConnection,
+    session_id: &str,
+    now: i64,
+    max_lookups: i64,
+    interval_secs: i64,
+) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE donations SET stripe_lookups = stripe_lookups + 1, stripe_looked_at = ?2 \
+         WHERE checkout_session_id = ?1 AND status = 'pending' AND stripe_lookups < ?3 \
+         AND (stripe_looked_at IS NULL OR stripe_looked_at <= ?2 - ?4)",
+    )
+    .bind(session_id)
+    .bind(now)
+    .bind(max_lookups)
+    .bind(interval_secs)
+    .execute(conn)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Whether the donor of donation `id` has erased their personal data.
+pub async fn is_erased(conn: &mut SqliteConnection, id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM donations WHERE id = ?1 AND erased_at IS NOT NULL")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+        .map(|n| n > 0)
+}

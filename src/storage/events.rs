@@ -66,6 +66,27 @@ pub async fn set_outcome(
         .map(|_| ())
 }
 
+/// Rewrites a stored payload as erasure leaves it (`domain::privacy::redact_for_erasure`).
+pub async fn redact_for_erasure(conn: &mut SqliteConnection, id: &str) -> Result<(), sqlx::Error> {
+    let Some(payload) = payload(conn, id).await? else {
+        return Ok(());
+    };
+    // A payload that is not JSON cannot be redacted field by field: it goes entirely.
+    let redacted = match serde_json::from_str::<serde_json::Value>(&payload) {
+        Ok(mut json) => {
+            crate::domain::privacy::redact_for_erasure(&mut json);
+            json.to_string()
+        }
+        Err(_) => "{}".to_owned(),
+    };
+    sqlx::query("UPDATE stripe_events SET payload = ?2 WHERE id = ?1")
+        .bind(id)
+        .bind(redacted)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// The stored raw payload of one event.
 pub async fn payload(conn: &mut SqliteConnection, id: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT payload FROM stripe_events WHERE id = ?1")

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod donations;
 pub mod events;
+pub mod sessions;
 pub mod state;
 pub mod supporters;
 
@@ -82,6 +83,19 @@ impl Db {
         }
     }
 
+    /// Copies the WAL into the database file and truncates it, after the writes before it, so
+    /// that text an erasure overwrote is gone from every file of the database.
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        let wait = self.pool.options().get_acquire_timeout();
+        let _slot = tokio::time::timeout(wait, self.writer.slot.lock())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn migrate(&self) -> anyhow::Result<()> {
         sqlx::migrate!("./migrations")
             .run(&self.pool)
@@ -100,7 +114,9 @@ impl Db {
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     let url = &settings.url;
     let options = SqliteConnectOptions::from_str(url)
-        .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?
+        .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?;
+    private_files(options.get_filename())?;
+    let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
@@ -116,6 +132,33 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         pool,
         writer: Arc::default(),
     })
+}
+
+/// The database holds donors' names, payment ids and the generated signing secret: only its
+/// owner may read it. SQLite gives the `-wal` and `-shm` files the mode of the database file, so
+/// the file is created (or narrowed) to 0600 before SQLite opens it.
+fn private_files(path: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+            return Ok(());
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot create the database file {}", path.display()))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} private", file.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether the database answers a trivial query (for `/readyz`).

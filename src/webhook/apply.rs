@@ -13,7 +13,7 @@ use crate::storage::donations::{self, DonationRow};
 use crate::storage::events::{self, EventStatus, NewEvent};
 use crate::storage::{self, Db};
 
-use super::event::{Event, Session};
+use super::event::{Event, Incoming, Session};
 use super::interpret::{self, SessionStep, Step};
 
 /// The result of applying one event.
@@ -78,26 +78,27 @@ impl Ledger {
     }
 
     /// Records a verified event in the ledger and applies it, once, in one durable transaction.
-    #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = %event.kind))]
-    pub async fn ingest(&self, event: Event, payload: String) -> Result<Ingested, sqlx::Error> {
+    #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
+    pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, sqlx::Error> {
         let rules = Arc::clone(&self.rules);
         let ingested = self
             .db
             .write(move |conn| {
                 Box::pin(async move {
                     let now = storage::now();
+                    let event = &incoming.event;
                     let new = NewEvent {
                         id: &event.id,
                         kind: &event.kind,
                         created: event.created,
                         livemode: event.livemode,
                         api_version: event.api_version.as_deref(),
-                        payload: &payload,
+                        payload: incoming.payload(),
                     };
                     if !events::insert_new(conn, &new, now).await? {
                         return Ok(Ingested::Duplicate);
                     }
-                    settle(conn, &rules, &event, now).await.map(Ingested::Processed)
+                    settle(conn, &rules, event, now).await.map(Ingested::Processed)
                 })
             })
             .await?;
@@ -162,10 +163,24 @@ async fn settle(
 ) -> Result<Outcome, sqlx::Error> {
     let outcome = apply(conn, interpret::interpret(event, rules, now), now).await?;
     record(conn, &event.id, &outcome).await?;
-    if let Outcome::Applied { .. } = outcome {
+    if let Outcome::Applied { donation_id } = &outcome {
+        forget_erased_donor(conn, donation_id, &event.id).await?;
         retry_deferred(conn, rules, now).await?;
     }
     Ok(outcome)
+}
+
+/// An event that arrives after its donor erased their data (a refund, a late SEPA success) is
+/// stored as erasure would have left it.
+async fn forget_erased_donor(
+    conn: &mut SqliteConnection,
+    donation_id: &str,
+    event_id: &str,
+) -> Result<(), sqlx::Error> {
+    if donations::is_erased(conn, donation_id).await? {
+        events::redact_for_erasure(conn, event_id).await?;
+    }
+    Ok(())
 }
 
 async fn record(conn: &mut SqliteConnection, event_id: &str, outcome: &Outcome) -> Result<(), sqlx::Error> {
@@ -188,6 +203,9 @@ async fn retry_deferred(conn: &mut SqliteConnection, rules: &Rules, now: i64) ->
         if outcome != Outcome::Deferred {
             tracing::info!(event_id = %id, status = %outcome.status(), "deferred stripe event settled");
             record(conn, &id, &outcome).await?;
+            if let Outcome::Applied { donation_id } = &outcome {
+                forget_erased_donor(conn, donation_id, &id).await?;
+            }
         }
     }
     Ok(())

@@ -33,6 +33,31 @@ pub enum EventParseError {
     Envelope(#[from] serde_json::Error),
 }
 
+/// A verified event ready for the ledger: parsed, and with the payer's details already dropped
+/// from the payload that will be stored (`domain::privacy`).
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub event: Event,
+    payload: String,
+}
+
+impl Incoming {
+    /// Parses `body` once, drops payer details, and keeps the redacted JSON as the payload.
+    pub fn parse(body: &[u8]) -> Result<Self, EventParseError> {
+        let mut value: Value = serde_json::from_slice(body)?;
+        crate::domain::privacy::redact_payer(&mut value);
+        let event = Event::deserialize(&value)?;
+        Ok(Incoming {
+            event,
+            payload: value.to_string(),
+        })
+    }
+
+    pub fn payload(&self) -> &str {
+        &self.payload
+    }
+}
+
 impl Event {
     pub fn parse(body: &[u8]) -> Result<Self, EventParseError> {
         Ok(serde_json::from_slice(body)?)

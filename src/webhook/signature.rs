@@ -8,6 +8,7 @@
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -23,22 +24,41 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// A header longer than this is refused before any work: Stripe's own are about 150 bytes (one
+/// `t`, a `v1` per secret during a rotation, a `v0` in test mode).
+pub const MAX_HEADER_BYTES: usize = 4096;
+/// Likewise for the number of `key=value` entries.
+pub const MAX_ENTRIES: usize = 16;
+
 /// The parts of a `Stripe-Signature` header we use.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SignatureHeader {
     pub timestamp: i64,
-    pub v1: Vec<Vec<u8>>,
+    /// Every `v1` signature: 32 bytes each.
+    pub v1: Vec<[u8; 32]>,
 }
 
 impl SignatureHeader {
+    /// Parses the header. Its size and entry count are bounded first, and every `v1` must be 64
+    /// hex digits, so a hostile header costs a bounded, small amount of work and no HMAC.
     pub fn parse(header: &str) -> Result<Self, SignatureError> {
+        if header.len() > MAX_HEADER_BYTES {
+            return Err(SignatureError::Malformed);
+        }
         let mut timestamp = None;
         let mut v1 = Vec::new();
-        for item in header.split(',') {
+        for (n, item) in header.split(',').enumerate() {
+            if n >= MAX_ENTRIES {
+                return Err(SignatureError::Malformed);
+            }
             let (key, value) = item.trim().split_once('=').ok_or(SignatureError::Malformed)?;
             match key {
                 "t" => timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
-                "v1" => v1.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?),
+                "v1" => {
+                    let mut sig = [0u8; 32];
+                    hex::decode_to_slice(value, &mut sig).map_err(|_| SignatureError::Malformed)?;
+                    v1.push(sig);
+                }
                 // v0 and future schemes are ignored, as Stripe documents.
                 _ => {}
             }
@@ -52,6 +72,7 @@ impl SignatureHeader {
 }
 
 /// Checks `header` against `body`. `now` and `tolerance_secs` bound the timestamp both ways.
+/// The MAC is computed once per secret and compared with every candidate in constant time.
 pub fn verify(
     header: Option<&str>,
     body: &[u8],
@@ -60,18 +81,19 @@ pub fn verify(
     tolerance_secs: i64,
 ) -> Result<(), SignatureError> {
     let header = SignatureHeader::parse(header.ok_or(SignatureError::Missing)?)?;
-    if (now - header.timestamp).abs() > tolerance_secs {
+    // Checked: a timestamp near i64::MIN or MAX is stale, not an overflow.
+    let skew = now.checked_sub(header.timestamp).and_then(i64::checked_abs);
+    if skew.is_none_or(|s| s > tolerance_secs) {
         return Err(SignatureError::Stale);
     }
     for secret in secrets {
-        for candidate in &header.v1 {
-            // verify_slice compares in constant time.
-            if mac(secret, header.timestamp, body)
-                .verify_slice(candidate)
-                .is_ok()
-            {
-                return Ok(());
-            }
+        let expected = mac(secret, header.timestamp, body).finalize().into_bytes();
+        // Not short-circuiting: every candidate is compared, in constant time.
+        let matched = header.v1.iter().fold(subtle::Choice::from(0), |any, candidate| {
+            any | expected.ct_eq(candidate)
+        });
+        if bool::from(matched) {
+            return Ok(());
         }
     }
     Err(SignatureError::Mismatch)
@@ -125,7 +147,11 @@ mod tests {
     fn accepts_any_v1_against_any_secret_and_ignores_v0() {
         let body = b"{\"id\":\"evt_1\"}";
         let sig = sign(body, &[&secret("whsec_new")], 100);
-        let header = format!("t=100,v0=deadbeef,v1=00ff,{}", sig.trim_start_matches("t=100,"));
+        let wrong = "0".repeat(64);
+        let header = format!(
+            "t=100,v0=deadbeef,v1={wrong},{}",
+            sig.trim_start_matches("t=100,")
+        );
         let secrets = [secret("whsec_old"), secret("whsec_new")];
         assert_eq!(verify(Some(&header), body, &secrets, 100, 300), Ok(()));
     }
@@ -170,6 +196,80 @@ mod tests {
         assert_eq!(
             verify(Some("t=1000,v1=zz"), body, &secrets, 1000, 300),
             Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn only_64_hex_digit_signatures_are_accepted() {
+        let body = b"{}";
+        let secrets = [secret("whsec_a")];
+        let good = sign(body, &[&secrets[0]], 1000);
+        let sig = good.trim_start_matches("t=1000,v1=");
+        for bad in [&sig[..62], &format!("{sig}00"), "00", ""] {
+            assert_eq!(
+                verify(Some(&format!("t=1000,v1={bad}")), body, &secrets, 1000, 300),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
+        }
+        assert_eq!(verify(Some(&good), body, &secrets, 1000, 300), Ok(()));
+    }
+
+    #[test]
+    fn oversized_headers_are_refused_before_any_hmac() {
+        let body = b"{}";
+        let secrets = [secret("whsec_a")];
+        let good = sign(body, &[&secrets[0]], 1000);
+        let zeros = format!(",v1={}", "0".repeat(64));
+        let flood = format!("t=1000{}", zeros.repeat(20_000));
+        assert_eq!(
+            verify(Some(&flood), body, &secrets, 1000, 300),
+            Err(SignatureError::Malformed)
+        );
+        // 16 entries are fine, 17 are not, even with the right signature among them.
+        let fifteen = format!("{good}{}", zeros.repeat(14));
+        assert_eq!(fifteen.split(',').count(), 16);
+        assert_eq!(verify(Some(&fifteen), body, &secrets, 1000, 300), Ok(()));
+        let seventeen = format!("{fifteen}{zeros}");
+        assert_eq!(
+            verify(Some(&seventeen), body, &secrets, 1000, 300),
+            Err(SignatureError::Malformed)
+        );
+        let long = format!("{good},v0={}", "a".repeat(MAX_HEADER_BYTES));
+        assert_eq!(
+            verify(Some(&long), body, &secrets, 1000, 300),
+            Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_an_overflow() {
+        let body = b"{}";
+        let secrets = [secret("whsec_a")];
+        for t in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let header = sign(body, &[&secrets[0]], t);
+            assert_eq!(
+                verify(Some(&header), body, &secrets, 1000, 300),
+                Err(SignatureError::Stale),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tolerance_includes_its_boundary_both_ways() {
+        let body = b"{}";
+        let secrets = [secret("whsec_a")];
+        let header = sign(body, &[&secrets[0]], 1000);
+        assert_eq!(verify(Some(&header), body, &secrets, 1300, 300), Ok(()));
+        assert_eq!(verify(Some(&header), body, &secrets, 700, 300), Ok(()));
+        assert_eq!(
+            verify(Some(&header), body, &secrets, 1301, 300),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(Some(&header), body, &secrets, 699, 300),
+            Err(SignatureError::Stale)
         );
     }
 

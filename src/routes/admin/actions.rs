@@ -128,6 +128,9 @@ pub async fn run(state: &State, id: &str, action: &str, input: &ActionInput) -> 
     if !found {
         return Err(ActionError::NotFound);
     }
+    if action == "erase" {
+        state.db.checkpoint().await?;
+    }
     tracing::info!(donation_id = %id, action, "admin action");
     Ok(())
 }

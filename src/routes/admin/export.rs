@@ -35,7 +35,7 @@ const HEADER: &[&str] = &[
 ];
 
 /// Spreadsheets run a cell starting with `=`, `+`, `-`, `@`, tab or CR as a formula. Prefixing a
-/// quote makes it text (OWASP's advice against CSV injection).
+/// quote makes it text (OWASP's advice against CSV injection). Quoting alone does not help.
 pub fn guard(cell: &str) -> String {
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
@@ -77,9 +77,36 @@ fn record(r: &AdminRow) -> Vec<String> {
     ]
 }
 
+/// `?format=excel-de` (German Excel, which splits on `;` and reads UTF-8 only after a BOM), or
+/// plain comma-separated CSV.
+fn format(query: &str) -> Result<Format, ApiError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query).map_err(|_| ApiError::BadRequest("unreadable query"))?;
+    match pairs.iter().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()) {
+        None | Some("" | "csv") => Ok(Format::Comma),
+        Some("excel-de") => Ok(Format::ExcelDe),
+        Some(_) => Err(ApiError::BadRequest("format must be csv or excel-de")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Comma,
+    ExcelDe,
+}
+
 pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpResponse, ApiError> {
     let mut q = actions::list_query(req.query_string()).map_err(ApiError::BadRequest)?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let format = format(req.query_string())?;
+    let mut out = Vec::new();
+    if format == Format::ExcelDe {
+        out.extend_from_slice("\u{feff}".as_bytes());
+    }
+    // Every field quoted: a spreadsheet then never splits a cell, whatever the delimiter.
+    let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .delimiter(if format == Format::ExcelDe { b';' } else { b',' })
+        .from_writer(out);
     writer.write_record(HEADER).map_err(anyhow::Error::from)?;
     // Page through everything, newest first, without holding a transaction open.
     q.limit = 500;

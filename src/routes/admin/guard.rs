@@ -1,11 +1,13 @@
 //! The [`Admin`] extractor: proof that a request carries the blogger's credentials, so no admin
 //! handler can forget to check them.
 //!
-//! No token configured → 404; locked out → 429; wrong or missing credentials → 401; a browser
-//! session's state-changing request from another origin → 403. Under `/api/` the refusal is
-//! JSON, elsewhere the translated page (the login form for a 401).
+//! No token configured → 404. A live browser session is accepted first, so the blogger's own
+//! browser never meets the lockout; a state-changing request in it must come from our origin
+//! (else 403). Otherwise: locked out → 429; wrong or missing credentials → 401. Under `/api/`
+//! the refusal is JSON, elsewhere the translated page (the login form for a 401).
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::Method;
@@ -13,13 +15,13 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest};
 
 use crate::auth::admin::SESSION_COOKIE;
-use crate::routes::client_ip::client_ip;
+use crate::routes::client_ip::client_key;
 use crate::routes::error::{ApiError, PageError};
 use crate::routes::origin::same_origin;
 use crate::state::State;
 
 pub struct Admin {
-    /// The browser session, for CSRF tokens; `None` when authenticated by bearer token.
+    /// The browser session's cookie value, for CSRF tokens; `None` for a bearer token.
     pub session: Option<String>,
 }
 
@@ -46,9 +48,13 @@ impl Admin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     Disabled,
-    LockedOut { retry_after_secs: u64 },
+    LockedOut {
+        retry_after_secs: u64,
+    },
     Unauthenticated,
     CrossOrigin,
+    /// The session store could not be read.
+    Unavailable,
 }
 
 impl Refusal {
@@ -60,6 +66,7 @@ impl Refusal {
                 Refusal::LockedOut { retry_after_secs } => ApiError::LockedOut { retry_after_secs },
                 Refusal::Unauthenticated => ApiError::Unauthorized,
                 Refusal::CrossOrigin => ApiError::Forbidden,
+                Refusal::Unavailable => ApiError::Internal(anyhow::anyhow!("admin sessions unavailable")),
             }
             .into()
         } else {
@@ -68,6 +75,7 @@ impl Refusal {
                 Refusal::LockedOut { retry_after_secs } => PageError::LockedOut { retry_after_secs },
                 Refusal::Unauthenticated => PageError::Unauthorized,
                 Refusal::CrossOrigin => PageError::Forbidden,
+                Refusal::Unavailable => PageError::Internal(anyhow::anyhow!("admin sessions unavailable")),
             }
             .into()
         }
@@ -76,54 +84,65 @@ impl Refusal {
 
 impl FromRequest for Admin {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match req.app_data::<State>() {
-            Some(state) => authenticate(req, state).map_err(|r| r.into_error(req)),
-            None => Err(PageError::Internal(anyhow::anyhow!("no application state")).into()),
+        let req = req.clone();
+        Box::pin(async move {
+            match req.app_data::<State>() {
+                Some(state) => authenticate(&req, state).await.map_err(|r| r.into_error(&req)),
+                None => Err(PageError::Internal(anyhow::anyhow!("no application state")).into()),
+            }
         })
     }
 }
 
-fn authenticate(req: &HttpRequest, state: &State) -> Result<Admin, Refusal> {
+async fn authenticate(req: &HttpRequest, state: &State) -> Result<Admin, Refusal> {
     let Some(auth) = state.admin.as_ref() else {
         return Err(Refusal::Disabled);
     };
-    let ip = client_ip(req, &state.abuse.trusted_proxies);
-    if let Some(wait) = auth.lockout.retry_after(ip) {
+    let now = crate::storage::now();
+    if let Some(cookie) = req.cookie(SESSION_COOKIE)
+        && let Some(id) = auth.session_id(cookie.value(), now)
+    {
+        let live = crate::storage::sessions::is_live(state.db.pool(), id, now)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = ?e, "reading admin sessions failed");
+                Refusal::Unavailable
+            })?;
+        if live {
+            let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+            if !safe && !same_origin(req, &state.public_url) {
+                tracing::warn!("cross-origin admin request refused");
+                return Err(Refusal::CrossOrigin);
+            }
+            return Ok(Admin {
+                session: Some(cookie.value().to_owned()),
+            });
+        }
+        // Ended or unknown: answered like a missing session. Forging the signature is hopeless,
+        // and counting old cookies as failures would lock the blogger out after a logout.
+        tracing::info!("ended admin session presented");
+    }
+    let client = client_key(req, &state.abuse.trusted_proxies);
+    if let Some(wait) = auth.lockout.retry_after(client) {
         return Err(Refusal::LockedOut {
             retry_after_secs: wait.as_secs(),
         });
     }
-    if let Some(header) = req.headers().get(AUTHORIZATION) {
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if auth.token_matches(token.trim()) {
-            return Ok(Admin { session: None });
-        }
-        auth.lockout.record_failure(ip);
-        tracing::warn!(%ip, "wrong admin bearer token");
-        return Err(Refusal::Unauthenticated);
-    }
-    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+    let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Err(Refusal::Unauthenticated);
     };
-    if !auth.session_valid(cookie.value(), crate::storage::now()) {
-        // Answered like a missing session: forging the signature is hopeless, and counting
-        // expired cookies as failures would lock the blogger out after a night's sleep.
-        tracing::info!(%ip, "invalid or expired admin session");
-        return Err(Refusal::Unauthenticated);
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if auth.token_matches(token.trim()) {
+        return Ok(Admin { session: None });
     }
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD);
-    if !safe && !same_origin(req, &state.public_url) {
-        tracing::warn!(%ip, "cross-origin admin request refused");
-        return Err(Refusal::CrossOrigin);
-    }
-    Ok(Admin {
-        session: Some(cookie.value().to_owned()),
-    })
+    auth.lockout.record_failure(client);
+    tracing::warn!(%client, "wrong admin bearer token");
+    Err(Refusal::Unauthenticated)
 }

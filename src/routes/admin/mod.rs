@@ -17,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
             .route("/logout", web::post().to(login::logout))
+            .route("/logout-all", web::post().to(login::logout_all))
             .route("", web::get().to(pages::list))
             .route("/", web::get().to(pages::list))
             .route("/donations/{id}", web::get().to(pages::detail))

@@ -168,7 +168,7 @@ pub async fn events(lang: Lang, admin: Admin, state: State) -> Result<HttpRespon
 
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {
-    csrf: Option<String>,
+    pub csrf: Option<String>,
 }
 
 pub async fn replay(

@@ -82,8 +82,10 @@ impl RawDonation {
                 t.err_coffees.replace("{max}", &max_coffees.to_string()),
             )
         });
-        let name = SupporterName::parse(&values.name).map_err(|_| err("name", t.err_name.into()));
-        let message = Message::parse(&values.message).map_err(|_| err("message", t.err_message.into()));
+        let name =
+            SupporterName::parse(&values.name).map_err(|e| err("name", lang.text_error(t.err_name, &e)));
+        let message =
+            Message::parse(&values.message).map_err(|e| err("message", lang.text_error(t.err_message, &e)));
         let visibility = Visibility::from_checkbox(self.public.as_ref().map(Scalar::as_text).as_deref())
             .map_err(|_| err("public", t.err_public.into()));
         match (coffees, name, message, visibility) {

@@ -6,7 +6,7 @@ use actix_web::http::header::{CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::client_ip::client_ip;
+use super::client_ip::client_key;
 use super::error::PageError;
 use super::home::render_form;
 use super::page;
@@ -57,9 +57,9 @@ pub async fn donate(
                 values: raw.values(),
             })?;
         // Limits count only requests that would reach Stripe: a typo costs nothing.
-        let ip = client_ip(&req, &state.abuse.trusted_proxies);
-        state.donate_limits.check(ip).map_err(|wait| {
-            tracing::warn!(%ip, ?wait, "checkout rate limit reached");
+        let client = client_key(&req, &state.abuse.trusted_proxies);
+        state.donate_limits.check(client).map_err(|wait| {
+            tracing::info!(%client, ?wait, "checkout rate limit reached");
             DonateError::RateLimited(wait)
         })?;
         start_checkout(&state, &form, lang).await.map(Checkout::Started)

@@ -108,6 +108,7 @@ pub async fn configure(overrides: &[(&str, &str)]) -> TestConfig {
         // Every test comes from 127.0.0.1; the rate-limit tests turn the limits back on.
         ("DONATE_RATE_PER_IP".into(), "off".into()),
         ("DONATE_RATE_GLOBAL".into(), "off".into()),
+        ("THANKS_RATE_PER_IP".into(), "off".into()),
     ]);
     let mut vars = defaults.clone();
     for (k, v) in overrides {

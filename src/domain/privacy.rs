@@ -1,0 +1,97 @@
+//! What of Stripe's objects we keep. The ledger needs ids, amounts, statuses and metadata to
+//! replay and account; it never needs who paid. Payer details are dropped from every event when
+//! it is stored, and erasure drops the rest of what could name a donor.
+
+use serde_json::Value;
+
+/// Fields of Stripe objects that describe the payer, at any depth. Nothing we apply reads them.
+const PAYER_KEYS: &[&str] = &[
+    "billing_details",
+    "collected_information",
+    "customer_details",
+    "customer_email",
+    // A dispute's evidence: the customer's name, e-mail, address, receipts and messages.
+    "evidence",
+    "owner",
+    "payment_method_details",
+    "receipt_email",
+    "shipping",
+    "shipping_details",
+];
+
+/// What a Payment Link asked the payer (the name shown on the wall, the public opt-in): kept
+/// for replay until the donor's data is erased.
+const CUSTOM_FIELDS: &str = "custom_fields";
+
+/// Drops payer details, as every event is stored.
+pub fn redact_payer(value: &mut Value) {
+    redact(value, &|key| PAYER_KEYS.contains(&key));
+}
+
+/// Drops payer details and the custom fields, as an erased donor's events are stored.
+pub fn redact_for_erasure(value: &mut Value) {
+    redact(value, &|key| key == CUSTOM_FIELDS || PAYER_KEYS.contains(&key));
+}
+
+fn redact(value: &mut Value, drop: &dyn Fn(&str) -> bool) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if drop(key) {
+                    *v = Value::Null;
+                } else {
+                    redact(v, drop);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact(v, drop)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> Value {
+        json!({"id": "evt_1", "data": {"object": {
+            "id": "cs_1", "amount_total": 500, "customer_email": "a@b.c",
+            "customer_details": {"email": "a@b.c", "name": "Anna"},
+            "custom_fields": [{"key": "name", "text": {"value": "Anna"}}],
+            "metadata": {"donation_id": "d"},
+            "charges": [{"billing_details": {"name": "Anna"}, "receipt_email": "a@b.c",
+                         "payment_method_details": {"card": {"last4": "4242"}}, "amount": 500}],
+            "evidence": {"customer_name": "Anna"}, "evidence_details": {"due_by": 1},
+            "shipping": {"name": "Anna"}, "shipping_details": {"name": "Anna"},
+            "collected_information": {"shipping_details": {}}, "owner": {"name": "Anna"}}}})
+    }
+
+    #[test]
+    fn stored_events_keep_what_replay_and_accounting_need_and_no_payer_details() {
+        let mut v = event();
+        redact_payer(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("a@b.c") && !text.contains("4242"));
+        assert_eq!(
+            text.matches("Anna").count(),
+            1,
+            "only the custom field remains: {text}"
+        );
+        let object = &v["data"]["object"];
+        assert_eq!(object["metadata"]["donation_id"], "d");
+        assert_eq!(object["amount_total"], 500);
+        assert_eq!(object["charges"][0]["amount"], 500);
+        assert_eq!(object["evidence_details"]["due_by"], 1);
+        assert_eq!(object["custom_fields"][0]["text"]["value"], "Anna");
+    }
+
+    #[test]
+    fn erasure_drops_the_custom_fields_too() {
+        let mut v = event();
+        redact_for_erasure(&mut v);
+        assert!(!v.to_string().contains("Anna"));
+        assert_eq!(v["data"]["object"]["metadata"]["donation_id"], "d");
+        assert_eq!(v["id"], "evt_1");
+    }
+}
