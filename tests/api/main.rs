@@ -1,13 +1,16 @@
 mod abuse;
 mod admin;
+mod admin_sessions;
 mod browser;
 mod cli;
 mod demo;
 mod donate;
 mod health;
 mod helpers;
+mod hostile;
 mod ledger;
 mod privacy;
+mod privacy_at_rest;
 mod reconcile;
 mod state_machine;
 mod wall;
