@@ -108,6 +108,12 @@ impl Application {
         });
 
         let mut tasks = JoinSet::new();
+        if let Some(writer) = db.take_writer_task() {
+            tasks.spawn(async move {
+                writer.await.context("the database writer panicked")?;
+                anyhow::bail!("the database writer stopped")
+            });
+        }
         if let Some(stripe) = settings.payment.stripe()
             && !stripe.reconcile_interval.is_zero()
         {

@@ -1,4 +1,4 @@
-//! The SQLite file.
+//! The SQLite file, and how it is read and written.
 
 use std::time::Duration;
 
@@ -8,8 +8,12 @@ use super::vars::Vars;
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: String,
-    /// How long a write waits for SQLite's lock before the request fails (webhooks: 503).
+    /// How long a write waits for another process's lock before it fails (webhooks: 503).
     pub busy_timeout: Duration,
+    /// Connections for reads; writes have their own one.
+    pub read_connections: u32,
+    /// How many queued writes the writer commits together (`1`: one commit each).
+    pub batch_max: usize,
 }
 
 pub(super) fn read(v: &Vars) -> Result<DatabaseSettings, ConfigError> {
@@ -18,5 +22,7 @@ pub(super) fn read(v: &Vars) -> Result<DatabaseSettings, ConfigError> {
             .get("DATABASE_URL")
             .unwrap_or_else(|| "sqlite://kaffeekasse.db".into()),
         busy_timeout: Duration::from_millis(v.num("DATABASE_BUSY_TIMEOUT_MS", 5000, 10..=60_000)?),
+        read_connections: v.num("DATABASE_READ_CONNECTIONS", 4, 1..=64)?,
+        batch_max: v.num("WEBHOOK_BATCH_MAX", 64, 1..=1024)?,
     })
 }

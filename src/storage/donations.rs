@@ -67,18 +67,25 @@ const COLUMNS: &str = "id, provider, checkout_session_id, payment_intent_id, cha
     currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at, erased_at";
 
 /// Inserts unless a donation with this id or checkout session exists. Returns whether it did.
-#[tracing::instrument(skip_all, fields(donation_id = %d.id))]
 pub async fn insert(conn: &mut SqliteConnection, d: &NewDonation) -> Result<bool, sqlx::Error> {
+    Ok(insert_returning(conn, d).await?.is_some())
+}
+
+/// Inserts unless a donation with this id or checkout session exists; returns the new row.
+pub async fn insert_returning(
+    conn: &mut SqliteConnection,
+    d: &NewDonation,
+) -> Result<Option<DonationRow>, sqlx::Error> {
     let public = d.visibility.is_public();
     let consent_at = public.then_some(d.created_at);
     let consent_version = public.then_some(crate::i18n::CONSENT_VERSION);
-    let result = sqlx::query(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO donations (id, provider, checkout_session_id, coffees, expected_amount_cents, \
          amount_cents, currency, name, message, visibility, consent_at, livemode, created_at, updated_at, \
          held, consent_version) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14) \
-         ON CONFLICT DO NOTHING",
-    )
+         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    )))
     .bind(&d.id)
     .bind(d.provider)
     .bind(&d.checkout_session_id)
@@ -93,9 +100,8 @@ pub async fn insert(conn: &mut SqliteConnection, d: &NewDonation) -> Result<bool
     .bind(d.created_at)
     .bind(d.held)
     .bind(consent_version)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await
 }
 
 pub async fn find_by_session(
@@ -146,67 +152,45 @@ pub async fn find_by_keys(
     Ok(None)
 }
 
-/// Fills in Stripe identifiers we did not know yet; known ones are never overwritten.
-pub async fn link_ids(
+/// What an event changes on a donation, written in one statement.
+pub struct DonationUpdate<'a> {
+    /// Ids to fill in where the donation has none (known ones are never overwritten).
+    pub learned: &'a Keys,
+    /// Stripe's amount and currency, and whether they differ from what we asked for.
+    pub amount: Option<(i64, &'a str, bool)>,
+    pub facts: &'a Facts,
+    pub status: DonationStatus,
+}
+
+pub async fn update(
     conn: &mut SqliteConnection,
     id: &str,
-    keys: &Keys,
+    u: &DonationUpdate<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    let (amount, currency, mismatch) = match u.amount {
+        Some((amount, currency, mismatch)) => (Some(amount), Some(currency), mismatch),
+        None => (None, None, false),
+    };
     sqlx::query(
         "UPDATE donations SET checkout_session_id = COALESCE(checkout_session_id, ?2), \
          payment_intent_id = COALESCE(payment_intent_id, ?3), charge_id = COALESCE(charge_id, ?4), \
-         updated_at = ?5 WHERE id = ?1",
+         amount_cents = COALESCE(?5, amount_cents), currency = COALESCE(?6, currency), \
+         amount_mismatch = MAX(amount_mismatch, ?7), checkout_state = ?8, refunded_cents = ?9, \
+         dispute_state = ?10, paid_at = ?11, status = ?12, updated_at = ?13 WHERE id = ?1",
     )
     .bind(id)
-    .bind(&keys.session_id)
-    .bind(&keys.payment_intent_id)
-    .bind(&keys.charge_id)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
-/// Stores Stripe's amount and currency as the truth, flagging a difference from what we asked.
-pub async fn record_amount(
-    conn: &mut SqliteConnection,
-    id: &str,
-    amount_cents: i64,
-    currency: &str,
-    mismatch: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE donations SET amount_cents = ?2, currency = ?3, \
-         amount_mismatch = MAX(amount_mismatch, ?4) WHERE id = ?1",
-    )
-    .bind(id)
-    .bind(amount_cents)
+    .bind(&u.learned.session_id)
+    .bind(&u.learned.payment_intent_id)
+    .bind(&u.learned.charge_id)
+    .bind(amount)
     .bind(currency)
     .bind(mismatch)
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
-/// Writes the merged facts and the status derived from them.
-pub async fn save_facts(
-    conn: &mut SqliteConnection,
-    id: &str,
-    facts: &Facts,
-    status: DonationStatus,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE donations SET checkout_state = ?2, refunded_cents = ?3, dispute_state = ?4, \
-         paid_at = ?5, status = ?6, updated_at = ?7 WHERE id = ?1",
-    )
-    .bind(id)
-    .bind(facts.checkout.as_str())
-    .bind(facts.refunded_cents)
-    .bind(facts.dispute.as_str())
-    .bind(facts.paid_at)
-    .bind(status.as_str())
+    .bind(u.facts.checkout.as_str())
+    .bind(u.facts.refunded_cents)
+    .bind(u.facts.dispute.as_str())
+    .bind(u.facts.paid_at)
+    .bind(u.status.as_str())
     .bind(now)
     .execute(conn)
     .await
@@ -234,13 +218,4 @@ pub async fn claim_stripe_lookup(
     .execute(conn)
     .await?;
     Ok(claimed.rows_affected() == 1)
-}
-
-/// Whether the donor of donation `id` has erased their personal data.
-pub async fn is_erased(conn: &mut SqliteConnection, id: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM donations WHERE id = ?1 AND erased_at IS NOT NULL")
-        .bind(id)
-        .fetch_one(conn)
-        .await
-        .map(|n| n > 0)
 }

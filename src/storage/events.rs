@@ -26,16 +26,28 @@ pub struct NewEvent<'a> {
     pub payload: &'a str,
 }
 
-/// Records an event unless its id is already in the ledger. Returns whether it was new.
-/// The row starts as `deferred` and is settled by [`set_outcome`] in the same transaction.
-pub async fn insert_new(
+/// Whether the ledger already holds event `id`. Inside a write transaction this is
+/// authoritative: no other writer can insert it meanwhile.
+pub async fn exists(conn: &mut SqliteConnection, id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM stripe_events WHERE id = ?1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+        .map(|n| n > 0)
+}
+
+/// Records a new event with its outcome, once it has been applied: one write of the row (a
+/// later update would rewrite the whole payload).
+pub async fn insert(
     conn: &mut SqliteConnection,
     event: &NewEvent<'_>,
+    outcome: (EventStatus, Option<&str>, Option<&str>),
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "INSERT INTO stripe_events (id, type, created, livemode, api_version, received_at, status, payload) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'deferred', ?7) ON CONFLICT (id) DO NOTHING",
+) -> Result<(), sqlx::Error> {
+    let (status, error, donation_id) = outcome;
+    sqlx::query(
+        "INSERT INTO stripe_events (id, type, created, livemode, api_version, received_at, status, error, \
+         donation_id, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .bind(event.id)
     .bind(event.kind)
@@ -43,10 +55,13 @@ pub async fn insert_new(
     .bind(event.livemode)
     .bind(event.api_version)
     .bind(now)
+    .bind(status.as_str())
+    .bind(error)
+    .bind(donation_id)
     .bind(event.payload)
     .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .await
+    .map(|_| ())
 }
 
 pub async fn set_outcome(

@@ -1,106 +1,78 @@
 //! Carrying out interpreted events: the one path shared by the webhook, reconciliation,
 //! `kaffeekasse replay` and the thanks page.
 //!
-//! Every method runs in one write transaction, so an event's ledger row and its effect on the
-//! donation commit together or not at all. The decisions are made by `interpret.rs`.
+//! Every method is one write job (`Db::write`), so an event's ledger row and its effect on the
+//! donation commit together or not at all. The decisions are made by `interpret.rs` and
+//! `merge.rs`; this file only reads and writes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::SqliteConnection;
 
 use crate::domain::{Effect, Rules};
-use crate::storage::donations::{self, DonationRow};
-use crate::storage::events::{self, EventStatus, NewEvent};
+use crate::storage::donations::{self, DonationRow, DonationUpdate, Keys};
+use crate::storage::events::{self, NewEvent};
 use crate::storage::{self, Db};
 
 use super::event::{Event, Incoming, Session};
 use super::interpret::{self, SessionStep, Step};
+use super::merge;
+pub use super::outcome::{Ingested, Outcome};
 
-/// The result of applying one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Applied {
-        donation_id: String,
-    },
-    Ignored(&'static str),
-    /// Belongs to a donation we cannot find yet; retried whenever a donation gains identifiers.
-    Deferred,
-    /// The event's object could not be read; kept for `kaffeekasse replay` after a fix.
-    Failed(String),
+/// What applying one step did.
+struct Applied {
+    outcome: Outcome,
+    /// The donation gained a session, payment intent or charge id.
+    learned: bool,
+    /// The donation's donor has erased their data.
+    erased: bool,
 }
 
-impl Outcome {
-    /// The ledger's word for this outcome, also what the webhook and the admin API answer.
-    pub fn status(&self) -> EventStatus {
-        match self {
-            Outcome::Applied { .. } => EventStatus::Applied,
-            Outcome::Ignored(_) => EventStatus::Ignored,
-            Outcome::Deferred => EventStatus::Deferred,
-            Outcome::Failed(_) => EventStatus::Failed,
+impl From<Outcome> for Applied {
+    fn from(outcome: Outcome) -> Self {
+        Applied {
+            outcome,
+            learned: false,
+            erased: false,
         }
     }
-
-    /// Why an event was ignored or failed.
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            Outcome::Ignored(why) => Some(why),
-            Outcome::Failed(why) => Some(why),
-            Outcome::Applied { .. } | Outcome::Deferred => None,
-        }
-    }
-
-    pub fn donation_id(&self) -> Option<&str> {
-        match self {
-            Outcome::Applied { donation_id } => Some(donation_id),
-            _ => None,
-        }
-    }
-}
-
-/// Result of [`Ledger::ingest`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ingested {
-    /// The event id was already in the ledger; nothing changed.
-    Duplicate,
-    Processed(Outcome),
 }
 
 /// The event ledger and the donations it moves.
 #[derive(Clone)]
 pub struct Ledger {
     db: Db,
+    context: Arc<Context>,
+}
+
+/// What every write job of the ledger needs.
+struct Context {
     rules: Arc<Rules>,
+    /// Whether deferred events may be waiting. Retrying costs a query, so it is skipped while
+    /// this process knows there are none; it starts `true` because it cannot know at start.
+    deferred: AtomicBool,
 }
 
 impl Ledger {
     pub fn new(db: Db, rules: Arc<Rules>) -> Self {
-        Ledger { db, rules }
+        let context = Context {
+            rules,
+            deferred: AtomicBool::new(true),
+        };
+        Ledger {
+            db,
+            context: Arc::new(context),
+        }
     }
 
-    /// Records a verified event in the ledger and applies it, once, in one durable transaction.
+    /// Records a verified event in the ledger and applies it, once, in one durable write.
     #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
     pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, sqlx::Error> {
-        let rules = Arc::clone(&self.rules);
+        let context = Arc::clone(&self.context);
         let ingested = self
             .db
-            .write(move |conn| {
-                Box::pin(async move {
-                    let now = storage::now();
-                    let event = &incoming.event;
-                    let new = NewEvent {
-                        id: &event.id,
-                        kind: &event.kind,
-                        created: event.created,
-                        livemode: event.livemode,
-                        api_version: event.api_version.as_deref(),
-                        payload: incoming.payload(),
-                    };
-                    if !events::insert_new(conn, &new, now).await? {
-                        return Ok(Ingested::Duplicate);
-                    }
-                    settle(conn, &rules, event, now).await.map(Ingested::Processed)
-                })
-            })
+            .write(move |conn| Box::pin(async move { ingest(conn, &context, &incoming).await }))
             .await?;
         if let Ingested::Processed(outcome) = &ingested {
             tracing::info!(status = %outcome.status(), reason = outcome.reason(), "stripe event processed");
@@ -110,7 +82,7 @@ impl Ledger {
 
     /// Re-applies a stored event (`kaffeekasse replay`). Safe at any time: effects are idempotent.
     pub async fn replay(&self, event_id: &str) -> anyhow::Result<Option<Outcome>> {
-        let (rules, event_id) = (Arc::clone(&self.rules), event_id.to_owned());
+        let (context, event_id) = (Arc::clone(&self.context), event_id.to_owned());
         self.db
             .write(move |conn| {
                 Box::pin(async move {
@@ -118,7 +90,10 @@ impl Ledger {
                         return Ok(None);
                     };
                     let event = Event::parse(payload.as_bytes())?;
-                    Ok(Some(settle(conn, &rules, &event, storage::now()).await?))
+                    let now = storage::now();
+                    let applied = apply(conn, interpret::interpret(&event, &context.rules, now), now).await?;
+                    settle_stored(conn, &context, &event_id, &applied, now).await?;
+                    Ok(Some(applied.outcome))
                 })
             })
             .await
@@ -128,15 +103,17 @@ impl Ledger {
     /// arrived. No ledger row: it is not an event.
     pub async fn apply_session_snapshot(&self, session: &Session) -> Result<(), sqlx::Error> {
         let now = storage::now();
-        let Some(Step::Session(step)) = interpret::interpret_snapshot(session, &self.rules, now) else {
+        let Some(Step::Session(step)) = interpret::interpret_snapshot(session, &self.context.rules, now)
+        else {
             return Ok(());
         };
-        let rules = Arc::clone(&self.rules);
+        let context = Arc::clone(&self.context);
         self.db
             .write(move |conn| {
                 Box::pin(async move {
-                    if let Outcome::Applied { .. } = apply_session(conn, &step, now).await? {
-                        retry_deferred(conn, &rules, now).await?;
+                    let applied = apply_session(conn, &step, now).await?;
+                    if applied.learned {
+                        retry_deferred(conn, &context, now).await?;
                     }
                     Ok(())
                 })
@@ -144,86 +121,119 @@ impl Ledger {
             .await
     }
 
-    /// Retries every deferred event once, in its own transaction (after reconciliation).
+    /// Retries every deferred event once, in its own write (after reconciliation).
     pub async fn retry_deferred(&self) -> Result<(), sqlx::Error> {
-        let rules = Arc::clone(&self.rules);
+        let context = Arc::clone(&self.context);
+        context.deferred.store(true, Ordering::Relaxed);
         self.db
-            .write(move |conn| Box::pin(async move { retry_deferred(conn, &rules, storage::now()).await }))
+            .write(move |conn| Box::pin(async move { retry_deferred(conn, &context, storage::now()).await }))
             .await
     }
 }
 
-/// Applies `event`, writes its outcome to the ledger and, if a donation changed, retries the
-/// deferred events that may now find it.
-async fn settle(
+async fn ingest(
     conn: &mut SqliteConnection,
-    rules: &Rules,
-    event: &Event,
-    now: i64,
-) -> Result<Outcome, sqlx::Error> {
-    let outcome = apply(conn, interpret::interpret(event, rules, now), now).await?;
-    record(conn, &event.id, &outcome).await?;
-    if let Outcome::Applied { donation_id } = &outcome {
-        forget_erased_donor(conn, donation_id, &event.id).await?;
-        retry_deferred(conn, rules, now).await?;
+    context: &Context,
+    incoming: &Incoming,
+) -> Result<Ingested, sqlx::Error> {
+    let event = &incoming.event;
+    if events::exists(conn, &event.id).await? {
+        return Ok(Ingested::Duplicate);
     }
-    Ok(outcome)
+    let now = storage::now();
+    let applied = apply(conn, interpret::interpret(event, &context.rules, now), now).await?;
+    // An event arriving after its donor erased their data is stored as the erasure left the rest.
+    let erased_payload = applied.erased.then(|| erased(incoming.payload()));
+    let new = NewEvent {
+        id: &event.id,
+        kind: &event.kind,
+        created: event.created,
+        livemode: event.livemode,
+        api_version: event.api_version.as_deref(),
+        payload: erased_payload.as_deref().unwrap_or(incoming.payload()),
+    };
+    events::insert(conn, &new, applied.outcome.ledger(), now).await?;
+    after(conn, context, &applied, now).await?;
+    Ok(Ingested::Processed(applied.outcome))
 }
 
-/// An event that arrives after its donor erased their data (a refund, a late SEPA success) is
-/// stored as erasure would have left it.
-async fn forget_erased_donor(
+/// For an event already in the ledger (replay, retry): its new outcome, and its payload as an
+/// erasure leaves it if the donor has erased their data.
+async fn settle_stored(
     conn: &mut SqliteConnection,
-    donation_id: &str,
+    context: &Context,
     event_id: &str,
+    applied: &Applied,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
-    if donations::is_erased(conn, donation_id).await? {
+    let (status, error, donation_id) = applied.outcome.ledger();
+    events::set_outcome(conn, event_id, status, error, donation_id).await?;
+    if applied.erased {
         events::redact_for_erasure(conn, event_id).await?;
+    }
+    after(conn, context, applied, now).await
+}
+
+/// A deferred event may be waiting for an id this one taught the database.
+async fn after(
+    conn: &mut SqliteConnection,
+    context: &Context,
+    applied: &Applied,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    if applied.outcome == Outcome::Deferred {
+        context.deferred.store(true, Ordering::Relaxed);
+    } else if applied.learned {
+        retry_deferred(conn, context, now).await?;
     }
     Ok(())
 }
 
-async fn record(conn: &mut SqliteConnection, event_id: &str, outcome: &Outcome) -> Result<(), sqlx::Error> {
-    events::set_outcome(
-        conn,
-        event_id,
-        outcome.status(),
-        outcome.reason(),
-        outcome.donation_id(),
-    )
-    .await
+fn erased(payload: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(payload) {
+        Ok(mut json) => {
+            crate::domain::privacy::redact_for_erasure(&mut json);
+            json.to_string()
+        }
+        Err(_) => "{}".to_owned(),
+    }
 }
 
-async fn retry_deferred(conn: &mut SqliteConnection, rules: &Rules, now: i64) -> Result<(), sqlx::Error> {
-    for (id, payload) in events::deferred(conn, 500, now).await? {
+async fn retry_deferred(conn: &mut SqliteConnection, context: &Context, now: i64) -> Result<(), sqlx::Error> {
+    if !context.deferred.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let waiting = events::deferred(conn, 500, now).await?;
+    let mut still_deferred = false;
+    for (id, payload) in waiting {
         let Ok(event) = Event::parse(payload.as_bytes()) else {
             continue;
         };
-        let outcome = apply(conn, interpret::interpret(&event, rules, now), now).await?;
-        if outcome != Outcome::Deferred {
-            tracing::info!(event_id = %id, status = %outcome.status(), "deferred stripe event settled");
-            record(conn, &id, &outcome).await?;
-            if let Outcome::Applied { donation_id } = &outcome {
-                forget_erased_donor(conn, donation_id, &id).await?;
-            }
+        let applied = apply(conn, interpret::interpret(&event, &context.rules, now), now).await?;
+        if applied.outcome == Outcome::Deferred {
+            still_deferred = true;
+            continue;
+        }
+        tracing::info!(event_id = %id, status = %applied.outcome.status(), "deferred stripe event settled");
+        let (status, error, donation_id) = applied.outcome.ledger();
+        events::set_outcome(conn, &id, status, error, donation_id).await?;
+        if applied.erased {
+            events::redact_for_erasure(conn, &id).await?;
         }
     }
+    context.deferred.store(still_deferred, Ordering::Relaxed);
     Ok(())
 }
 
-async fn apply(conn: &mut SqliteConnection, step: Step, now: i64) -> Result<Outcome, sqlx::Error> {
+async fn apply(conn: &mut SqliteConnection, step: Step, now: i64) -> Result<Applied, sqlx::Error> {
     match step {
         Step::Session(step) => apply_session(conn, &step, now).await,
-        Step::Payment { keys, effect } => {
-            let Some(row) = donations::find_by_keys(conn, &keys).await? else {
-                return Ok(Outcome::Deferred);
-            };
-            // The payment intent and charge identify this donation's payment: remember them.
-            donations::link_ids(conn, &row.id, &keys, now).await?;
-            merge(conn, &row, effect, now).await
-        }
-        Step::Ignored(why) => Ok(Outcome::Ignored(why)),
-        Step::Failed(why) => Ok(Outcome::Failed(why)),
+        Step::Payment { keys, effect } => match donations::find_by_keys(conn, &keys).await? {
+            Some(row) => apply_to(conn, &row, &keys, effect, None, now).await,
+            None => Ok(Outcome::Deferred.into()),
+        },
+        Step::Ignored(why) => Ok(Outcome::Ignored(why).into()),
+        Step::Failed(why) => Ok(Outcome::Failed(why).into()),
     }
 }
 
@@ -231,57 +241,55 @@ async fn apply_session(
     conn: &mut SqliteConnection,
     step: &SessionStep,
     now: i64,
-) -> Result<Outcome, sqlx::Error> {
-    let mut row = match donations::find_by_keys(conn, &step.lookup).await? {
+) -> Result<Applied, sqlx::Error> {
+    let row = match donations::find_by_keys(conn, &step.lookup).await? {
         Some(row) => row,
         None => {
             let Some(recovered) = &step.recovered else {
-                return Ok(Outcome::Ignored("expired session without a donation"));
+                return Ok(Outcome::Ignored("expired session without a donation").into());
             };
-            donations::insert(conn, recovered).await?;
-            match donations::find_by_keys(conn, &step.lookup).await? {
+            match donations::insert_returning(conn, recovered).await? {
                 Some(row) => row,
-                None => return Ok(Outcome::Failed("donation could not be created".into())),
+                None => return Ok(Outcome::Failed("donation could not be created".into()).into()),
             }
         }
     };
-    donations::link_ids(conn, &row.id, &step.keys, now).await?;
-    if let Some((amount, currency)) = &step.settled {
-        let stored = (row.amount_cents, row.currency.as_str());
-        if let Some(change) = interpret::amount_change(stored, row.expected_amount_cents, (*amount, currency))
-        {
-            if change.mismatch {
-                tracing::warn!(donation_id = %row.id, expected = row.expected_amount_cents,
-                    expected_currency = %row.currency, amount, %currency,
-                    "Stripe's amount differs from what we asked for; storing Stripe's");
-            }
-            donations::record_amount(
-                conn,
-                &row.id,
-                change.amount_cents,
-                &change.currency,
-                change.mismatch,
-            )
-            .await?;
-            row.amount_cents = change.amount_cents;
-            row.currency = change.currency;
-        }
-    }
-    merge(conn, &row, step.effect, now).await
+    let settled = step.settled.as_ref().map(|(a, c)| (*a, c.as_str()));
+    apply_to(conn, &row, &step.keys, step.effect, settled, now).await
 }
 
-async fn merge(
+/// Merges one event into `row` and writes the change, if there is one.
+async fn apply_to(
     conn: &mut SqliteConnection,
     row: &DonationRow,
+    keys: &Keys,
     effect: Effect,
+    settled: Option<(i64, &str)>,
     now: i64,
-) -> Result<Outcome, sqlx::Error> {
-    let facts = row.facts().apply(effect);
-    let status = facts.status(row.amount_cents);
-    if facts != row.facts() || status != row.status {
-        donations::save_facts(conn, &row.id, &facts, status, now).await?;
+) -> Result<Applied, sqlx::Error> {
+    let change = merge::merge(row, keys, effect, settled);
+    if let Some(change) = &change {
+        if let Some(a) = change.amount.as_ref().filter(|a| a.mismatch) {
+            tracing::warn!(donation_id = %row.id, expected = row.expected_amount_cents,
+                expected_currency = %row.currency, amount = a.amount_cents, currency = %a.currency,
+                "Stripe's amount differs from what we asked for; storing Stripe's");
+        }
+        let update = DonationUpdate {
+            learned: &change.learned,
+            amount: change
+                .amount
+                .as_ref()
+                .map(|a| (a.amount_cents, a.currency.as_str(), a.mismatch)),
+            facts: &change.facts,
+            status: change.status,
+        };
+        donations::update(conn, &row.id, &update, now).await?;
     }
-    Ok(Outcome::Applied {
-        donation_id: row.id.clone(),
+    Ok(Applied {
+        outcome: Outcome::Applied {
+            donation_id: row.id.clone(),
+        },
+        learned: change.as_ref().is_some_and(merge::Change::learned_an_id),
+        erased: row.erased_at.is_some(),
     })
 }

@@ -4,4 +4,6 @@
 pub mod apply;
 pub mod event;
 pub mod interpret;
+mod merge;
+mod outcome;
 pub mod signature;

@@ -1,0 +1,155 @@
+//! The database handle: a pool for reads, and [`Db::write`], the one way to change anything.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+pub use super::writer::JobFuture;
+use super::writer::{self, Command, Job};
+use crate::config::DatabaseSettings;
+
+/// Writes wait here when the writer is busy; beyond this many, callers wait to enqueue.
+const QUEUE: usize = 1024;
+
+#[derive(Clone)]
+pub struct Db {
+    pool: SqlitePool,
+    writer: mpsc::Sender<Command>,
+    /// Committed write batches of this process: readers may cache until it changes.
+    version: Arc<AtomicU64>,
+    /// The writer task, until `Application` takes it to supervise.
+    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Db {
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Changes whenever a write of this process commits.
+    pub fn write_version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Runs `job` in a write transaction and answers once it is durably committed (or not).
+    ///
+    /// The writer task takes whatever jobs are queued, up to `WEBHOOK_BATCH_MAX`, runs each in
+    /// its own savepoint and commits them together: one fsync for the batch. A job that returns
+    /// `Err` is rolled back alone and gets its error; the others commit. A failed commit fails
+    /// every job of its batch. The job must own what it uses (`'static`): it runs on the writer.
+    pub async fn write<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<sqlx::Error> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job = Job::new(job, tx);
+        self.writer
+            .send(Command::Write(job))
+            .await
+            .map_err(|_| writer::gone())?;
+        rx.await.map_err(|_| E::from(writer::gone()))?
+    }
+
+    /// Copies the WAL into the database file and truncates it, after every write queued before,
+    /// so that text an erasure overwrote is gone from every file of the database.
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(Command::Checkpoint(tx))
+            .await
+            .map_err(|_| writer::gone())?;
+        rx.await.map_err(|_| writer::gone())?
+    }
+
+    /// The writer task, once: `Application` supervises it with its other tasks.
+    pub fn take_writer_task(&self) -> Option<JoinHandle<()>> {
+        self.task.lock().map_or(None, |mut t| t.take())
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations")
+            .run(&self.pool)
+            .await
+            .context("running database migrations")
+    }
+
+    /// Closes every connection; queued writes are finished first.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Opens the database: the read pool, and the write connection with its writer task.
+/// `busy_timeout` is how long a write waits for another process's lock before it fails with a
+/// retryable error.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+    let url = &settings.url;
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?;
+    private_files(options.get_filename())?;
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(settings.busy_timeout);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(settings.read_connections)
+        .acquire_timeout(settings.busy_timeout.max(std::time::Duration::from_secs(1)))
+        .connect_with(options.clone())
+        .await
+        .with_context(|| format!("cannot open the database at {url}"))?;
+    let connection = options
+        .connect()
+        .await
+        .with_context(|| format!("cannot open the database at {url} for writing"))?;
+    let version = Arc::new(AtomicU64::new(0));
+    let (sender, receiver) = mpsc::channel(QUEUE);
+    let task = tokio::spawn(writer::run(
+        connection,
+        receiver,
+        settings.batch_max,
+        Arc::clone(&version),
+    ));
+    Ok(Db {
+        pool,
+        writer: sender,
+        version,
+        task: Arc::new(Mutex::new(Some(task))),
+    })
+}
+
+/// The database holds donors' names, payment ids and the generated signing secret: only its
+/// owner may read it. SQLite gives the `-wal` and `-shm` files the mode of the database file, so
+/// the file is created (or narrowed) to 0600 before SQLite opens it.
+fn private_files(path: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+            return Ok(());
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot create the database file {}", path.display()))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} private", file.display()))?;
+            }
+        }
+    }
+    Ok(())
+}

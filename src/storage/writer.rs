@@ -1,0 +1,187 @@
+//! The writer task: the one owner of the write connection, and so of write ordering.
+//!
+//! It takes whatever writes are queued (up to `WEBHOOK_BATCH_MAX`), runs each in its own
+//! `SAVEPOINT` inside one `BEGIN IMMEDIATE` transaction, and commits the batch once: with
+//! `synchronous=FULL` that is one fsync for the whole batch instead of one per webhook. Each
+//! caller hears back only after the commit returned, so nothing acknowledged can be lost.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sqlx::SqliteConnection;
+use tokio::sync::{mpsc, oneshot};
+
+/// The future a write job returns: it borrows the write connection for its lifetime.
+pub type JobFuture<'c, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'c>>;
+
+pub(super) enum Command {
+    Write(Job),
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`, between batches.
+    Checkpoint(oneshot::Sender<Result<(), sqlx::Error>>),
+}
+
+type Run = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, bool> + Send>;
+type Finish = Box<dyn FnOnce(Result<(), sqlx::Error>) + Send>;
+
+/// One caller's write: `run` does the work (and says whether it succeeded); `finish` answers the
+/// caller with the job's own result once the batch is committed, or with the commit's error.
+pub(super) struct Job {
+    run: Run,
+    finish: Finish,
+}
+
+impl Job {
+    pub(super) fn new<T, E, F>(job: F, reply: oneshot::Sender<Result<T, E>>) -> Job
+    where
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<sqlx::Error> + Send + 'static,
+    {
+        let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::default();
+        let filled = Arc::clone(&slot);
+        Job {
+            run: Box::new(move |conn| {
+                Box::pin(async move {
+                    let result = job(conn).await;
+                    let ok = result.is_ok();
+                    *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    ok
+                })
+            }),
+            finish: Box::new(move |committed| {
+                let result = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let answer = match (committed, result) {
+                    (Ok(()), Some(result)) => result,
+                    (Err(e), _) => Err(E::from(e)),
+                    (Ok(()), None) => Err(E::from(gone())),
+                };
+                // The caller may have given up (a timed-out request); the write stands anyway.
+                let _ = reply.send(answer);
+            }),
+        }
+    }
+}
+
+/// The error for a write that never ran because the writer is gone.
+pub(super) fn gone() -> sqlx::Error {
+    sqlx::Error::WorkerCrashed
+}
+
+/// Serves commands until every `Db` handle is dropped.
+pub(super) async fn run(
+    mut conn: SqliteConnection,
+    mut commands: mpsc::Receiver<Command>,
+    batch_max: usize,
+    version: Arc<AtomicU64>,
+) {
+    let mut next: Option<Command> = None;
+    loop {
+        let command = match next.take() {
+            Some(command) => command,
+            None => match commands.recv().await {
+                Some(command) => command,
+                None => return,
+            },
+        };
+        match command {
+            Command::Checkpoint(reply) => {
+                let done = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut conn)
+                    .await
+                    .map(|_| ());
+                let _ = reply.send(done);
+            }
+            Command::Write(job) => {
+                let mut batch = vec![job];
+                while batch.len() < batch_max {
+                    match commands.try_recv() {
+                        Ok(Command::Write(job)) => batch.push(job),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if commit(&mut conn, batch).await {
+                    version.fetch_add(1, Ordering::Release);
+                }
+            }
+        }
+    }
+}
+
+/// Runs and commits one batch; returns whether anything was committed.
+async fn commit(conn: &mut SqliteConnection, batch: Vec<Job>) -> bool {
+    if let Err(e) = execute(conn, "BEGIN IMMEDIATE").await {
+        tracing::error!(error = ?e, "cannot start a write transaction");
+        fail_all(batch.into_iter().map(|j| j.finish), &e);
+        return false;
+    }
+    // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
+    let alone = batch.len() == 1;
+    let mut finishes = Vec::with_capacity(batch.len());
+    let (mut broken, mut any_ok) = (None, false);
+    for job in batch {
+        if broken.is_some() {
+            finishes.push(job.finish);
+            continue;
+        }
+        if !alone && let Err(e) = execute(conn, "SAVEPOINT job").await {
+            broken = Some(e);
+            finishes.push(job.finish);
+            continue;
+        }
+        let ok = (job.run)(conn).await;
+        any_ok |= ok;
+        let close = match (alone, ok) {
+            (true, _) => Ok(()),
+            (false, true) => execute(conn, "RELEASE job").await,
+            (false, false) => match execute(conn, "ROLLBACK TO job").await {
+                Ok(()) => execute(conn, "RELEASE job").await,
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = close {
+            broken = Some(e);
+        }
+        finishes.push(job.finish);
+    }
+    let end = match broken {
+        Some(e) => Err(e),
+        None if !any_ok => execute(conn, "ROLLBACK").await.map(|()| false),
+        None => execute(conn, "COMMIT").await.map(|()| true),
+    };
+    match end {
+        Ok(committed) => {
+            finishes.into_iter().for_each(|finish| finish(Ok(())));
+            committed
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "a write batch failed; its writes are rolled back");
+            // Leave no half-open transaction behind for the next batch.
+            let _ = execute(conn, "ROLLBACK").await;
+            fail_all(finishes.into_iter(), &e);
+            false
+        }
+    }
+}
+
+async fn execute(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).execute(conn).await.map(|_| ())
+}
+
+/// Tells every caller of a failed batch; each gets its own copy of the error.
+fn fail_all(finishes: impl Iterator<Item = Finish>, error: &sqlx::Error) {
+    for finish in finishes {
+        finish(Err(copy(error)));
+    }
+}
+
+fn copy(error: &sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
+        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+    }
+}
