@@ -21,8 +21,11 @@ const QUEUE: usize = 1024;
 pub struct Db {
     pool: SqlitePool,
     writer: mpsc::Sender<Command>,
-    /// Committed write batches of this process: readers may cache until it changes.
+    /// The wall's version (`wall_totals.version`) as of this process's last commit: readers may
+    /// cache wall pages until it changes.
     version: Arc<AtomicU64>,
+    /// Committed write batches, for the tests and the metrics.
+    batches: Arc<AtomicU64>,
     /// The writer task, until `Application` takes it to supervise.
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -32,9 +35,14 @@ impl Db {
         &self.pool
     }
 
-    /// Changes whenever a write of this process commits.
-    pub fn write_version(&self) -> u64 {
+    /// Changes whenever a write of this process changed what the wall shows.
+    pub fn wall_version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
+    }
+
+    /// How many write batches this process has committed.
+    pub fn committed_batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     /// Runs `job` in a write transaction and answers once it is durably committed (or not).
@@ -111,18 +119,18 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         .connect()
         .await
         .with_context(|| format!("cannot open the database at {url} for writing"))?;
-    let version = Arc::new(AtomicU64::new(0));
+    let (version, batches) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let (sender, receiver) = mpsc::channel(QUEUE);
-    let task = tokio::spawn(writer::run(
-        connection,
-        receiver,
-        settings.batch_max,
-        Arc::clone(&version),
-    ));
+    let counters = writer::Counters {
+        wall_version: Arc::clone(&version),
+        batches: Arc::clone(&batches),
+    };
+    let task = tokio::spawn(writer::run(connection, receiver, settings.batch_max, counters));
     Ok(Db {
         pool,
         writer: sender,
         version,
+        batches,
         task: Arc::new(Mutex::new(Some(task))),
     })
 }

@@ -22,7 +22,7 @@ pub struct WallRow {
 }
 
 /// A position in the wall: the last row seen. Rows strictly older come next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cursor {
     pub created_at: i64,
     pub seq: i64,
@@ -65,6 +65,14 @@ pub(super) fn split_page<T>(
     (rows, next)
 }
 
+/// A page is a range on the partial index `donations_wall (created_at)` (whose entries end in the
+/// rowid): `created_at <= ?1` bounds the range, so a page deep in the wall costs what the first
+/// does. (`a < ?1 OR (a = ?1 AND rowid < ?2)` alone would make SQLite walk the index from the top.)
+const PAGE: &str = "SELECT rowid AS seq, id, name, message, visibility, held, coffees, \
+     amount_cents - refunded_cents AS net_cents, currency, created_at FROM donations INDEXED BY donations_wall \
+     WHERE status = 'paid' AND hidden = 0 AND created_at <= ?1 AND (created_at < ?1 OR rowid < ?2) \
+     ORDER BY created_at DESC, rowid DESC LIMIT ?3";
+
 /// Up to `limit` rows older than `before`, newest first, plus whether more exist.
 pub async fn page(
     pool: &SqlitePool,
@@ -72,25 +80,28 @@ pub async fn page(
     limit: u32,
 ) -> Result<(Vec<WallRow>, Option<Cursor>), sqlx::Error> {
     let (t, seq) = before.map_or((i64::MAX, i64::MAX), |c| (c.created_at, c.seq));
-    let rows: Vec<WallRow> = sqlx::query_as(
-        "SELECT rowid AS seq, id, name, message, visibility, held, coffees, \
-         amount_cents - refunded_cents AS net_cents, currency, created_at FROM donations \
-         WHERE status = 'paid' AND hidden = 0 AND (created_at < ?1 OR (created_at = ?1 AND rowid < ?2)) \
-         ORDER BY created_at DESC, rowid DESC LIMIT ?3",
-    )
-    .bind(t)
-    .bind(seq)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<WallRow> = sqlx::query_as(PAGE)
+        .bind(t)
+        .bind(seq)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
     Ok(split_page(rows, limit, |r| Cursor {
         created_at: r.created_at,
         seq: r.seq,
     }))
 }
 
-/// Supporters, coffees and net amount (after refunds) of everything on the wall.
+/// Supporters, coffees and net amount (after refunds) of everything on the wall: one row, kept
+/// by triggers (migrations/0005_wall_totals.sql).
 pub async fn totals(pool: &SqlitePool) -> Result<Totals, sqlx::Error> {
+    sqlx::query_as("SELECT supporters, coffees, amount_cents FROM wall_totals WHERE id = 1")
+        .fetch_one(pool)
+        .await
+}
+
+/// The same totals computed from scratch, to check the maintained ones.
+pub async fn totals_recomputed(pool: &SqlitePool) -> Result<Totals, sqlx::Error> {
     sqlx::query_as(
         "SELECT COUNT(*) AS supporters, COALESCE(SUM(coffees), 0) AS coffees, \
          COALESCE(SUM(amount_cents - refunded_cents), 0) AS amount_cents \
@@ -98,6 +109,25 @@ pub async fn totals(pool: &SqlitePool) -> Result<Totals, sqlx::Error> {
     )
     .fetch_one(pool)
     .await
+}
+
+/// Changes whenever anything the wall shows may have changed (kept by the same triggers).
+pub async fn version(conn: &mut sqlx::SqliteConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM wall_totals WHERE id = 1")
+        .fetch_one(conn)
+        .await
+}
+
+/// SQLite's plan for a page, one line per step: to check that pages stay index ranges.
+pub async fn page_plan(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {PAGE}")))
+            .bind(1_700_000_000i64)
+            .bind(1000i64)
+            .bind(21i64)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(_, _, _, detail)| detail).collect())
 }
 
 #[cfg(test)]

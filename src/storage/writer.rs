@@ -67,12 +67,20 @@ pub(super) fn gone() -> sqlx::Error {
     sqlx::Error::WorkerCrashed
 }
 
+/// What the writer reports to readers.
+pub(super) struct Counters {
+    /// `wall_totals.version` as of the last commit: what the wall shows.
+    pub wall_version: Arc<AtomicU64>,
+    /// Committed batches.
+    pub batches: Arc<AtomicU64>,
+}
+
 /// Serves commands until every `Db` handle is dropped.
 pub(super) async fn run(
     mut conn: SqliteConnection,
     mut commands: mpsc::Receiver<Command>,
     batch_max: usize,
-    version: Arc<AtomicU64>,
+    counters: Counters,
 ) {
     let mut next: Option<Command> = None;
     loop {
@@ -103,20 +111,18 @@ pub(super) async fn run(
                         Err(_) => break,
                     }
                 }
-                if commit(&mut conn, batch).await {
-                    version.fetch_add(1, Ordering::Release);
-                }
+                commit(&mut conn, batch, &counters).await;
             }
         }
     }
 }
 
-/// Runs and commits one batch; returns whether anything was committed.
-async fn commit(conn: &mut SqliteConnection, batch: Vec<Job>) -> bool {
+/// Runs and commits one batch, then answers its callers.
+async fn commit(conn: &mut SqliteConnection, batch: Vec<Job>, counters: &Counters) {
     if let Err(e) = execute(conn, "BEGIN IMMEDIATE").await {
         tracing::error!(error = ?e, "cannot start a write transaction");
         fail_all(batch.into_iter().map(|j| j.finish), &e);
-        return false;
+        return;
     }
     // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
     let alone = batch.len() == 1;
@@ -154,16 +160,30 @@ async fn commit(conn: &mut SqliteConnection, batch: Vec<Job>) -> bool {
     };
     match end {
         Ok(committed) => {
+            if committed {
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                // Before anyone hears back, so a reader who acts on the answer sees the change.
+                refresh_wall_version(conn, counters).await;
+            }
             finishes.into_iter().for_each(|finish| finish(Ok(())));
-            committed
         }
         Err(e) => {
             tracing::error!(error = ?e, "a write batch failed; its writes are rolled back");
             // Leave no half-open transaction behind for the next batch.
             let _ = execute(conn, "ROLLBACK").await;
             fail_all(finishes.into_iter(), &e);
-            false
         }
+    }
+}
+
+/// The wall's version, kept by triggers: readers cache pages until it moves.
+async fn refresh_wall_version(conn: &mut SqliteConnection, counters: &Counters) {
+    match super::supporters::version(conn).await {
+        Ok(v) => counters
+            .wall_version
+            .store(u64::try_from(v).unwrap_or(0), Ordering::Release),
+        // Before the migrations ran there is no wall yet.
+        Err(e) => tracing::debug!(error = ?e, "cannot read the wall's version"),
     }
 }
 

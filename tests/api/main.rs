@@ -11,6 +11,7 @@ mod hostile;
 mod ledger;
 mod privacy;
 mod privacy_at_rest;
+mod read_path;
 mod reconcile;
 mod state_machine;
 mod wall;
