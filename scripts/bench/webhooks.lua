@@ -1,18 +1,18 @@
 -- wrk script: posts pre-signed, distinct Stripe events (one per line: "<signature>\t<body>").
+-- Arguments: <events file> <threads> <delay ms between a connection's requests, 0 for none>.
 -- Each thread takes every n-th line, so no two threads send the same event.
-local threads = {}
 local counter = 0
 
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
-  table.insert(threads, thread)
 end
 
 function init(args)
   events = {}
   local n = 0
   local step = tonumber(args[2])
+  pause = tonumber(args[3] or "0")
   for line in io.lines(args[1]) do
     if n % step == id then
       local tab = line:find("\t")
@@ -21,6 +21,10 @@ function init(args)
     n = n + 1
   end
   i = 0
+end
+
+function delay()
+  return pause
 end
 
 function request()

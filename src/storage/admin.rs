@@ -223,7 +223,7 @@ pub struct LedgerRow {
 pub async fn recent_events(pool: &SqlitePool, limit: u32) -> Result<Vec<LedgerRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, type, created, received_at, status, error, donation_id FROM stripe_events \
-         ORDER BY received_at DESC, created DESC LIMIT ?1",
+         ORDER BY rowid DESC LIMIT ?1",
     )
     .bind(limit)
     .fetch_all(pool)

@@ -52,6 +52,33 @@ pub struct DonationRow {
 }
 
 impl DonationRow {
+    /// The row `d` becomes when inserted, before any event.
+    pub fn from_new(d: &NewDonation) -> DonationRow {
+        DonationRow {
+            id: d.id.clone(),
+            provider: d.provider.to_owned(),
+            checkout_session_id: Some(d.checkout_session_id.clone()),
+            payment_intent_id: None,
+            charge_id: None,
+            status: DonationStatus::Pending,
+            checkout_state: CheckoutState::Open,
+            refunded_cents: 0,
+            dispute_state: DisputeState::None,
+            coffees: i64::from(d.coffees),
+            expected_amount_cents: d.amount_cents,
+            amount_cents: d.amount_cents,
+            currency: d.currency.clone(),
+            amount_mismatch: false,
+            name: d.name.clone(),
+            message: d.message.clone(),
+            visibility: d.visibility,
+            livemode: d.livemode,
+            created_at: d.created_at,
+            paid_at: None,
+            erased_at: None,
+        }
+    }
+
     pub fn facts(&self) -> Facts {
         Facts {
             checkout: self.checkout_state,
@@ -162,39 +189,83 @@ pub struct DonationUpdate<'a> {
     pub status: DonationStatus,
 }
 
+/// A query over SQLite with its arguments, for the binders below.
+pub(super) type Q<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Inserts a donation with an event's change already applied (`?1`..`?23`), unless one with
+/// this id or checkout session exists.
+pub(super) const INSERT_CHANGED: &str = "INSERT INTO donations (id, provider, checkout_session_id, \
+     payment_intent_id, charge_id, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, \
+     name, message, visibility, consent_at, consent_version, held, livemode, created_at, updated_at, status, \
+     checkout_state, refunded_cents, dispute_state, paid_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, \
+     ?19, ?20, ?21, ?22, ?23) ON CONFLICT DO NOTHING";
+
+pub(super) fn bind_insert_changed<'q>(q: Q<'q>, d: &'q NewDonation, u: &DonationUpdate<'q>) -> Q<'q> {
+    let public = d.visibility.is_public();
+    let (amount, currency, mismatch) = u.amount.unwrap_or((d.amount_cents, &d.currency, false));
+    q.bind(&d.id)
+        .bind(d.provider)
+        .bind(&d.checkout_session_id)
+        .bind(&u.learned.payment_intent_id)
+        .bind(&u.learned.charge_id)
+        .bind(d.coffees)
+        .bind(d.amount_cents)
+        .bind(amount)
+        .bind(currency)
+        .bind(mismatch)
+        .bind(&d.name)
+        .bind(&d.message)
+        .bind(d.visibility.as_str())
+        .bind(public.then_some(d.created_at))
+        .bind(public.then_some(crate::i18n::CONSENT_VERSION))
+        .bind(d.held)
+        .bind(d.livemode)
+        .bind(d.created_at)
+        .bind(u.status.as_str())
+        .bind(u.facts.checkout.as_str())
+        .bind(u.facts.refunded_cents)
+        .bind(u.facts.dispute.as_str())
+        .bind(u.facts.paid_at)
+}
+
+/// Writes an event's change to donation `?1` (`?1`..`?13`).
+pub(super) const UPDATE: &str = "UPDATE donations SET checkout_session_id = COALESCE(checkout_session_id, ?2), \
+     payment_intent_id = COALESCE(payment_intent_id, ?3), charge_id = COALESCE(charge_id, ?4), \
+     amount_cents = COALESCE(?5, amount_cents), currency = COALESCE(?6, currency), \
+     amount_mismatch = MAX(amount_mismatch, ?7), checkout_state = ?8, refunded_cents = ?9, \
+     dispute_state = ?10, paid_at = ?11, status = ?12, updated_at = ?13 WHERE id = ?1";
+
+pub(super) fn bind_update<'q>(q: Q<'q>, id: &'q str, u: &DonationUpdate<'q>, now: i64) -> Q<'q> {
+    let (amount, currency, mismatch) = match u.amount {
+        Some((amount, currency, mismatch)) => (Some(amount), Some(currency), mismatch),
+        None => (None, None, false),
+    };
+    q.bind(id)
+        .bind(&u.learned.session_id)
+        .bind(&u.learned.payment_intent_id)
+        .bind(&u.learned.charge_id)
+        .bind(amount)
+        .bind(currency)
+        .bind(mismatch)
+        .bind(u.facts.checkout.as_str())
+        .bind(u.facts.refunded_cents)
+        .bind(u.facts.dispute.as_str())
+        .bind(u.facts.paid_at)
+        .bind(u.status.as_str())
+        .bind(now)
+}
+
 pub async fn update(
     conn: &mut SqliteConnection,
     id: &str,
     u: &DonationUpdate<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let (amount, currency, mismatch) = match u.amount {
-        Some((amount, currency, mismatch)) => (Some(amount), Some(currency), mismatch),
-        None => (None, None, false),
-    };
-    sqlx::query(
-        "UPDATE donations SET checkout_session_id = COALESCE(checkout_session_id, ?2), \
-         payment_intent_id = COALESCE(payment_intent_id, ?3), charge_id = COALESCE(charge_id, ?4), \
-         amount_cents = COALESCE(?5, amount_cents), currency = COALESCE(?6, currency), \
-         amount_mismatch = MAX(amount_mismatch, ?7), checkout_state = ?8, refunded_cents = ?9, \
-         dispute_state = ?10, paid_at = ?11, status = ?12, updated_at = ?13 WHERE id = ?1",
-    )
-    .bind(id)
-    .bind(&u.learned.session_id)
-    .bind(&u.learned.payment_intent_id)
-    .bind(&u.learned.charge_id)
-    .bind(amount)
-    .bind(currency)
-    .bind(mismatch)
-    .bind(u.facts.checkout.as_str())
-    .bind(u.facts.refunded_cents)
-    .bind(u.facts.dispute.as_str())
-    .bind(u.facts.paid_at)
-    .bind(u.status.as_str())
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    bind_update(sqlx::query(UPDATE), id, u, now)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Takes one of a pending session's Stripe lookups, if it has any left and the last was at least

@@ -26,42 +26,53 @@ pub struct NewEvent<'a> {
     pub payload: &'a str,
 }
 
-/// Whether the ledger already holds event `id`. Inside a write transaction this is
-/// authoritative: no other writer can insert it meanwhile.
-pub async fn exists(conn: &mut SqliteConnection, id: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM stripe_events WHERE id = ?1")
-        .bind(id)
-        .fetch_one(conn)
-        .await
-        .map(|n| n > 0)
+/// What the ledger records about an event's outcome: status, reason, donation.
+pub type Recorded<'a> = (EventStatus, Option<&'a str>, Option<&'a str>);
+
+/// Inserts an event with its outcome, parameters numbered from `?{first}`, only `when` the
+/// condition holds, returning a row if it was new.
+pub(super) fn insert_sql(first: usize, when: &str) -> String {
+    let p: Vec<String> = (first..first + 10).map(|n| format!("?{n}")).collect();
+    format!(
+        "INSERT INTO stripe_events (id, type, created, livemode, api_version, received_at, status, error, \
+         donation_id, payload) SELECT {} WHERE {when} ON CONFLICT (id) DO NOTHING RETURNING 1",
+        p.join(", ")
+    )
+}
+
+pub(super) fn bind_insert<'q>(
+    q: super::donations::Q<'q>,
+    event: &NewEvent<'q>,
+    outcome: Recorded<'q>,
+    now: i64,
+) -> super::donations::Q<'q> {
+    let (status, error, donation_id) = outcome;
+    q.bind(event.id)
+        .bind(event.kind)
+        .bind(event.created)
+        .bind(event.livemode)
+        .bind(event.api_version)
+        .bind(now)
+        .bind(status.as_str())
+        .bind(error)
+        .bind(donation_id)
+        .bind(event.payload)
 }
 
 /// Records a new event with its outcome, once it has been applied: one write of the row (a
-/// later update would rewrite the whole payload).
+/// later update would rewrite the whole payload). Returns `false`, writing nothing, if the
+/// ledger already holds the event: the caller then undoes what applying it did.
 pub async fn insert(
     conn: &mut SqliteConnection,
     event: &NewEvent<'_>,
-    outcome: (EventStatus, Option<&str>, Option<&str>),
+    outcome: Recorded<'_>,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    let (status, error, donation_id) = outcome;
-    sqlx::query(
-        "INSERT INTO stripe_events (id, type, created, livemode, api_version, received_at, status, error, \
-         donation_id, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .bind(event.id)
-    .bind(event.kind)
-    .bind(event.created)
-    .bind(event.livemode)
-    .bind(event.api_version)
-    .bind(now)
-    .bind(status.as_str())
-    .bind(error)
-    .bind(donation_id)
-    .bind(event.payload)
-    .execute(conn)
-    .await
-    .map(|_| ())
+) -> Result<bool, sqlx::Error> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(1, "true"));
+    bind_insert(sqlx::query(SQL.as_str()), event, outcome, now)
+        .fetch_optional(conn)
+        .await
+        .map(|row| row.is_some())
 }
 
 pub async fn set_outcome(

@@ -118,40 +118,48 @@ pub(super) async fn run(
 }
 
 /// Runs and commits one batch, then answers its callers.
+///
+/// The statements around the jobs are sent together where they follow each other (each call is
+/// a round trip to SQLite's thread): `BEGIN IMMEDIATE; SAVEPOINT job` before the first job,
+/// `RELEASE job; SAVEPOINT job` between jobs, `RELEASE job; COMMIT` after the last.
 async fn commit(conn: &mut SqliteConnection, batch: Vec<Job>, counters: &Counters) {
-    if let Err(e) = execute(conn, "BEGIN IMMEDIATE").await {
+    // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
+    let alone = batch.len() == 1;
+    let begin = if alone {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN IMMEDIATE; SAVEPOINT job"
+    };
+    if let Err(e) = execute(conn, begin).await {
         tracing::error!(error = ?e, "cannot start a write transaction");
+        // A failed BEGIN leaves nothing open; a failed SAVEPOINT after it would.
+        let _ = execute(conn, "ROLLBACK").await;
         fail_all(batch.into_iter().map(|j| j.finish), &e);
         return;
     }
-    // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
-    let alone = batch.len() == 1;
+    let last = batch.len() - 1;
     let mut finishes = Vec::with_capacity(batch.len());
     let (mut broken, mut any_ok) = (None, false);
-    for job in batch {
+    for (i, job) in batch.into_iter().enumerate() {
         if broken.is_some() {
-            finishes.push(job.finish);
-            continue;
-        }
-        if !alone && let Err(e) = execute(conn, "SAVEPOINT job").await {
-            broken = Some(e);
             finishes.push(job.finish);
             continue;
         }
         let ok = (job.run)(conn).await;
         any_ok |= ok;
-        let close = match (alone, ok) {
-            (true, _) => Ok(()),
-            (false, true) => execute(conn, "RELEASE job").await,
-            (false, false) => match execute(conn, "ROLLBACK TO job").await {
-                Ok(()) => execute(conn, "RELEASE job").await,
-                Err(e) => Err(e),
-            },
+        finishes.push(job.finish);
+        let next = match (alone, ok, i == last) {
+            (true, _, _) => None,
+            (false, true, false) => Some("RELEASE job; SAVEPOINT job"),
+            (false, false, false) => Some("ROLLBACK TO job; RELEASE job; SAVEPOINT job"),
+            (false, true, true) => Some("RELEASE job"),
+            (false, false, true) => Some("ROLLBACK TO job; RELEASE job"),
         };
-        if let Err(e) = close {
+        if let Some(sql) = next
+            && let Err(e) = execute(conn, sql).await
+        {
             broken = Some(e);
         }
-        finishes.push(job.finish);
     }
     let end = match broken {
         Some(e) => Err(e),
@@ -187,8 +195,9 @@ async fn refresh_wall_version(conn: &mut SqliteConnection, counters: &Counters) 
     }
 }
 
+/// Runs one or more statements without parameters, in one round trip.
 async fn execute(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx::Error> {
-    sqlx::query(sql).execute(conn).await.map(|_| ())
+    sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
 }
 
 /// Tells every caller of a failed batch; each gets its own copy of the error.

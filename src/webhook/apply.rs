@@ -10,34 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::SqliteConnection;
 
-use crate::domain::{Effect, Rules};
-use crate::storage::donations::{self, DonationRow, DonationUpdate, Keys};
-use crate::storage::events::{self, NewEvent};
+use crate::domain::Rules;
+use crate::storage::events;
 use crate::storage::{self, Db};
 
 use super::event::{Event, Incoming, Session};
-use super::interpret::{self, SessionStep, Step};
-use super::merge;
+use super::interpret::{self, Step};
 pub use super::outcome::{Ingested, Outcome};
-
-/// What applying one step did.
-struct Applied {
-    outcome: Outcome,
-    /// The donation gained a session, payment intent or charge id.
-    learned: bool,
-    /// The donation's donor has erased their data.
-    erased: bool,
-}
-
-impl From<Outcome> for Applied {
-    fn from(outcome: Outcome) -> Self {
-        Applied {
-            outcome,
-            learned: false,
-            erased: false,
-        }
-    }
-}
+use super::write::{Applied, IngestError, apply, apply_session, erased, new_event};
 
 /// The event ledger and the donations it moves.
 #[derive(Clone)]
@@ -66,14 +46,22 @@ impl Ledger {
         }
     }
 
-    /// Records a verified event in the ledger and applies it, once, in one durable write.
+    /// Records a verified event in the ledger and applies it, once, in one durable write. The
+    /// event is interpreted here, before it reaches the writer, which then only writes.
     #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
     pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, sqlx::Error> {
+        let now = storage::now();
+        let step = interpret::interpret(&incoming.event, &self.context.rules, now);
         let context = Arc::clone(&self.context);
-        let ingested = self
+        let written = self
             .db
-            .write(move |conn| Box::pin(async move { ingest(conn, &context, &incoming).await }))
-            .await?;
+            .write(move |conn| Box::pin(async move { ingest(conn, &context, &incoming, step, now).await }))
+            .await;
+        let ingested = match written {
+            Ok(outcome) => Ingested::Processed(outcome),
+            Err(IngestError::Duplicate) => Ingested::Duplicate,
+            Err(IngestError::Storage(e)) => return Err(e),
+        };
         if let Ingested::Processed(outcome) = &ingested {
             tracing::info!(status = %outcome.status(), reason = outcome.reason(), "stripe event processed");
         }
@@ -91,7 +79,8 @@ impl Ledger {
                     };
                     let event = Event::parse(payload.as_bytes())?;
                     let now = storage::now();
-                    let applied = apply(conn, interpret::interpret(&event, &context.rules, now), now).await?;
+                    let step = interpret::interpret(&event, &context.rules, now);
+                    let applied = apply(conn, step, now, None).await.map_err(sqlx::Error::from)?;
                     settle_stored(conn, &context, &event_id, &applied, now).await?;
                     Ok(Some(applied.outcome))
                 })
@@ -111,7 +100,7 @@ impl Ledger {
         self.db
             .write(move |conn| {
                 Box::pin(async move {
-                    let applied = apply_session(conn, &step, now).await?;
+                    let applied = apply_session(conn, &step, now, None).await?;
                     if applied.learned {
                         retry_deferred(conn, &context, now).await?;
                     }
@@ -131,30 +120,26 @@ impl Ledger {
     }
 }
 
+/// Applies `step` and records the event. A known event id is found by the insert itself (one
+/// statement instead of a lookup first); the job then fails, so its savepoint undoes the effect.
 async fn ingest(
     conn: &mut SqliteConnection,
     context: &Context,
     incoming: &Incoming,
-) -> Result<Ingested, sqlx::Error> {
-    let event = &incoming.event;
-    if events::exists(conn, &event.id).await? {
-        return Ok(Ingested::Duplicate);
+    step: Step,
+    now: i64,
+) -> Result<Outcome, IngestError> {
+    let applied = apply(conn, step, now, Some(incoming)).await?;
+    if !applied.recorded {
+        // An event arriving after its donor erased their data is stored as the erasure left the rest.
+        let erased_payload = applied.erased.then(|| erased(incoming.payload()));
+        let new = new_event(incoming, erased_payload.as_deref());
+        if !events::insert(conn, &new, applied.outcome.ledger(), now).await? {
+            return Err(IngestError::Duplicate);
+        }
     }
-    let now = storage::now();
-    let applied = apply(conn, interpret::interpret(event, &context.rules, now), now).await?;
-    // An event arriving after its donor erased their data is stored as the erasure left the rest.
-    let erased_payload = applied.erased.then(|| erased(incoming.payload()));
-    let new = NewEvent {
-        id: &event.id,
-        kind: &event.kind,
-        created: event.created,
-        livemode: event.livemode,
-        api_version: event.api_version.as_deref(),
-        payload: erased_payload.as_deref().unwrap_or(incoming.payload()),
-    };
-    events::insert(conn, &new, applied.outcome.ledger(), now).await?;
     after(conn, context, &applied, now).await?;
-    Ok(Ingested::Processed(applied.outcome))
+    Ok(applied.outcome)
 }
 
 /// For an event already in the ledger (replay, retry): its new outcome, and its payload as an
@@ -189,16 +174,7 @@ async fn after(
     Ok(())
 }
 
-fn erased(payload: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(payload) {
-        Ok(mut json) => {
-            crate::domain::privacy::redact_for_erasure(&mut json);
-            json.to_string()
-        }
-        Err(_) => "{}".to_owned(),
-    }
-}
-
+/// Applies the deferred events that can now find their donation; remembers whether any wait on.
 async fn retry_deferred(conn: &mut SqliteConnection, context: &Context, now: i64) -> Result<(), sqlx::Error> {
     if !context.deferred.load(Ordering::Relaxed) {
         return Ok(());
@@ -209,7 +185,7 @@ async fn retry_deferred(conn: &mut SqliteConnection, context: &Context, now: i64
         let Ok(event) = Event::parse(payload.as_bytes()) else {
             continue;
         };
-        let applied = apply(conn, interpret::interpret(&event, &context.rules, now), now).await?;
+        let applied = apply(conn, interpret::interpret(&event, &context.rules, now), now, None).await?;
         if applied.outcome == Outcome::Deferred {
             still_deferred = true;
             continue;
@@ -223,73 +199,4 @@ async fn retry_deferred(conn: &mut SqliteConnection, context: &Context, now: i64
     }
     context.deferred.store(still_deferred, Ordering::Relaxed);
     Ok(())
-}
-
-async fn apply(conn: &mut SqliteConnection, step: Step, now: i64) -> Result<Applied, sqlx::Error> {
-    match step {
-        Step::Session(step) => apply_session(conn, &step, now).await,
-        Step::Payment { keys, effect } => match donations::find_by_keys(conn, &keys).await? {
-            Some(row) => apply_to(conn, &row, &keys, effect, None, now).await,
-            None => Ok(Outcome::Deferred.into()),
-        },
-        Step::Ignored(why) => Ok(Outcome::Ignored(why).into()),
-        Step::Failed(why) => Ok(Outcome::Failed(why).into()),
-    }
-}
-
-async fn apply_session(
-    conn: &mut SqliteConnection,
-    step: &SessionStep,
-    now: i64,
-) -> Result<Applied, sqlx::Error> {
-    let row = match donations::find_by_keys(conn, &step.lookup).await? {
-        Some(row) => row,
-        None => {
-            let Some(recovered) = &step.recovered else {
-                return Ok(Outcome::Ignored("expired session without a donation").into());
-            };
-            match donations::insert_returning(conn, recovered).await? {
-                Some(row) => row,
-                None => return Ok(Outcome::Failed("donation could not be created".into()).into()),
-            }
-        }
-    };
-    let settled = step.settled.as_ref().map(|(a, c)| (*a, c.as_str()));
-    apply_to(conn, &row, &step.keys, step.effect, settled, now).await
-}
-
-/// Merges one event into `row` and writes the change, if there is one.
-async fn apply_to(
-    conn: &mut SqliteConnection,
-    row: &DonationRow,
-    keys: &Keys,
-    effect: Effect,
-    settled: Option<(i64, &str)>,
-    now: i64,
-) -> Result<Applied, sqlx::Error> {
-    let change = merge::merge(row, keys, effect, settled);
-    if let Some(change) = &change {
-        if let Some(a) = change.amount.as_ref().filter(|a| a.mismatch) {
-            tracing::warn!(donation_id = %row.id, expected = row.expected_amount_cents,
-                expected_currency = %row.currency, amount = a.amount_cents, currency = %a.currency,
-                "Stripe's amount differs from what we asked for; storing Stripe's");
-        }
-        let update = DonationUpdate {
-            learned: &change.learned,
-            amount: change
-                .amount
-                .as_ref()
-                .map(|a| (a.amount_cents, a.currency.as_str(), a.mismatch)),
-            facts: &change.facts,
-            status: change.status,
-        };
-        donations::update(conn, &row.id, &update, now).await?;
-    }
-    Ok(Applied {
-        outcome: Outcome::Applied {
-            donation_id: row.id.clone(),
-        },
-        learned: change.as_ref().is_some_and(merge::Change::learned_an_id),
-        erased: row.erased_at.is_some(),
-    })
 }

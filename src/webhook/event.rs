@@ -46,10 +46,10 @@ impl Incoming {
     pub fn parse(body: &[u8]) -> Result<Self, EventParseError> {
         let mut value: Value = serde_json::from_slice(body)?;
         crate::domain::privacy::redact_payer(&mut value);
-        let event = Event::deserialize(&value)?;
+        let payload = value.to_string();
         Ok(Incoming {
-            event,
-            payload: value.to_string(),
+            event: serde_json::from_value(value)?,
+            payload,
         })
     }
 
@@ -65,19 +65,20 @@ impl Event {
 
     /// What this event means to us, or `Unhandled` for types we do not act on.
     pub fn payload(&self) -> Result<Payload, serde_json::Error> {
-        let object = || self.data.object.clone();
+        // Read straight from the tree, without copying it.
+        let object = &self.data.object;
         Ok(match self.kind.as_str() {
-            "checkout.session.completed" => Payload::SessionCompleted(serde_json::from_value(object())?),
+            "checkout.session.completed" => Payload::SessionCompleted(Session::deserialize(object)?),
             "checkout.session.async_payment_succeeded" => {
-                Payload::SessionAsyncSucceeded(serde_json::from_value(object())?)
+                Payload::SessionAsyncSucceeded(Session::deserialize(object)?)
             }
             "checkout.session.async_payment_failed" => {
-                Payload::SessionAsyncFailed(serde_json::from_value(object())?)
+                Payload::SessionAsyncFailed(Session::deserialize(object)?)
             }
-            "checkout.session.expired" => Payload::SessionExpired(serde_json::from_value(object())?),
-            "charge.refunded" => Payload::ChargeRefunded(serde_json::from_value(object())?),
-            "charge.dispute.created" => Payload::DisputeCreated(serde_json::from_value(object())?),
-            "charge.dispute.closed" => Payload::DisputeClosed(serde_json::from_value(object())?),
+            "checkout.session.expired" => Payload::SessionExpired(Session::deserialize(object)?),
+            "charge.refunded" => Payload::ChargeRefunded(Charge::deserialize(object)?),
+            "charge.dispute.created" => Payload::DisputeCreated(Dispute::deserialize(object)?),
+            "charge.dispute.closed" => Payload::DisputeClosed(Dispute::deserialize(object)?),
             _ => Payload::Unhandled,
         })
     }

@@ -7,3 +7,4 @@ pub mod interpret;
 mod merge;
 mod outcome;
 pub mod signature;
+mod write;

@@ -1,0 +1,207 @@
+//! What applying one interpreted event writes: the donation's change, and with it (on the
+//! webhook's path) the event's ledger row, in as few round trips to SQLite as possible.
+
+use sqlx::SqliteConnection;
+
+use crate::domain::Effect;
+use crate::storage::donations::{self, DonationRow, DonationUpdate, Keys};
+use crate::storage::events::NewEvent;
+use crate::storage::ledger;
+
+use super::event::Incoming;
+use super::interpret::{SessionStep, Step};
+use super::merge;
+use super::outcome::Outcome;
+
+/// What applying one step did.
+pub(super) struct Applied {
+    pub outcome: Outcome,
+    /// The donation gained a session, payment intent or charge id.
+    pub learned: bool,
+    /// The donation's donor has erased their data.
+    pub erased: bool,
+    /// The event's ledger row was written together with the donation.
+    pub recorded: bool,
+}
+
+impl From<Outcome> for Applied {
+    fn from(outcome: Outcome) -> Self {
+        Applied {
+            outcome,
+            learned: false,
+            erased: false,
+            recorded: false,
+        }
+    }
+}
+
+/// Why an ingest job wrote nothing.
+pub(super) enum IngestError {
+    /// The ledger already holds the event: what applying it did is rolled back.
+    Duplicate,
+    Storage(sqlx::Error),
+}
+
+impl From<sqlx::Error> for IngestError {
+    fn from(e: sqlx::Error) -> Self {
+        IngestError::Storage(e)
+    }
+}
+
+/// Replay and retries record no new event, so they never meet a duplicate.
+impl From<IngestError> for sqlx::Error {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Storage(e) => e,
+            IngestError::Duplicate => sqlx::Error::Protocol("an event recorded twice".into()),
+        }
+    }
+}
+
+/// An event's envelope and payload as the ledger records it; for an erased donor, the payload as
+/// the erasure left the rest.
+pub(super) fn new_event<'a>(incoming: &'a Incoming, erased_payload: Option<&'a str>) -> NewEvent<'a> {
+    let event = &incoming.event;
+    NewEvent {
+        id: &event.id,
+        kind: &event.kind,
+        created: event.created,
+        livemode: event.livemode,
+        api_version: event.api_version.as_deref(),
+        payload: erased_payload.unwrap_or(incoming.payload()),
+    }
+}
+
+/// A payload as an erasure leaves it.
+pub(super) fn erased(payload: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(payload) {
+        Ok(mut json) => {
+            crate::domain::privacy::redact_for_erasure(&mut json);
+            json.to_string()
+        }
+        Err(_) => "{}".to_owned(),
+    }
+}
+
+/// Applies `step`. With `record`, the event's ledger row is written together with the
+/// donation's change where there is one (`Applied::recorded`).
+pub(super) async fn apply(
+    conn: &mut SqliteConnection,
+    step: Step,
+    now: i64,
+    record: Option<&Incoming>,
+) -> Result<Applied, IngestError> {
+    match step {
+        Step::Session(step) => apply_session(conn, &step, now, record).await,
+        Step::Payment { keys, effect } => match donations::find_by_keys(conn, &keys).await? {
+            Some(row) => apply_to(conn, &row, &keys, effect, None, now, record).await,
+            None => Ok(Outcome::Deferred.into()),
+        },
+        Step::Ignored(why) => Ok(Outcome::Ignored(why).into()),
+        Step::Failed(why) => Ok(Outcome::Failed(why).into()),
+    }
+}
+
+pub(super) async fn apply_session(
+    conn: &mut SqliteConnection,
+    step: &SessionStep,
+    now: i64,
+    record: Option<&Incoming>,
+) -> Result<Applied, IngestError> {
+    let settled = step.settled.as_ref().map(|(a, c)| (*a, c.as_str()));
+    // A session we did not start (a Payment Link's) is new far more often than not: insert it
+    // with this event applied, together with the event, and look it up only if it exists.
+    if step.lookup.donation_id.is_none()
+        && let (Some(recovered), Some(incoming)) = (&step.recovered, record)
+        && let Some(change) = merge::merge(
+            &DonationRow::from_new(recovered),
+            &step.keys,
+            step.effect,
+            settled,
+        )
+    {
+        let outcome = Outcome::Applied {
+            donation_id: recovered.id.clone(),
+        };
+        let (new, update) = (new_event(incoming, None), update_of(&change));
+        if ledger::insert_donation_and_event(conn, recovered, &update, &new, outcome.ledger(), now).await? {
+            return Ok(Applied {
+                outcome,
+                learned: true,
+                erased: false,
+                recorded: true,
+            });
+        }
+    }
+    let row = match donations::find_by_keys(conn, &step.lookup).await? {
+        Some(row) => row,
+        None => {
+            let Some(recovered) = &step.recovered else {
+                return Ok(Outcome::Ignored("expired session without a donation").into());
+            };
+            match donations::insert_returning(conn, recovered).await? {
+                Some(row) => row,
+                None => return Ok(Outcome::Failed("donation could not be created".into()).into()),
+            }
+        }
+    };
+    apply_to(conn, &row, &step.keys, step.effect, settled, now, record).await
+}
+
+fn update_of(change: &merge::Change) -> DonationUpdate<'_> {
+    DonationUpdate {
+        learned: &change.learned,
+        amount: change
+            .amount
+            .as_ref()
+            .map(|a| (a.amount_cents, a.currency.as_str(), a.mismatch)),
+        facts: &change.facts,
+        status: change.status,
+    }
+}
+
+/// Merges one event into `row` and writes the change, if there is one (with the event's ledger
+/// row, given `record`).
+async fn apply_to(
+    conn: &mut SqliteConnection,
+    row: &DonationRow,
+    keys: &Keys,
+    effect: Effect,
+    settled: Option<(i64, &str)>,
+    now: i64,
+    record: Option<&Incoming>,
+) -> Result<Applied, IngestError> {
+    let outcome = Outcome::Applied {
+        donation_id: row.id.clone(),
+    };
+    let change = merge::merge(row, keys, effect, settled);
+    let erased = row.erased_at.is_some();
+    let mut recorded = false;
+    if let Some(change) = &change {
+        if let Some(a) = change.amount.as_ref().filter(|a| a.mismatch) {
+            tracing::warn!(donation_id = %row.id, expected = row.expected_amount_cents,
+                expected_currency = %row.currency, amount = a.amount_cents, currency = %a.currency,
+                "Stripe's amount differs from what we asked for; storing Stripe's");
+        }
+        let update = update_of(change);
+        match record {
+            Some(incoming) => {
+                let erased_payload = erased.then(|| self::erased(incoming.payload()));
+                let new = new_event(incoming, erased_payload.as_deref());
+                if !ledger::update_donation_and_event(conn, &row.id, &update, &new, outcome.ledger(), now)
+                    .await?
+                {
+                    return Err(IngestError::Duplicate);
+                }
+                recorded = true;
+            }
+            None => donations::update(conn, &row.id, &update, now).await?,
+        }
+    }
+    Ok(Applied {
+        outcome,
+        learned: change.as_ref().is_some_and(merge::Change::learned_an_id),
+        erased,
+        recorded,
+    })
+}
