@@ -80,10 +80,13 @@ impl Application {
             settings.abuse.donate_rate_per_ip,
             settings.abuse.donate_rate_global,
         );
-        let thanks_limits = settings
-            .abuse
-            .thanks_rate_per_ip
-            .map(|(rate, burst)| ClientLimiter::new(rate, burst));
+        let limiter = |limit: Option<(crate::config::Rate, std::num::NonZeroU32)>| {
+            limit.map(|(rate, burst)| ClientLimiter::new(rate, burst))
+        };
+        let (thanks_limits, manage_limits) = (
+            limiter(settings.abuse.thanks_rate_per_ip),
+            limiter(settings.abuse.manage_rate_per_ip),
+        );
         tracing::info!(%public_url, provider = provider.name(), livemode = provider.livemode(), "starting Kaffeekasse");
 
         let state = web::Data::new(AppState {
@@ -101,6 +104,7 @@ impl Application {
             admin,
             donate_limits,
             thanks_limits,
+            manage_limits,
             wall_cache: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
@@ -131,10 +135,12 @@ impl Application {
         let https = state.public_url.starts_with("https://");
         let server = HttpServer::new(move || {
             App::new()
+                // Innermost first: every page error becomes a page, and every page then gets its
+                // caching and security headers; the timeout is outermost of ours.
                 .wrap(from_fn(routes::error::render_error_pages))
                 .wrap(from_fn(routes::no_store_for_private_pages))
-                .wrap(from_fn(routes::request_timeout))
                 .wrap(routes::security_headers(https))
+                .wrap(from_fn(routes::request_timeout))
                 .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
                 .app_data(state.clone())
                 // Body limits for every route; /donate and /webhooks/stripe set their own.

@@ -40,6 +40,8 @@ pub struct AppState {
     pub donate_limits: DonateLimits,
     /// Per-client limit on the thanks page, which may ask Stripe about a pending payment.
     pub thanks_limits: Option<ClientLimiter>,
+    /// Per-client limit on changes through manage links.
+    pub manage_limits: Option<ClientLimiter>,
     /// The newest wall pages, until the next write.
     pub wall_cache: WallCache,
 }

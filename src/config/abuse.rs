@@ -16,6 +16,8 @@ pub struct AbuseSettings {
     pub donate_rate_global: Option<Rate>,
     /// Thanks-page views one client address may make, and its burst; `None` is off.
     pub thanks_rate_per_ip: Option<(Rate, NonZeroU32)>,
+    /// Changes through manage links one client address may make, and its burst; `None` is off.
+    pub manage_rate_per_ip: Option<(Rate, NonZeroU32)>,
 }
 
 pub(super) fn read(v: &Vars) -> Result<AbuseSettings, ConfigError> {
@@ -34,6 +36,11 @@ pub(super) fn read(v: &Vars) -> Result<AbuseSettings, ConfigError> {
         thanks_rate_per_ip: v
             .rate("THANKS_RATE_PER_IP", "30/1m")?
             .map(|r| burst("THANKS_BURST_PER_IP", 10).map(|b| (r, b)))
+            .transpose()?,
+        // Each change is a durable write: a script replaying a manage form must not flood the disk.
+        manage_rate_per_ip: v
+            .rate("MANAGE_RATE_PER_IP", "10/1m")?
+            .map(|r| burst("MANAGE_BURST_PER_IP", 5).map(|b| (r, b)))
             .transpose()?,
     })
 }

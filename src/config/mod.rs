@@ -65,6 +65,14 @@ fn refuse_unsafe(v: &Vars, server: &ServerSettings, payment: &PaymentSettings) -
                 "APP_ENV=production needs an https:// PUBLIC_URL (admin cookies and manage links travel over it)",
             ));
         }
+        // https means a TLS proxy in front. Without believing its X-Forwarded-For every reader is
+        // the proxy: one shared rate limit, and five wrong guesses lock out every admin login.
+        if v.get("TRUSTED_PROXIES").is_none() {
+            return Err(ConfigError::new(
+                "TRUSTED_PROXIES",
+                "APP_ENV=production needs the TLS proxy's address (e.g. 127.0.0.1 or 172.16.0.0/12), or none if clients connect directly",
+            ));
+        }
     }
     // The demo checkout lets anyone record "paid" coffees. Reachable from other machines only on
     // purpose, never because a Stripe key was mistyped or forgotten.

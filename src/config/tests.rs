@@ -60,7 +60,14 @@ fn production_needs_an_https_public_url() {
             .var,
         "PUBLIC_URL"
     );
-    assert!(with(&[("PUBLIC_URL", "https://kaffee.example.de")]).is_ok());
+    let https = ("PUBLIC_URL", "https://kaffee.example.de");
+    assert_eq!(with(&[https]).unwrap_err().var, "TRUSTED_PROXIES");
+    assert!(with(&[https, ("TRUSTED_PROXIES", "127.0.0.1")]).is_ok());
+    let direct = with(&[https, ("TRUSTED_PROXIES", "none")]).unwrap();
+    assert!(
+        direct.abuse.trusted_proxies.is_empty(),
+        "none: clients connect directly"
+    );
 }
 
 #[test]

@@ -75,7 +75,11 @@ impl<'a> Vars<'a> {
         Ok(secret)
     }
 
+    /// IPs or CIDR ranges, or `none`.
     pub fn proxies(&self, name: &'static str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        if self.get(name).as_deref() == Some("none") {
+            return Ok(Vec::new());
+        }
         self.list(name)
             .iter()
             .map(|s| {

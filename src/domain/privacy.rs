@@ -33,6 +33,22 @@ pub fn redact_for_erasure(value: &mut Value) {
     redact(value, &|key| key == CUSTOM_FIELDS || PAYER_KEYS.contains(&key));
 }
 
+/// Keeps only the envelope and the object's id and kind: for events we do not act on, which
+/// belong to the blogger's other business and have no reason to be kept whole.
+pub fn keep_envelope(value: &mut Value) {
+    if let Some(object) = value.pointer_mut("/data/object") {
+        let kept = ["id", "object"]
+            .iter()
+            .filter_map(|k| object.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
+        *object = Value::Object(kept);
+    }
+    // What else an unknown event type carries is unknown too.
+    if let Some(data) = value.get_mut("data").and_then(Value::as_object_mut) {
+        data.retain(|k, _| k == "object");
+    }
+}
+
 fn redact(value: &mut Value, drop: &dyn Fn(&str) -> bool) {
     match value {
         Value::Object(map) => {
@@ -84,6 +100,20 @@ mod tests {
         assert_eq!(object["charges"][0]["amount"], 500);
         assert_eq!(object["evidence_details"]["due_by"], 1);
         assert_eq!(object["custom_fields"][0]["text"]["value"], "Anna");
+    }
+
+    #[test]
+    fn an_event_we_do_not_act_on_keeps_only_its_envelope() {
+        let mut v = json!({"id": "evt_9", "type": "customer.created", "created": 1,
+            "data": {"object": {"id": "cus_1", "object": "customer", "email": "a@b.c", "name": "Anna",
+                                "phone": "+49", "address": {"city": "Köln"}},
+                     "previous_attributes": {"email": "old@b.c"}}});
+        keep_envelope(&mut v);
+        assert_eq!(
+            v,
+            json!({"id": "evt_9", "type": "customer.created", "created": 1,
+                   "data": {"object": {"id": "cus_1", "object": "customer"}}})
+        );
     }
 
     #[test]

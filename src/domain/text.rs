@@ -10,7 +10,14 @@ fn is_forbidden(c: char) -> bool {
     (c.is_control() && c != '\n')
         || matches!(
             c,
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}'
+            // Bidi overrides, isolates and marks (U+061C is Arabic's), and the BOM.
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{FEFF}'
+            // Invisible or line-breaking: zero-width space, word joiner and friends, the line
+            // and paragraph separators, and fillers that render as nothing (a blank "name").
+            | '\u{200B}' | '\u{2028}' | '\u{2029}' | '\u{2060}'..='\u{2064}' | '\u{206A}'..='\u{206F}'
+            | '\u{180E}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}'
+            // XML 1.0 forbids these: one would make the Atom feed invalid for every reader.
+            | '\u{FFFE}' | '\u{FFFF}'
         )
 }
 
@@ -129,6 +136,20 @@ mod tests {
         assert!(
             SupporterName::parse("\u{1FFFE}\u{FFFD}").is_ok(),
             "XML allows these"
+        );
+    }
+
+    #[test]
+    fn invisible_and_line_breaking_characters_are_refused_but_emoji_joiners_are_fine() {
+        for c in [
+            '\u{200B}', '\u{2028}', '\u{2029}', '\u{2060}', '\u{061C}', '\u{3164}', '\u{115F}',
+        ] {
+            assert!(SupporterName::parse(&format!("An{c}na")).is_err(), "{:?}", c);
+        }
+        assert!(SupporterName::parse("Familie 👨\u{200D}👩\u{200D}👧 ❤\u{FE0F}").is_ok());
+        assert!(
+            Message::parse("مرحبا\u{200C}بك").is_ok(),
+            "ZWNJ is ordinary in Persian and Arabic"
         );
     }
 

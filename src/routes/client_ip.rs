@@ -24,15 +24,16 @@ pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> IpAddr {
     if !is_trusted(&peer) {
         return peer;
     }
+    // Entries are read one by one: a stray byte the client put in its own entry must not hide the
+    // address a proxy appended after it.
     let hops = req
         .headers()
         .get_all("X-Forwarded-For")
-        .map(|v| v.to_str().unwrap_or("?"))
-        .flat_map(|v| v.split(','))
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
         .collect::<Vec<_>>();
     let mut last_trusted = peer;
     for hop in hops.iter().rev() {
-        match parse_hop(hop) {
+        match std::str::from_utf8(hop).ok().and_then(parse_hop) {
             Some(ip) if is_trusted(&ip) => last_trusted = ip,
             Some(ip) => return ip,
             None => return last_trusted,
@@ -119,6 +120,18 @@ mod tests {
             client("10.0.0.2:1", &["1.2.3.4, "], &proxies),
             "10.0.0.2",
             "an empty entry"
+        );
+    }
+
+    #[test]
+    fn a_stray_byte_in_the_client_s_own_entry_does_not_hide_what_the_proxy_appended() {
+        let mut r = TestRequest::default().peer_addr("10.0.0.2:1".parse().unwrap());
+        let value = actix_web::http::header::HeaderValue::from_bytes(b"1.2.3.4\xff, 203.0.113.5").unwrap();
+        r = r.append_header(("X-Forwarded-For", value));
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(
+            client_ip(&r.to_http_request(), &trusted).to_string(),
+            "203.0.113.5"
         );
     }
 }

@@ -38,6 +38,9 @@ pub enum PageError {
     Throttled { retry_after_secs: u64 },
     #[error("the payment provider failed")]
     Provider,
+    /// The request took longer than `REQUEST_TIMEOUT_SECS`.
+    #[error("the request timed out")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -61,7 +64,7 @@ impl PageError {
             }
             PageError::RateLimited { .. } => (t.rate_limited_heading, t.rate_limited_text),
             PageError::Provider => (t.provider_error_heading, t.provider_error_text),
-            PageError::Internal(_) => (t.error_heading, t.error_text),
+            PageError::Internal(_) | PageError::Unavailable => (t.error_heading, t.error_text),
         }
     }
 
@@ -88,6 +91,7 @@ impl ResponseError for PageError {
             // A timeout is a 502 too: to the reader both mean "the payment service failed".
             PageError::Provider => StatusCode::BAD_GATEWAY,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -96,8 +100,10 @@ impl ResponseError for PageError {
         if let PageError::Internal(e) = self {
             tracing::error!(error = ?e, "request failed");
         }
+        // Never cached: an error of a moment must not outlive it (and on private pages nothing is).
         let mut response = HttpResponse::build(self.status_code())
             .content_type("text/plain; charset=utf-8")
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
             .body(self.status_code().canonical_reason().unwrap_or_default());
         with_retry_after(&mut response, self.retry_after());
         response

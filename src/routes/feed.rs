@@ -67,7 +67,7 @@ pub async fn feed(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
         })
         .collect();
     let feed = Feed {
-        title: format!("{} – {}", state.site.name, lang.texts().feed_title),
+        title: xml_text(&format!("{} – {}", state.site.name, lang.texts().feed_title)),
         lang: lang.code(),
         self_url: format!("{}/supporters.atom", state.public_url),
         wall_url: format!("{}/supporters", state.public_url),

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::client_ip::client_key;
 use super::error::PageError;
 use super::origin::same_origin;
 use super::page::{self, Page, html};
@@ -77,10 +78,17 @@ fn render(
     html(status, &page)
 }
 
-/// For changes: the request must come from our own pages and the token must be live.
+/// For changes: the request must come from our own pages, within the client's limit, and the
+/// token must be live.
 async fn guarded(req: &HttpRequest, state: &State, token: &str) -> Result<AdminRow, PageError> {
     if !same_origin(req, &state.public_url) {
         return Err(PageError::Forbidden);
+    }
+    if let Some(limiter) = &state.manage_limits {
+        let client = client_key(req, &state.abuse.trusted_proxies);
+        limiter.check(client).map_err(|wait| PageError::Throttled {
+            retry_after_secs: wait.as_secs() + 1,
+        })?;
     }
     entry(state, token).await
 }
@@ -146,28 +154,41 @@ pub async fn update(
     let held = state
         .rules
         .needs_review(visibility, name.as_deref(), message.as_deref());
+    let unchanged =
+        name == row.name && message == row.message && visibility == row.visibility && held == row.held;
     let id = row.id;
-    state
-        .db
-        .write(move |conn| {
-            Box::pin(async move {
-                let update = EntryUpdate {
-                    name: name.as_deref(),
-                    message: message.as_deref(),
-                    public: visibility.is_public(),
-                    held,
-                    consent_version: CONSENT_VERSION,
-                };
-                admin::update_entry(conn, &id, &update, storage::now()).await
+    // Saving the form as it stands writes nothing.
+    if !unchanged {
+        state
+            .db
+            .write(move |conn| {
+                Box::pin(async move {
+                    let update = EntryUpdate {
+                        name: name.as_deref(),
+                        message: message.as_deref(),
+                        public: visibility.is_public(),
+                        held,
+                        consent_version: CONSENT_VERSION,
+                    };
+                    admin::update_entry(conn, &id, &update, storage::now()).await
+                })
             })
-        })
-        .await?;
+            .await?;
+    }
     Ok(HttpResponse::SeeOther()
         .insert_header((
             LOCATION,
             format!("/manage/{}?saved=1&lang={}", path.as_str(), lang.code()),
         ))
         .finish())
+}
+
+/// After an erasure: a checkpoint that fails does not undo the erasure the donor was promised,
+/// so it is logged, not answered as an error.
+pub async fn wal_checkpoint(state: &State) {
+    if let Err(e) = state.db.checkpoint().await {
+        tracing::error!(error = ?e, "the checkpoint after an erasure failed");
+    }
 }
 
 pub async fn erase(
@@ -189,7 +210,7 @@ pub async fn erase(
         .db
         .write(move |conn| Box::pin(async move { admin::erase(conn, &id, storage::now()).await }))
         .await?;
-    state.db.checkpoint().await?;
+    wal_checkpoint(&state).await;
     tracing::info!(donation_id = %row.id, "donor erased their personal data");
     Ok(page::message(
         &state,

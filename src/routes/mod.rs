@@ -14,7 +14,7 @@ mod feed;
 mod health;
 mod home;
 mod http_cache;
-mod manage;
+pub(crate) mod manage;
 mod origin;
 pub mod page;
 mod supporters;
@@ -49,7 +49,9 @@ pub async fn request_timeout(
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(?limit, "request timed out");
-            Err(actix_web::error::ErrorServiceUnavailable("request timed out"))
+            // The request is gone with the dropped future, so no middleware can render a page for
+            // it: the bare answer is the error's own (503, not cached).
+            Err(error::PageError::Unavailable.into())
         }
     }
 }
@@ -94,9 +96,13 @@ pub async fn no_store_for_private_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let private = PRIVATE_PREFIXES.iter().any(|p| req.path().starts_with(p));
     let mut response = next.call(req).await?;
-    if private {
+    // The matched route, since routing decodes the path (`/%74hanks` is `/thanks`).
+    let request = response.request();
+    let pattern = request
+        .match_pattern()
+        .unwrap_or_else(|| request.path().to_owned());
+    if PRIVATE_PREFIXES.iter().any(|p| pattern.starts_with(p)) {
         response.headers_mut().insert(
             actix_web::http::header::CACHE_CONTROL,
             actix_web::http::header::HeaderValue::from_static("no-store"),

@@ -89,7 +89,12 @@ pub async fn show(
         Some(url) => (url.clone(), t.back_to_blog.to_owned()),
         None => (format!("/?lang={}", lang.code()), t.back_home.to_owned()),
     };
-    let manage_url = row.erased_at.is_none().then(|| {
+    // Only once money moved: a pending checkout anyone can start must not hand out a link.
+    let money_moved = !matches!(
+        status,
+        DonationStatus::Pending | DonationStatus::Expired | DonationStatus::Failed
+    );
+    let manage_url = (row.erased_at.is_none() && money_moved).then(|| {
         format!(
             "{}/manage/{}",
             state.public_url,
@@ -119,12 +124,23 @@ async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Opti
     if row.status != DonationStatus::Pending || state.provider.is_demo() {
         return Ok(Some(row));
     }
+    let now = crate::storage::now();
+    let due = donations::stripe_lookup_due(
+        state.db.pool(),
+        session_id,
+        now,
+        MAX_STRIPE_LOOKUPS,
+        LOOKUP_INTERVAL_SECS,
+    )
+    .await?;
+    if !due {
+        return Ok(Some(row));
+    }
     let id = session_id.to_owned();
     let may_ask = state
         .db
         .write(move |conn| {
             Box::pin(async move {
-                let now = crate::storage::now();
                 donations::claim_stripe_lookup(conn, &id, now, MAX_STRIPE_LOOKUPS, LOOKUP_INTERVAL_SECS).await
             })
         })

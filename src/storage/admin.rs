@@ -178,13 +178,10 @@ pub async fn update_entry(
 }
 
 /// Anonymises a donation's personal fields and scrubs personal data from its stored Stripe
-/// events. Amount, dates, state and Stripe ids stay for accounting. Cannot be undone. SQLite's
-/// `secure_delete` overwrites the old text in the pages it changes; `Db::checkpoint` afterwards
-/// moves it out of the WAL file too.
+/// events. Amount, dates, state and Stripe ids stay for accounting. Cannot be undone. Every
+/// connection runs with `secure_delete`, so the old text is zeroed in the pages it leaves;
+/// `Db::checkpoint` afterwards moves it out of the WAL file too.
 pub async fn erase(conn: &mut SqliteConnection, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query("PRAGMA secure_delete = ON")
-        .execute(&mut *conn)
-        .await?;
     let r = sqlx::query(
         "UPDATE donations SET name = NULL, message = NULL, visibility = 'anonymous', consent_at = NULL, \
          consent_version = NULL, held = 0, erased_at = COALESCE(erased_at, ?2), updated_at = ?2 WHERE id = ?1",

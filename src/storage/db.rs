@@ -68,7 +68,9 @@ impl Db {
 
     /// Copies the WAL into the database file and truncates it, after every write queued before,
     /// so that text an erasure overwrote is gone from every file of the database.
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+    /// Answers whether it completed; if a reader held it back, the writer retries it after each
+    /// later write until it does.
+    pub async fn checkpoint(&self) -> Result<bool, sqlx::Error> {
         let (tx, rx) = oneshot::channel();
         self.writer
             .send(Command::Checkpoint(tx))
@@ -108,6 +110,8 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
+        // Deleted and overwritten text is zeroed, not left in free space: an erasure is final.
+        .pragma("secure_delete", "ON")
         .busy_timeout(settings.busy_timeout);
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.read_connections)

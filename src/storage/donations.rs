@@ -268,6 +268,28 @@ pub async fn update(
         .map(|_| ())
 }
 
+/// Whether a pending session may ask Stripe now: it has lookups left and the last was at least
+/// `interval_secs` ago. A read, so refreshes in between write nothing.
+pub async fn stripe_lookup_due(
+    pool: &SqlitePool,
+    session_id: &str,
+    now: i64,
+    max_lookups: i64,
+    interval_secs: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, bool>(
+        "SELECT stripe_lookups < ?3 AND (stripe_looked_at IS NULL OR stripe_looked_at <= ?2 - ?4) \
+         FROM donations WHERE checkout_session_id = ?1 AND status = 'pending'",
+    )
+    .bind(session_id)
+    .bind(now)
+    .bind(max_lookups)
+    .bind(interval_secs)
+    .fetch_optional(pool)
+    .await
+    .map(|due| due.unwrap_or(false))
+}
+
 /// Takes one of a pending session's Stripe lookups, if it has any left and the last was at least
 /// `interval_secs` ago. Atomic, so concurrent refreshes cannot both ask.
 pub async fn claim_stripe_lookup(

@@ -17,7 +17,8 @@ pub type JobFuture<'c, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 pub(super) enum Command {
     Write(Job),
     /// `PRAGMA wal_checkpoint(TRUNCATE)`, between batches.
-    Checkpoint(oneshot::Sender<Result<(), sqlx::Error>>),
+    /// Answers whether it completed (readers may hold it back; it is then retried).
+    Checkpoint(oneshot::Sender<Result<bool, sqlx::Error>>),
 }
 
 type Run = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, bool> + Send>;
@@ -83,6 +84,8 @@ pub(super) async fn run(
     counters: Counters,
 ) {
     let mut next: Option<Command> = None;
+    // A checkpoint that readers held back is retried after each batch until it completes.
+    let mut pending_checkpoint = false;
     loop {
         let command = match next.take() {
             Some(command) => command,
@@ -93,10 +96,8 @@ pub(super) async fn run(
         };
         match command {
             Command::Checkpoint(reply) => {
-                let done = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&mut conn)
-                    .await
-                    .map(|_| ());
+                let done = checkpoint(&mut conn).await;
+                pending_checkpoint = !matches!(done, Ok(true));
                 let _ = reply.send(done);
             }
             Command::Write(job) => {
@@ -112,6 +113,9 @@ pub(super) async fn run(
                     }
                 }
                 commit(&mut conn, batch, &counters).await;
+                if pending_checkpoint {
+                    pending_checkpoint = !matches!(checkpoint(&mut conn).await, Ok(true));
+                }
             }
         }
     }
@@ -193,6 +197,18 @@ async fn refresh_wall_version(conn: &mut SqliteConnection, counters: &Counters) 
         // Before the migrations ran there is no wall yet.
         Err(e) => tracing::debug!(error = ?e, "cannot read the wall's version"),
     }
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)`: whether every frame was copied and the WAL truncated. A
+/// reader holding an old snapshot makes it report busy rather than fail.
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    let (busy, _log, _copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(conn)
+        .await?;
+    if busy != 0 {
+        tracing::warn!("the WAL checkpoint was held back by a reader; it is retried after the next write");
+    }
+    Ok(busy == 0)
 }
 
 /// Runs one or more statements without parameters, in one round trip.

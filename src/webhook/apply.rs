@@ -17,7 +17,7 @@ use crate::storage::{self, Db};
 use super::event::{Event, Incoming, Session};
 use super::interpret::{self, Step};
 pub use super::outcome::{Ingested, Outcome};
-use super::write::{Applied, IngestError, apply, apply_session, erased, new_event};
+use super::write::{Applied, IngestError, apply, apply_session, new_event, stored_payload};
 
 /// The event ledger and the donations it moves.
 #[derive(Clone)]
@@ -131,9 +131,8 @@ async fn ingest(
 ) -> Result<Outcome, IngestError> {
     let applied = apply(conn, step, now, Some(incoming)).await?;
     if !applied.recorded {
-        // An event arriving after its donor erased their data is stored as the erasure left the rest.
-        let erased_payload = applied.erased.then(|| erased(incoming.payload()));
-        let new = new_event(incoming, erased_payload.as_deref());
+        let stored = stored_payload(&applied, incoming.payload());
+        let new = new_event(incoming, stored.as_deref());
         if !events::insert(conn, &new, applied.outcome.ledger(), now).await? {
             return Err(IngestError::Duplicate);
         }

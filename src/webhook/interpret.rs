@@ -41,6 +41,9 @@ pub struct SessionStep {
     pub recovered: Option<NewDonation>,
 }
 
+/// Why an event of a type we do not act on was ignored.
+pub const EVENT_NOT_HANDLED: &str = "event type not handled";
+
 /// Interprets `event` under `rules`; `now` dates a recovered donation.
 pub fn interpret(event: &Event, rules: &Rules, now: i64) -> Step {
     let payload = match event.payload() {
@@ -59,7 +62,7 @@ pub fn interpret(event: &Event, rules: &Rules, now: i64) -> Step {
         Payload::ChargeRefunded(c) => refund_step(rules, &c),
         Payload::DisputeCreated(d) => dispute_step(&d, Effect::DisputeOpened),
         Payload::DisputeClosed(d) => dispute_step(&d, Effect::DisputeClosed { won: d.is_won() }),
-        Payload::Unhandled => Step::Ignored("event type not handled"),
+        Payload::Unhandled => Step::Ignored(EVENT_NOT_HANDLED),
     }
 }
 

@@ -34,6 +34,8 @@ pub const MAX_ENTRIES: usize = 16;
 #[derive(Debug, PartialEq, Eq)]
 pub struct SignatureHeader {
     pub timestamp: i64,
+    /// The timestamp as sent: the signature covers these bytes, not our rendering of the number.
+    pub timestamp_text: String,
     /// Every `v1` signature: 32 bytes each.
     pub v1: Vec<[u8; 32]>,
 }
@@ -45,7 +47,7 @@ impl SignatureHeader {
         if header.len() > MAX_HEADER_BYTES {
             return Err(SignatureError::Malformed);
         }
-        let mut timestamp = None;
+        let mut timestamp: Option<(i64, &str)> = None;
         let mut v1 = Vec::new();
         for (n, item) in header.split(',').enumerate() {
             if n >= MAX_ENTRIES {
@@ -53,7 +55,10 @@ impl SignatureHeader {
             }
             let (key, value) = item.trim().split_once('=').ok_or(SignatureError::Malformed)?;
             match key {
-                "t" => timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
+                "t" => {
+                    let t = value.parse::<i64>().map_err(|_| SignatureError::Malformed)?;
+                    timestamp = Some((t, value));
+                }
                 "v1" => {
                     let mut sig = [0u8; 32];
                     hex::decode_to_slice(value, &mut sig).map_err(|_| SignatureError::Malformed)?;
@@ -63,11 +68,15 @@ impl SignatureHeader {
                 _ => {}
             }
         }
-        let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
+        let (timestamp, timestamp_text) = timestamp.ok_or(SignatureError::Malformed)?;
         if v1.is_empty() {
             return Err(SignatureError::Malformed);
         }
-        Ok(SignatureHeader { timestamp, v1 })
+        Ok(SignatureHeader {
+            timestamp,
+            timestamp_text: timestamp_text.to_owned(),
+            v1,
+        })
     }
 }
 
@@ -87,7 +96,7 @@ pub fn verify(
         return Err(SignatureError::Stale);
     }
     for secret in secrets {
-        let expected = mac(secret, header.timestamp, body).finalize().into_bytes();
+        let expected = mac(secret, &header.timestamp_text, body).finalize().into_bytes();
         // Not short-circuiting: every candidate is compared, in constant time.
         let matched = header.v1.iter().fold(subtle::Choice::from(0), |any, candidate| {
             any | expected.ct_eq(candidate)
@@ -104,20 +113,20 @@ pub fn verify(
 pub fn sign(body: &[u8], secrets: &[&SecretString], timestamp: i64) -> String {
     let mut header = format!("t={timestamp}");
     for secret in secrets {
-        let sig = hex::encode(mac(secret, timestamp, body).finalize().into_bytes());
+        let sig = hex::encode(mac(secret, &timestamp.to_string(), body).finalize().into_bytes());
         header.push_str(",v1=");
         header.push_str(&sig);
     }
     header
 }
 
-fn mac(secret: &SecretString, timestamp: i64, body: &[u8]) -> HmacSha256 {
+fn mac(secret: &SecretString, timestamp: &str, body: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so new_from_slice cannot fail.
     let mut mac = match HmacSha256::new_from_slice(secret.expose_secret().as_bytes()) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC takes keys of any length"),
     };
-    mac.update(timestamp.to_string().as_bytes());
+    mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
     mac

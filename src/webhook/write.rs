@@ -3,13 +3,13 @@
 
 use sqlx::SqliteConnection;
 
-use crate::domain::Effect;
+use crate::domain::{Effect, privacy};
 use crate::storage::donations::{self, DonationRow, DonationUpdate, Keys};
 use crate::storage::events::NewEvent;
 use crate::storage::ledger;
 
 use super::event::Incoming;
-use super::interpret::{SessionStep, Step};
+use super::interpret::{EVENT_NOT_HANDLED, SessionStep, Step};
 use super::merge;
 use super::outcome::Outcome;
 
@@ -58,9 +58,9 @@ impl From<IngestError> for sqlx::Error {
     }
 }
 
-/// An event's envelope and payload as the ledger records it; for an erased donor, the payload as
-/// the erasure left the rest.
-pub(super) fn new_event<'a>(incoming: &'a Incoming, erased_payload: Option<&'a str>) -> NewEvent<'a> {
+/// An event's envelope and payload as the ledger records it: `stored` instead of the payload as it
+/// came, where that must keep less (see [`stored_payload`]).
+pub(super) fn new_event<'a>(incoming: &'a Incoming, stored: Option<&'a str>) -> NewEvent<'a> {
     let event = &incoming.event;
     NewEvent {
         id: &event.id,
@@ -68,17 +68,36 @@ pub(super) fn new_event<'a>(incoming: &'a Incoming, erased_payload: Option<&'a s
         created: event.created,
         livemode: event.livemode,
         api_version: event.api_version.as_deref(),
-        payload: erased_payload.unwrap_or(incoming.payload()),
+        payload: stored.unwrap_or(incoming.payload()),
     }
 }
 
 /// A payload as an erasure leaves it.
 pub(super) fn erased(payload: &str) -> String {
+    rewritten(payload, privacy::redact_for_erasure)
+}
+
+/// What the ledger keeps of an event that was not recorded together with its donation: an event
+/// for an erased donor as the erasure left the rest; an ignored event (someone else's checkout,
+/// an event type we do not act on) without anything that could name a person. `None`: as it came.
+pub(super) fn stored_payload(applied: &Applied, payload: &str) -> Option<String> {
+    match &applied.outcome {
+        Outcome::Ignored(why) if *why == EVENT_NOT_HANDLED => {
+            Some(rewritten(payload, privacy::keep_envelope))
+        }
+        Outcome::Ignored(_) => Some(erased(payload)),
+        _ if applied.erased => Some(erased(payload)),
+        _ => None,
+    }
+}
+
+fn rewritten(payload: &str, change: fn(&mut serde_json::Value)) -> String {
     match serde_json::from_str::<serde_json::Value>(payload) {
         Ok(mut json) => {
-            crate::domain::privacy::redact_for_erasure(&mut json);
+            change(&mut json);
             json.to_string()
         }
+        // A payload that is not JSON cannot be redacted field by field: it goes entirely.
         Err(_) => "{}".to_owned(),
     }
 }

@@ -163,6 +163,7 @@ async fn a_request_slower_than_the_request_timeout_answers_503_and_writes_nothin
         "{:?}",
         started.elapsed()
     );
+    assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(app.count("donations").await, 0);
 }
 

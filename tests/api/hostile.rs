@@ -50,12 +50,81 @@ async fn refreshing_a_pending_thanks_page_asks_stripe_at_most_once_per_five_seco
     let open = session("cs_pending", &id, "unpaid", "open", 500);
     app.stripe.session_replies("cs_pending", open, 1).await;
 
+    let batches = app.db.committed_batches();
     for _ in 0..40 {
         let page = app.get("/thanks?session_id=cs_pending").await;
         assert_eq!(page.status(), 200);
-        assert!(page.text().await.unwrap().contains("Zahlung wird bestätigt"));
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Zahlung wird bestätigt"));
+        assert!(
+            !html.contains("/manage/"),
+            "no manage link before any money moved"
+        );
     }
+    assert_eq!(
+        app.db.committed_batches() - batches,
+        1,
+        "one write for the one lookup; refreshes in between write nothing"
+    );
     // The StripeMock's expect(1) fails the test on drop if Stripe was asked more than once.
+}
+
+#[tokio::test]
+async fn changes_through_a_manage_link_are_limited_per_client_and_a_resave_writes_nothing() {
+    let app = spawn_app_with(&[("MANAGE_RATE_PER_IP", "3/1m"), ("MANAGE_BURST_PER_IP", "3")]).await;
+    app.donation("cs_m").public("Anna", "Hallo").paid().await;
+    let thanks = app.get("/thanks?session_id=cs_m").await.text().await.unwrap();
+    let start = thanks.find("/manage/").expect("a manage link once paid");
+    let path = thanks[start..start + thanks[start..].find('"').unwrap()].to_owned();
+    let save = || {
+        app.client
+            .post(app.url(&path))
+            .header("Origin", &app.address)
+            .form(&[("name", "Anna"), ("message", "Hallo"), ("public", "on")])
+            .send()
+    };
+
+    let batches = app.db.committed_batches();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(save().await.unwrap().status().as_u16());
+    }
+
+    assert_eq!(statuses, vec![303, 303, 303, 429, 429]);
+    assert_eq!(
+        app.db.committed_batches(),
+        batches,
+        "saving the entry unchanged writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn events_we_do_not_act_on_are_stored_without_their_object() {
+    let app = spawn_app().await;
+    let customer = serde_json::json!({"id": "cus_1", "object": "customer", "email": "jenny@example.org",
+        "name": "Jenny Rosen", "phone": "+4930123"});
+    app.deliver("evt_cus", "customer.created", customer).await;
+    let foreign = session("cs_other", "d", "paid", "complete", 900);
+    let mut foreign = foreign;
+    foreign["metadata"] = serde_json::json!({});
+    foreign["custom_fields"] = serde_json::json!([{"key": "name", "text": {"value": "Jenny Custom"}}]);
+    app.deliver("evt_other", "checkout.session.completed", foreign)
+        .await;
+
+    let stored: Vec<String> = sqlx::query_scalar("SELECT payload FROM stripe_events ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    let all = stored.join("\n");
+    assert!(
+        !all.contains("Jenny") && !all.contains("jenny@") && !all.contains("+4930"),
+        "{all}"
+    );
+    assert!(
+        all.contains("cus_1") && all.contains("cs_other"),
+        "ids stay for the ledger"
+    );
+    assert_eq!(app.event_status("evt_cus").await.as_deref(), Some("ignored"));
 }
 
 #[tokio::test]

@@ -129,7 +129,7 @@ pub async fn run(state: &State, id: &str, action: &str, input: &ActionInput) -> 
         return Err(ActionError::NotFound);
     }
     if action == "erase" {
-        state.db.checkpoint().await?;
+        crate::routes::manage::wal_checkpoint(state).await;
     }
     tracing::info!(donation_id = %id, action, "admin action");
     Ok(())

@@ -109,6 +109,7 @@ pub async fn configure(overrides: &[(&str, &str)]) -> TestConfig {
         ("DONATE_RATE_PER_IP".into(), "off".into()),
         ("DONATE_RATE_GLOBAL".into(), "off".into()),
         ("THANKS_RATE_PER_IP".into(), "off".into()),
+        ("MANAGE_RATE_PER_IP".into(), "off".into()),
     ]);
     let mut vars = defaults.clone();
     for (k, v) in overrides {
