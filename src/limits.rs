@@ -96,6 +96,23 @@ fn make_room(clients: &mut HashMap<ClientKey, Instant>, now: Instant) {
     }
 }
 
+/// One bucket for everyone, for requests that spend a shared budget (Stripe's API quota).
+pub struct GlobalLimiter(DefaultDirectRateLimiter);
+
+impl GlobalLimiter {
+    pub fn new(rate: Rate) -> Self {
+        let quota = Quota::with_period(rate.period / rate.count.get())
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(rate.count);
+        GlobalLimiter(DefaultDirectRateLimiter::direct(quota))
+    }
+
+    /// Whether the budget has room for one more request now (and takes it).
+    pub fn admit(&self) -> bool {
+        self.0.check().is_ok()
+    }
+}
+
 /// Checkouts: per client, and for the whole jar.
 pub struct DonateLimits {
     per_client: Option<ClientLimiter>,

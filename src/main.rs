@@ -75,10 +75,24 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
             let db = storage::connect(&settings.database).await?;
             db.migrate().await?;
             let ledger = Ledger::new(db.clone(), Arc::new(settings.rules));
+            if let Some(warning) = since.and_then(|s| reconcile::window_warning(s, storage::now())) {
+                eprintln!("warning: {warning}");
+            }
             let report = reconcile::run(&db, &ledger, &provider, since).await?;
             println!(
                 "listed {} events, {} new, {} skipped",
                 report.listed, report.new, report.skipped
+            );
+            let swept = reconcile::sweep(&db, &ledger, &provider).await?;
+            println!(
+                "swept {} pending sessions, {} settled{}",
+                swept.checked,
+                swept.settled,
+                if swept.rate_limited {
+                    " (stopped at Stripe's rate limit)"
+                } else {
+                    ""
+                }
             );
         }
         Some("admin") if arg(1) == Some("logout-all") => {

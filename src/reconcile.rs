@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::payments::Provider;
 use crate::payments::stripe::StripeProvider;
-use crate::storage::{self, Db, state};
+use crate::payments::{Provider, ProviderError};
+use crate::storage::{self, Db, donations, lookups, state};
 use crate::webhook::apply::{Ingested, Ledger};
 use crate::webhook::event::{HANDLED_TYPES, Incoming};
 
@@ -19,6 +19,30 @@ const CURSOR_KEY: &str = "reconcile.last_created";
 const OVERLAP_SECS: i64 = 3600;
 /// Without a cursor, look back as far as Stripe retries deliveries.
 const FIRST_RUN_LOOKBACK_SECS: i64 = 3 * 86_400;
+/// Stripe's Events API keeps events for 30 days.
+pub const EVENTS_KEPT_SECS: i64 = 30 * 86_400;
+/// The sweeper looks at sessions pending or processing for longer than this…
+const SWEEP_AFTER_SECS: i64 = 3600;
+/// …at most this many a run, the longest unswept first.
+const SWEEP_BATCH: u32 = 50;
+
+/// A warning when `since` reaches past what Stripe's Events API keeps.
+pub fn window_warning(since: i64, now: i64) -> Option<&'static str> {
+    (since < now - EVENTS_KEPT_SECS).then_some(
+        "Stripe's Events API keeps 30 days of events; older ones cannot be listed. \
+         The sweeper still settles every donation that is pending or processing.",
+    )
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Sessions asked about.
+    pub checked: usize,
+    /// Donations whose state changed.
+    pub settled: usize,
+    /// Stripe answered 429: the rest waits for the next run.
+    pub rate_limited: bool,
+}
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -41,6 +65,9 @@ pub async fn run(
     let start = since
         .or(cursor.map(|c| c - OVERLAP_SECS))
         .unwrap_or_else(|| storage::now() - FIRST_RUN_LOOKBACK_SECS);
+    if let Some(warning) = window_warning(start, storage::now()) {
+        tracing::warn!(since = start, "{warning}");
+    }
     let mut report = Report::default();
     let mut newest = cursor.unwrap_or(start);
     let mut after: Option<String> = None;
@@ -76,6 +103,42 @@ pub async fn run(
     Ok(report)
 }
 
+/// Asks Stripe about the Checkout Session of every donation still pending or processing after an
+/// hour, and applies what it says, as the thanks page would. Sessions outlive the Events API's 30
+/// days, so even after a month-long outage no coffee is lost. Bounded per run; stops at a 429.
+pub async fn sweep(db: &Db, ledger: &Ledger, stripe: &StripeProvider) -> anyhow::Result<SweepReport> {
+    let now = storage::now();
+    let due = lookups::due_for_sweep(db.pool(), now - SWEEP_AFTER_SECS, SWEEP_BATCH).await?;
+    let mut report = SweepReport::default();
+    for (session_id, status) in due {
+        let session = match stripe.retrieve_session(&session_id).await {
+            Ok(session) => session,
+            Err(ProviderError::RateLimited) => {
+                tracing::warn!("Stripe's rate limit reached; the sweep continues next run");
+                report.rate_limited = true;
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not ask Stripe about a pending session");
+                continue;
+            }
+        };
+        report.checked += 1;
+        if let Some(session) = session {
+            ledger.apply_session_snapshot(&session).await?;
+        }
+        let id = session_id.clone();
+        db.write(move |conn| Box::pin(async move { lookups::mark_swept(conn, &id, now).await }))
+            .await?;
+        let after = donations::find_by_session(db.pool(), &session_id).await?;
+        if after.is_some_and(|row| row.status != status) {
+            report.settled += 1;
+        }
+    }
+    tracing::info!(?report, "sweep finished");
+    Ok(report)
+}
+
 /// Runs [`run`] every `interval` until the process ends. A failed pass is logged and retried
 /// at the next tick; only a panic ends the task (and, through `Application`, the service).
 pub async fn every(
@@ -93,6 +156,9 @@ pub async fn every(
         ticker.tick().await;
         if let Err(e) = run(&db, &ledger, stripe, None).await {
             tracing::error!(error = ?e, "reconciliation failed");
+        }
+        if let Err(e) = sweep(&db, &ledger, stripe).await {
+            tracing::error!(error = ?e, "the sweep failed");
         }
     }
 }

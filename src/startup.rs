@@ -17,7 +17,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::config::Settings;
-use crate::limits::{ClientLimiter, DonateLimits};
+use crate::limits::{ClientLimiter, DonateLimits, GlobalLimiter};
 use crate::payments::{Provider, demo::DemoProvider, stripe::StripeProvider};
 use crate::state::AppState;
 use crate::storage::{self, Db};
@@ -105,6 +105,11 @@ impl Application {
             donate_limits,
             thanks_limits,
             manage_limits,
+            // Payment Link readers back before the webhook: a few a minute is plenty.
+            unknown_sessions: GlobalLimiter::new(crate::config::Rate {
+                count: std::num::NonZeroU32::new(30).unwrap_or(std::num::NonZeroU32::MIN),
+                period: Duration::from_secs(60),
+            }),
             wall_cache: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))

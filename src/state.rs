@@ -7,7 +7,7 @@ use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::config::{AbuseSettings, SiteSettings, WebhookSettings};
 use crate::domain::Rules;
-use crate::limits::{ClientLimiter, DonateLimits};
+use crate::limits::{ClientLimiter, DonateLimits, GlobalLimiter};
 use crate::payments::Provider;
 use crate::public::WallCache;
 use crate::storage::Db;
@@ -42,6 +42,8 @@ pub struct AppState {
     pub thanks_limits: Option<ClientLimiter>,
     /// Per-client limit on changes through manage links.
     pub manage_limits: Option<ClientLimiter>,
+    /// All lookups of checkout sessions we have no row for (a Payment Link reader back early).
+    pub unknown_sessions: GlobalLimiter,
     /// The newest wall pages, until the next write.
     pub wall_cache: WallCache,
 }

@@ -153,7 +153,7 @@ class MockStripe:
         import http.server
         import threading
 
-        self.delay, self.status, self.received = delay, status, 0
+        self.delay, self.status, self.received, self.keys = delay, status, 0, []
         self.lock = threading.Lock()
         mock = self
 
@@ -163,6 +163,7 @@ class MockStripe:
                 self.rfile.read(length)
                 with mock.lock:
                     mock.received += 1
+                    mock.keys.append(self.headers.get("Idempotency-Key"))
                 time.sleep(mock.delay)
                 session_id = f"cs_test_{uuid.uuid4().hex}"
                 if mock.status == 200:

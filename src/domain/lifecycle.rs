@@ -4,12 +4,14 @@
 //! wins". Instead each event contributes a *fact*, and facts only ever grow:
 //!
 //! - the checkout outcome climbs `open < processing < expired < failed < paid`;
-//! - the refunded amount only increases (Stripe's `amount_refunded` is cumulative);
-//! - the dispute state climbs `none < open < won < lost`.
+//! - refunds only grow: the charge's cumulative amount, and each refund's status (`refunds.rs`);
+//! - the dispute state climbs `none < open < won < lost`, read from the dispute's `status`.
 //!
 //! Merging facts is a maximum, which is commutative, associative and idempotent, so any order or
 //! duplication of a donation's events gives the same [`Facts`], and therefore the same
 //! [`DonationStatus`], as in-order delivery. The property test below checks exactly that.
+
+use super::refunds::{RefundState, Refunds};
 
 /// How far the checkout itself got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,6 +32,19 @@ pub enum DisputeState {
     Lost,
 }
 
+impl DisputeState {
+    /// A dispute's `status`. Warnings (inquiries) and reviews are open; `won`, a closed warning
+    /// and `prevented` (stopped before it became a chargeback, API 2025-08-27) cost nothing and
+    /// count as won; `lost` is lost. An unknown status means a dispute exists: open.
+    pub fn from_stripe(status: Option<&str>) -> DisputeState {
+        match status {
+            Some("won" | "warning_closed" | "prevented") => DisputeState::Won,
+            Some("lost") => DisputeState::Lost,
+            _ => DisputeState::Open,
+        }
+    }
+}
+
 /// What the public and the ledger see. Derived from [`Facts`], never set directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DonationStatus {
@@ -44,7 +59,7 @@ pub enum DonationStatus {
 }
 
 /// One event's contribution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// `checkout.session.completed`: `paid` says whether `payment_status` was `paid`.
     Completed {
@@ -60,17 +75,21 @@ pub enum Effect {
     Refunded {
         amount_refunded: i64,
     },
-    DisputeOpened,
-    DisputeClosed {
-        won: bool,
+    /// One refund by id (`charge.refund.updated`, or a charge's list of refunds).
+    Refund {
+        id: String,
+        amount: i64,
+        state: RefundState,
     },
+    /// A dispute event (`created`, `updated`, `closed`): the state its `status` says.
+    Dispute(DisputeState),
 }
 
 /// Everything we know about a donation's money.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
     pub checkout: CheckoutState,
-    pub refunded_cents: i64,
+    pub refunds: Refunds,
     pub dispute: DisputeState,
     /// When the payment succeeded: the earliest paying event's time, so it is order-independent.
     pub paid_at: Option<i64>,
@@ -80,7 +99,7 @@ impl Default for Facts {
     fn default() -> Self {
         Facts {
             checkout: CheckoutState::Open,
-            refunded_cents: 0,
+            refunds: Refunds::default(),
             dispute: DisputeState::None,
             paid_at: None,
         }
@@ -88,10 +107,10 @@ impl Default for Facts {
 }
 
 impl Facts {
-    pub fn apply(self, effect: Effect) -> Facts {
-        let mut next = self;
+    pub fn apply(&self, effect: &Effect) -> Facts {
+        let mut next = self.clone();
         let paid_at = |at: i64| Some(self.paid_at.map_or(at, |p| p.min(at)));
-        match effect {
+        match *effect {
             Effect::Completed { paid: true, at } | Effect::AsyncSucceeded { at } => {
                 next.checkout = next.checkout.max(CheckoutState::Paid);
                 next.paid_at = paid_at(at);
@@ -101,14 +120,20 @@ impl Facts {
             }
             Effect::AsyncFailed => next.checkout = next.checkout.max(CheckoutState::Failed),
             Effect::Expired => next.checkout = next.checkout.max(CheckoutState::Expired),
-            Effect::Refunded { amount_refunded } => {
-                next.refunded_cents = next.refunded_cents.max(amount_refunded.max(0))
-            }
-            Effect::DisputeOpened => next.dispute = next.dispute.max(DisputeState::Open),
-            Effect::DisputeClosed { won: true } => next.dispute = next.dispute.max(DisputeState::Won),
-            Effect::DisputeClosed { won: false } => next.dispute = next.dispute.max(DisputeState::Lost),
+            Effect::Refunded { amount_refunded } => next.refunds.charge_reported(amount_refunded),
+            Effect::Refund {
+                ref id,
+                amount,
+                state,
+            } => next.refunds.refund(id, amount, state),
+            Effect::Dispute(state) => next.dispute = next.dispute.max(state),
         }
         next
+    }
+
+    /// What is refunded now, in cents.
+    pub fn refunded_cents(&self) -> i64 {
+        self.refunds.total()
     }
 
     /// The status for a donation of `amount_cents`.
@@ -121,7 +146,7 @@ impl Facts {
             CheckoutState::Paid => match self.dispute {
                 DisputeState::Lost => DonationStatus::Lost,
                 DisputeState::Open => DonationStatus::Disputed,
-                DisputeState::None | DisputeState::Won if self.refunded_cents >= amount_cents => {
+                DisputeState::None | DisputeState::Won if self.refunded_cents() >= amount_cents => {
                     DonationStatus::Refunded
                 }
                 DisputeState::None | DisputeState::Won => DonationStatus::Paid,
@@ -140,12 +165,21 @@ super::word_enum!(DonationStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::refunds::RefundState;
     use proptest::prelude::*;
 
     const AMOUNT: i64 = 1000;
 
+    fn refund(id: &str, amount: i64, state: RefundState) -> Effect {
+        Effect::Refund {
+            id: id.to_owned(),
+            amount,
+            state,
+        }
+    }
+
     fn run(events: &[Effect]) -> Facts {
-        events.iter().fold(Facts::default(), |f, e| f.apply(*e))
+        events.iter().fold(Facts::default(), |f, e| f.apply(e))
     }
 
     /// Realistic histories of one donation, in the order Stripe would emit them.
@@ -201,8 +235,8 @@ mod tests {
                 "dispute won",
                 vec![
                     Completed { paid: true, at: 10 },
-                    DisputeOpened,
-                    DisputeClosed { won: true },
+                    Dispute(DisputeState::Open),
+                    Dispute(DisputeState::Won),
                 ],
                 DonationStatus::Paid,
             ),
@@ -210,15 +244,66 @@ mod tests {
                 "dispute lost",
                 vec![
                     Completed { paid: true, at: 10 },
-                    DisputeOpened,
-                    DisputeClosed { won: false },
+                    Dispute(DisputeState::Open),
+                    Dispute(DisputeState::Lost),
                 ],
                 DonationStatus::Lost,
             ),
             (
                 "dispute open",
-                vec![Completed { paid: true, at: 10 }, DisputeOpened],
+                vec![Completed { paid: true, at: 10 }, Dispute(DisputeState::Open)],
                 DonationStatus::Disputed,
+            ),
+            (
+                "refunded, then the refund failed",
+                vec![
+                    Completed { paid: true, at: 10 },
+                    Refunded {
+                        amount_refunded: AMOUNT,
+                    },
+                    refund("re_1", AMOUNT, RefundState::Succeeded),
+                    refund("re_1", AMOUNT, RefundState::Failed),
+                ],
+                DonationStatus::Paid,
+            ),
+            (
+                "one refund failed, another went through",
+                vec![
+                    Completed { paid: true, at: 10 },
+                    refund("re_1", 400, RefundState::Pending),
+                    Refunded { amount_refunded: 400 },
+                    refund("re_1", 400, RefundState::Failed),
+                    refund("re_2", AMOUNT, RefundState::Succeeded),
+                ],
+                DonationStatus::Refunded,
+            ),
+            (
+                "an inquiry, closed without a chargeback",
+                vec![
+                    Completed { paid: true, at: 10 },
+                    Dispute(DisputeState::from_stripe(Some("warning_needs_response"))),
+                    Dispute(DisputeState::from_stripe(Some("warning_under_review"))),
+                    Dispute(DisputeState::from_stripe(Some("warning_closed"))),
+                ],
+                DonationStatus::Paid,
+            ),
+            (
+                "a dispute prevented",
+                vec![
+                    Completed { paid: true, at: 10 },
+                    Dispute(DisputeState::from_stripe(Some("needs_response"))),
+                    Dispute(DisputeState::from_stripe(Some("prevented"))),
+                ],
+                DonationStatus::Paid,
+            ),
+            (
+                "a dispute under review, then lost",
+                vec![
+                    Completed { paid: true, at: 10 },
+                    Dispute(DisputeState::from_stripe(Some("under_review"))),
+                    Dispute(DisputeState::from_stripe(Some("lost"))),
+                ],
+                DonationStatus::Lost,
             ),
             (
                 "sepa, then refunded",
@@ -269,7 +354,7 @@ mod tests {
                 events
                     .iter()
                     .zip(copies)
-                    .flat_map(|(e, c)| std::iter::repeat_n(*e, c))
+                    .flat_map(|(e, c)| std::iter::repeat_n(e.clone(), c))
                     .collect::<Vec<_>>()
             })
             .prop_shuffle()
@@ -298,7 +383,7 @@ mod tests {
                 let mut rest = items.to_vec();
                 let head = rest.remove(i);
                 for mut p in permutations(&rest) {
-                    p.insert(0, head);
+                    p.insert(0, head.clone());
                     out.push(p);
                 }
             }

@@ -10,7 +10,7 @@ use actix_web::{FromRequest, HttpRequest};
 
 /// The version of the consent wording (the public checkbox and the privacy notice). Stored with
 /// every public opt-in; change it whenever that wording changes.
-pub const CONSENT_VERSION: &str = "2026-11-27";
+pub const CONSENT_VERSION: &str = "2026-11-28";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -156,6 +156,7 @@ pub struct Texts {
     pub field_public: &'static str,
     pub field_public_hint: &'static str,
     pub donate_button: &'static str,
+    pub checkout_submit_message: &'static str,
     pub canceled_notice: &'static str,
     pub form_error_heading: &'static str,
     pub err_coffees: &'static str,

@@ -10,12 +10,26 @@ use crate::webhook::event::Session;
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
     pub donation_id: String,
+    /// The same for a repeated submission of the same form (double click, retry): the provider
+    /// then answers with the same session instead of a second one.
+    pub idempotency_key: String,
+    /// On the reader's receipt: `Kaffeekasse: 2 Kaffees`.
+    pub description: String,
+    /// Next to the pay button: a voluntary payment for the blog, no donation receipt.
+    pub submit_message: String,
     pub coffees: u32,
     pub unit_amount_cents: i64,
     pub currency: String,
     pub lang: Lang,
     pub success_url: String,
     pub cancel_url: String,
+}
+
+/// The payment's description in the blogger's Dashboard and on the reader's receipt, fixed so
+/// that every payment reads the same whatever the site's name or the reader's language.
+pub fn description(coffees: u32) -> String {
+    let unit = if coffees == 1 { "Kaffee" } else { "Kaffees" };
+    format!("Kaffeekasse: {coffees} {unit}")
 }
 
 #[derive(Debug, Clone)]
@@ -28,8 +42,23 @@ pub struct CheckoutSession {
 pub enum ProviderError {
     #[error("the payment provider did not answer in time")]
     Timeout,
+    /// A network error or a 5xx: worth one retry.
+    #[error("the payment provider is unavailable: {0}")]
+    Unavailable(String),
+    /// 429: Stripe's rate limit for the account; back off.
+    #[error("the payment provider's rate limit was reached")]
+    RateLimited,
+    #[error("the payment provider does not know it")]
+    NotFound,
     #[error("the payment provider failed: {0}")]
     Failed(String),
+}
+
+impl ProviderError {
+    /// Whether the same request may succeed if sent again at once.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ProviderError::Timeout | ProviderError::Unavailable(_))
+    }
 }
 
 /// One page of Stripe's Events API.
@@ -61,7 +90,7 @@ impl Provider {
     pub async fn retrieve_session(&self, id: &str) -> Result<Option<Session>, ProviderError> {
         match self {
             Provider::Demo(_) => Ok(None),
-            Provider::Stripe(p) => p.retrieve_session(id).await.map(Some),
+            Provider::Stripe(p) => p.retrieve_session(id).await,
         }
     }
 
@@ -89,5 +118,14 @@ impl Provider {
             Provider::Stripe(p) => Some(p),
             Provider::Demo(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_description_counts_coffees_in_german() {
+        assert_eq!(super::description(1), "Kaffeekasse: 1 Kaffee");
+        assert_eq!(super::description(3), "Kaffeekasse: 3 Kaffees");
     }
 }

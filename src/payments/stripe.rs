@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use secrecy::ExposeSecret;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionAdaptivePricing, CreateCheckoutSessionLineItems,
-    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData, ProductData,
-    RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionAdaptivePricing, CreateCheckoutSessionCustomText,
+    CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, CustomTextPositionParam, ProductData, RetrieveCheckoutSession,
 };
 use stripe_checkout::{CheckoutSessionLocale, CheckoutSessionMode, CheckoutSessionSubmitType};
 use stripe_client_core::{RequestBuilder, StripeMethod};
@@ -24,6 +24,7 @@ use crate::webhook::event::Session;
 pub struct StripeProvider {
     client: Client,
     livemode: bool,
+    statement_descriptor_suffix: String,
 }
 
 impl StripeProvider {
@@ -36,6 +37,7 @@ impl StripeProvider {
         Ok(StripeProvider {
             client,
             livemode: settings.livemode(),
+            statement_descriptor_suffix: settings.statement_descriptor_suffix.clone(),
         })
     }
 
@@ -67,6 +69,12 @@ impl StripeProvider {
             "donation_id".to_owned(),
             req.donation_id.clone(),
         )]));
+        // What the reader finds in their Stripe receipt and on their card statement: a line they
+        // recognise is a dispute (and its €20 fee) that does not happen.
+        intent.description = Some(req.description.clone());
+        intent.statement_descriptor_suffix = Some(self.statement_descriptor_suffix.clone());
+        let mut custom_text = CreateCheckoutSessionCustomText::new();
+        custom_text.submit = Some(CustomTextPositionParam::new(req.submit_message.as_str()));
 
         // Adaptive Pricing would charge in the reader's currency; the jar counts euros, so the
         // price stays exactly what the blogger set.
@@ -75,7 +83,10 @@ impl StripeProvider {
         let request = CreateCheckoutSession::new()
             .adaptive_pricing(adaptive)
             .mode(CheckoutSessionMode::Payment)
-            .submit_type(CheckoutSessionSubmitType::Donate)
+            // A tip for a blog, not a donation to a charitable purpose (Stripe's rules): the
+            // button says "Zahlen"/"Pay".
+            .submit_type(CheckoutSessionSubmitType::Pay)
+            .custom_text(custom_text)
             .locale(match req.lang {
                 Lang::De => CheckoutSessionLocale::De,
                 Lang::En => CheckoutSessionLocale::En,
@@ -86,19 +97,30 @@ impl StripeProvider {
             .client_reference_id(req.donation_id.as_str())
             .metadata(metadata)
             .payment_intent_data(intent);
-        // The same donation id always maps to the same key, so a retried request cannot create a
-        // second session.
-        let key = IdempotencyKey::new(format!("kaffeekasse-checkout-{}", req.donation_id))
+        // The same request always carries the same key, so a double submit or our own retry
+        // cannot create a second session. A network error or a 5xx is retried once with it.
+        let key = IdempotencyKey::new(format!("kaffeekasse-checkout-{}", req.idempotency_key))
             .map_err(|e| ProviderError::Failed(format!("idempotency key: {e:?}")))?;
-        let session: Session = self.send(request.build(), Some(key)).await?;
+        let session: Session = match self.send(request.build(), Some(key.clone())).await {
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "creating the checkout session failed; retrying once with the same key");
+                self.send(request.build(), Some(key)).await?
+            }
+            other => other?,
+        };
         let url = session
             .url
             .ok_or_else(|| ProviderError::Failed("Stripe returned a session without a url".into()))?;
         Ok(CheckoutSession { id: session.id, url })
     }
 
-    pub async fn retrieve_session(&self, id: &str) -> Result<Session, ProviderError> {
-        self.send(RetrieveCheckoutSession::new(id).build(), None).await
+    /// The session as Stripe holds it; `None` if Stripe does not know it.
+    pub async fn retrieve_session(&self, id: &str) -> Result<Option<Session>, ProviderError> {
+        match self.send(RetrieveCheckoutSession::new(id).build(), None).await {
+            Ok(session) => Ok(Some(session)),
+            Err(ProviderError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// One page of events of the handled types created at or after `since`.
@@ -170,6 +192,12 @@ impl StripeProvider {
             .await
             .map_err(|e| match e {
                 StripeError::Timeout => ProviderError::Timeout,
+                StripeError::ClientError(why) => ProviderError::Unavailable(why),
+                StripeError::Stripe(_, 404) => ProviderError::NotFound,
+                StripeError::Stripe(_, 429) => ProviderError::RateLimited,
+                StripeError::Stripe(errors, status) if status >= 500 => {
+                    ProviderError::Unavailable(format!("status {status}: {errors:?}"))
+                }
                 other => ProviderError::Failed(other.to_string()),
             })?;
         Ok(miniserde::json::to_string(&value))

@@ -109,6 +109,7 @@ struct WidgetPage {
     totals: TotalsView,
     supporters: Vec<SupporterView>,
     options: Vec<(u32, String)>,
+    nonce: String,
 }
 
 pub async fn widget(lang: Lang, state: State) -> Result<HttpResponse, PageError> {
@@ -130,6 +131,7 @@ pub async fn widget(lang: Lang, state: State) -> Result<HttpResponse, PageError>
             .map(|s| SupporterView::new(s, lang))
             .collect(),
         options,
+        nonce: crate::random::token(),
     };
     let mut response = html(StatusCode::OK, &widget);
     // The one page that may be framed, and only by the configured origins.

@@ -51,6 +51,8 @@ struct HomePage {
     recent: Vec<SupporterView>,
     privacy_url: Option<String>,
     imprint_url: Option<String>,
+    /// The same on a double submit of this page's form: one checkout, not two.
+    nonce: String,
 }
 
 impl HomePage {
@@ -129,6 +131,7 @@ pub async fn render_form(
         canceled,
         price: Money::new(pricing.coffee_price_cents, pricing.currency.clone()).format_de(),
         name_max: SupporterName::MAX,
+        nonce: crate::random::token(),
         message_max: Message::MAX,
     };
     html(status, &page)

@@ -12,6 +12,7 @@ use crate::domain::{Currency, DonationStatus, Money};
 use crate::i18n::Lang;
 use crate::state::State;
 use crate::storage::donations::{self, DonationRow};
+use crate::storage::lookups;
 
 /// The pending page refreshes itself this many times, then says it may take longer.
 const MAX_REFRESHES: u32 = 5;
@@ -119,13 +120,13 @@ pub async fn show(
 /// means "still pending".
 async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Option<DonationRow>> {
     let Some(row) = donations::find_by_session(state.db.pool(), session_id).await? else {
-        return Ok(None);
+        return from_payment_link(state, session_id).await;
     };
     if row.status != DonationStatus::Pending || state.provider.is_demo() {
         return Ok(Some(row));
     }
     let now = crate::storage::now();
-    let due = donations::stripe_lookup_due(
+    let due = lookups::stripe_lookup_due(
         state.db.pool(),
         session_id,
         now,
@@ -141,7 +142,7 @@ async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Opti
         .db
         .write(move |conn| {
             Box::pin(async move {
-                donations::claim_stripe_lookup(conn, &id, now, MAX_STRIPE_LOOKUPS, LOOKUP_INTERVAL_SECS).await
+                lookups::claim_stripe_lookup(conn, &id, now, MAX_STRIPE_LOOKUPS, LOOKUP_INTERVAL_SECS).await
             })
         })
         .await?;
@@ -159,6 +160,34 @@ async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Opti
         Err(e) => {
             tracing::warn!(error = %e, "could not ask Stripe about a pending session");
             Ok(Some(row))
+        }
+    }
+}
+
+/// A reader of a Payment Link comes back before the webhook: ask Stripe about the session and,
+/// if it belongs to a listed link, record it through the same path as the webhook. Anyone can
+/// send any session id here, so only ids shaped like Stripe's are asked about, and all such
+/// lookups together stay within one small budget.
+async fn from_payment_link(state: &State, session_id: &str) -> anyhow::Result<Option<DonationRow>> {
+    let shaped_like_stripe = (session_id.starts_with("cs_live_") || session_id.starts_with("cs_test_"))
+        && session_id.len() <= 200
+        && session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if state.rules.payment_links.is_empty() || !shaped_like_stripe || state.provider.is_demo() {
+        return Ok(None);
+    }
+    if !state.unknown_sessions.admit() {
+        tracing::info!("the budget for looking up unknown checkout sessions is used up");
+        return Ok(None);
+    }
+    match state.provider.retrieve_session(session_id).await {
+        Ok(Some(session)) => {
+            state.ledger.apply_session_snapshot(&session).await?;
+            Ok(donations::find_by_session(state.db.pool(), session_id).await?)
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not ask Stripe about an unknown session");
+            Ok(None)
         }
     }
 }

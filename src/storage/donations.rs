@@ -2,7 +2,7 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::domain::{CheckoutState, DisputeState, DonationStatus, Facts, Visibility};
+use crate::domain::{CheckoutState, DisputeState, DonationStatus, Facts, Refunds, RefundsById, Visibility};
 
 /// A donation about to be stored, before Stripe has told us anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +33,11 @@ pub struct DonationRow {
     pub status: DonationStatus,
     #[sqlx(try_from = "String")]
     pub checkout_state: CheckoutState,
+    /// Derived from the two below (kept for the totals and the accounts).
     pub refunded_cents: i64,
+    pub charge_refunded_cents: i64,
+    #[sqlx(try_from = "String")]
+    pub refunds: RefundsById,
     #[sqlx(try_from = "String")]
     pub dispute_state: DisputeState,
     pub coffees: i64,
@@ -63,6 +67,8 @@ impl DonationRow {
             status: DonationStatus::Pending,
             checkout_state: CheckoutState::Open,
             refunded_cents: 0,
+            charge_refunded_cents: 0,
+            refunds: RefundsById::default(),
             dispute_state: DisputeState::None,
             coffees: i64::from(d.coffees),
             expected_amount_cents: d.amount_cents,
@@ -82,7 +88,10 @@ impl DonationRow {
     pub fn facts(&self) -> Facts {
         Facts {
             checkout: self.checkout_state,
-            refunded_cents: self.refunded_cents,
+            refunds: Refunds {
+                charge_max: self.charge_refunded_cents,
+                by_id: self.refunds.clone(),
+            },
             dispute: self.dispute_state,
             paid_at: self.paid_at,
         }
@@ -90,7 +99,7 @@ impl DonationRow {
 }
 
 const COLUMNS: &str = "id, provider, checkout_session_id, payment_intent_id, charge_id, status, \
-    checkout_state, refunded_cents, dispute_state, coffees, expected_amount_cents, amount_cents, \
+    checkout_state, refunded_cents, charge_refunded_cents, refunds, dispute_state, coffees, expected_amount_cents, amount_cents, \
     currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at, erased_at";
 
 /// Inserts unless a donation with this id or checkout session exists. Returns whether it did.
@@ -192,14 +201,16 @@ pub struct DonationUpdate<'a> {
 /// A query over SQLite with its arguments, for the binders below.
 pub(super) type Q<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
-/// Inserts a donation with an event's change already applied (`?1`..`?23`), unless one with
+/// Inserts a donation with an event's change already applied (`?1`..`?25`), unless one with
 /// this id or checkout session exists.
 pub(super) const INSERT_CHANGED: &str = "INSERT INTO donations (id, provider, checkout_session_id, \
      payment_intent_id, charge_id, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, \
      name, message, visibility, consent_at, consent_version, held, livemode, created_at, updated_at, status, \
-     checkout_state, refunded_cents, dispute_state, paid_at) \
+     checkout_state, refunded_cents, dispute_state, paid_at, charge_refunded_cents, refunds) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, \
-     ?19, ?20, ?21, ?22, ?23) ON CONFLICT DO NOTHING";
+     ?19, ?20, ?21, ?22, ?23, ?24, ?25) ON CONFLICT DO NOTHING";
+/// How many parameters [`INSERT_CHANGED`] takes.
+pub(super) const INSERT_CHANGED_PARAMS: usize = 25;
 
 pub(super) fn bind_insert_changed<'q>(q: Q<'q>, d: &'q NewDonation, u: &DonationUpdate<'q>) -> Q<'q> {
     let public = d.visibility.is_public();
@@ -224,17 +235,22 @@ pub(super) fn bind_insert_changed<'q>(q: Q<'q>, d: &'q NewDonation, u: &Donation
         .bind(d.created_at)
         .bind(u.status.as_str())
         .bind(u.facts.checkout.as_str())
-        .bind(u.facts.refunded_cents)
+        .bind(u.facts.refunded_cents())
         .bind(u.facts.dispute.as_str())
         .bind(u.facts.paid_at)
+        .bind(u.facts.refunds.charge_max)
+        .bind(u.facts.refunds.by_id.to_json())
 }
 
-/// Writes an event's change to donation `?1` (`?1`..`?13`).
+/// Writes an event's change to donation `?1` (`?1`..`?15`).
 pub(super) const UPDATE: &str = "UPDATE donations SET checkout_session_id = COALESCE(checkout_session_id, ?2), \
      payment_intent_id = COALESCE(payment_intent_id, ?3), charge_id = COALESCE(charge_id, ?4), \
      amount_cents = COALESCE(?5, amount_cents), currency = COALESCE(?6, currency), \
      amount_mismatch = MAX(amount_mismatch, ?7), checkout_state = ?8, refunded_cents = ?9, \
-     dispute_state = ?10, paid_at = ?11, status = ?12, updated_at = ?13 WHERE id = ?1";
+     dispute_state = ?10, paid_at = ?11, status = ?12, updated_at = ?13, charge_refunded_cents = ?14, \
+     refunds = ?15 WHERE id = ?1";
+/// How many parameters [`UPDATE`] takes.
+pub(super) const UPDATE_PARAMS: usize = 15;
 
 pub(super) fn bind_update<'q>(q: Q<'q>, id: &'q str, u: &DonationUpdate<'q>, now: i64) -> Q<'q> {
     let (amount, currency, mismatch) = match u.amount {
@@ -249,11 +265,13 @@ pub(super) fn bind_update<'q>(q: Q<'q>, id: &'q str, u: &DonationUpdate<'q>, now
         .bind(currency)
         .bind(mismatch)
         .bind(u.facts.checkout.as_str())
-        .bind(u.facts.refunded_cents)
+        .bind(u.facts.refunded_cents())
         .bind(u.facts.dispute.as_str())
         .bind(u.facts.paid_at)
         .bind(u.status.as_str())
         .bind(now)
+        .bind(u.facts.refunds.charge_max)
+        .bind(u.facts.refunds.by_id.to_json())
 }
 
 pub async fn update(
@@ -266,49 +284,4 @@ pub async fn update(
         .execute(conn)
         .await
         .map(|_| ())
-}
-
-/// Whether a pending session may ask Stripe now: it has lookups left and the last was at least
-/// `interval_secs` ago. A read, so refreshes in between write nothing.
-pub async fn stripe_lookup_due(
-    pool: &SqlitePool,
-    session_id: &str,
-    now: i64,
-    max_lookups: i64,
-    interval_secs: i64,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>(
-        "SELECT stripe_lookups < ?3 AND (stripe_looked_at IS NULL OR stripe_looked_at <= ?2 - ?4) \
-         FROM donations WHERE checkout_session_id = ?1 AND status = 'pending'",
-    )
-    .bind(session_id)
-    .bind(now)
-    .bind(max_lookups)
-    .bind(interval_secs)
-    .fetch_optional(pool)
-    .await
-    .map(|due| due.unwrap_or(false))
-}
-
-/// Takes one of a pending session's Stripe lookups, if it has any left and the last was at least
-/// `interval_secs` ago. Atomic, so concurrent refreshes cannot both ask.
-pub async fn claim_stripe_lookup(
-    conn: &mut SqliteConnection,
-    session_id: &str,
-    now: i64,
-    max_lookups: i64,
-    interval_secs: i64,
-) -> Result<bool, sqlx::Error> {
-    let claimed = sqlx::query(
-        "UPDATE donations SET stripe_lookups = stripe_lookups + 1, stripe_looked_at = ?2 \
-         WHERE checkout_session_id = ?1 AND status = 'pending' AND stripe_lookups < ?3 \
-         AND (stripe_looked_at IS NULL OR stripe_looked_at <= ?2 - ?4)",
-    )
-    .bind(session_id)
-    .bind(now)
-    .bind(max_lookups)
-    .bind(interval_secs)
-    .execute(conn)
-    .await?;
-    Ok(claimed.rows_affected() == 1)
 }

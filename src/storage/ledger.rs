@@ -25,7 +25,7 @@ pub async fn insert_donation_and_event(
         format!(
             "{}; {}",
             donations::INSERT_CHANGED,
-            events::insert_sql(24, "changes() = 1")
+            events::insert_sql(donations::INSERT_CHANGED_PARAMS + 1, "changes() = 1")
         )
     });
     let query = donations::bind_insert_changed(sqlx::query(SQL.as_str()), donation, change);
@@ -45,8 +45,13 @@ pub async fn update_donation_and_event(
     outcome: Recorded<'_>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    static SQL: LazyLock<String> =
-        LazyLock::new(|| format!("{}; {}", donations::UPDATE, events::insert_sql(14, "true")));
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{}; {}",
+            donations::UPDATE,
+            events::insert_sql(donations::UPDATE_PARAMS + 1, "true")
+        )
+    });
     let query = donations::bind_update(sqlx::query(SQL.as_str()), id, change, now);
     events::bind_insert(query, event, outcome, now)
         .fetch_optional(conn)

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod donations;
 pub mod events;
 pub mod ledger;
+pub mod lookups;
 pub mod sessions;
 pub mod state;
 pub mod supporters;

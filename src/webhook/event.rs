@@ -3,10 +3,10 @@
 //! Unknown fields, unknown API versions and `null` where a field is optional are all fine, so a
 //! change of API version on the Stripe dashboard cannot break the webhook.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use serde_json::Value;
+
+pub use super::objects::{Charge, CustomField, CustomFieldValue, Dispute, Refund, Session};
 
 /// The event envelope.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,8 +77,10 @@ impl Event {
             }
             "checkout.session.expired" => Payload::SessionExpired(Session::deserialize(object)?),
             "charge.refunded" => Payload::ChargeRefunded(Charge::deserialize(object)?),
-            "charge.dispute.created" => Payload::DisputeCreated(Dispute::deserialize(object)?),
-            "charge.dispute.closed" => Payload::DisputeClosed(Dispute::deserialize(object)?),
+            "charge.refund.updated" => Payload::RefundUpdated(Refund::deserialize(object)?),
+            "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
+                Payload::Dispute(Dispute::deserialize(object)?)
+            }
             _ => Payload::Unhandled,
         })
     }
@@ -91,7 +93,9 @@ pub const HANDLED_TYPES: &[&str] = &[
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
     "charge.refunded",
+    "charge.refund.updated",
     "charge.dispute.created",
+    "charge.dispute.updated",
     "charge.dispute.closed",
 ];
 
@@ -102,174 +106,10 @@ pub enum Payload {
     SessionAsyncFailed(Session),
     SessionExpired(Session),
     ChargeRefunded(Charge),
-    DisputeCreated(Dispute),
-    DisputeClosed(Dispute),
+    RefundUpdated(Refund),
+    /// Created, updated or closed: the dispute's `status` says which state it is in.
+    Dispute(Dispute),
     Unhandled,
-}
-
-/// A `checkout.session`, reduced to what we read.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Session {
-    pub id: String,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub payment_status: Option<String>,
-    #[serde(default)]
-    pub amount_total: Option<i64>,
-    #[serde(default)]
-    pub currency: Option<String>,
-    #[serde(default, deserialize_with = "metadata")]
-    pub metadata: HashMap<String, String>,
-    #[serde(default, deserialize_with = "expandable_id")]
-    pub payment_intent: Option<String>,
-    #[serde(default, deserialize_with = "expandable_id")]
-    pub payment_link: Option<String>,
-    #[serde(default)]
-    pub client_reference_id: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub custom_fields: Vec<CustomField>,
-    #[serde(default)]
-    pub livemode: bool,
-    /// The hosted checkout page; present when the session is created.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Set when Adaptive Pricing charged in another currency (Payment Links may have it on).
-    #[serde(default)]
-    pub currency_conversion: Option<CurrencyConversion>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CurrencyConversion {
-    #[serde(default)]
-    pub amount_total: Option<i64>,
-    #[serde(default)]
-    pub source_currency: Option<String>,
-}
-
-impl Session {
-    pub fn is_paid(&self) -> bool {
-        self.payment_status.as_deref() == Some("paid")
-            || self.payment_status.as_deref() == Some("no_payment_required")
-    }
-
-    /// Our donation id, when we created this session.
-    pub fn donation_id(&self) -> Option<&str> {
-        self.metadata
-            .get("donation_id")
-            .map(String::as_str)
-            .or(self.client_reference_id.as_deref())
-            .filter(|_| self.is_ours())
-    }
-
-    /// The amount and currency in the account's own currency: with Adaptive Pricing the top-level
-    /// fields are what the customer saw, and `currency_conversion` holds the source amounts.
-    pub fn settled_amount(&self) -> Option<(i64, &str)> {
-        match &self.currency_conversion {
-            Some(CurrencyConversion {
-                amount_total: Some(amount),
-                source_currency: Some(currency),
-            }) => Some((*amount, currency.as_str())),
-            _ => Some((self.amount_total?, self.currency.as_deref()?)),
-        }
-    }
-
-    pub fn is_ours(&self) -> bool {
-        self.metadata.get("kaffeekasse").map(String::as_str) == Some("1")
-    }
-
-    /// The value a Payment Link's custom field `key` was filled with (text or dropdown).
-    pub fn custom_field(&self, key: &str) -> Option<&str> {
-        self.custom_fields.iter().find(|f| f.key == key).and_then(|f| {
-            f.text
-                .as_ref()
-                .and_then(|t| t.value.as_deref())
-                .or(f.dropdown.as_ref().and_then(|d| d.value.as_deref()))
-        })
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CustomField {
-    pub key: String,
-    #[serde(default)]
-    pub text: Option<CustomFieldValue>,
-    #[serde(default)]
-    pub dropdown: Option<CustomFieldValue>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CustomFieldValue {
-    #[serde(default)]
-    pub value: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Charge {
-    pub id: String,
-    #[serde(default)]
-    pub amount: i64,
-    #[serde(default)]
-    pub amount_refunded: i64,
-    #[serde(default)]
-    pub refunded: bool,
-    #[serde(default, deserialize_with = "expandable_id")]
-    pub payment_intent: Option<String>,
-    #[serde(default, deserialize_with = "metadata")]
-    pub metadata: HashMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Dispute {
-    pub id: String,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default, deserialize_with = "expandable_id")]
-    pub charge: Option<String>,
-    #[serde(default, deserialize_with = "expandable_id")]
-    pub payment_intent: Option<String>,
-    #[serde(default, deserialize_with = "metadata")]
-    pub metadata: HashMap<String, String>,
-}
-
-impl Dispute {
-    /// Stripe closes a dispute as `won`, `lost`, or (for inquiries) `warning_closed`, which costs
-    /// nothing and so counts as won.
-    pub fn is_won(&self) -> bool {
-        matches!(self.status.as_deref(), Some("won") | Some("warning_closed"))
-    }
-}
-
-/// An expandable reference: either `"pi_123"` or an expanded object with an `id`.
-fn expandable_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_owned),
-        _ => None,
-    })
-}
-
-/// Metadata values are strings, but a null map or a non-string value must not reject the event.
-fn metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HashMap<String, String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::Object(o)) => o
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                Value::String(s) => Some((k, s)),
-                Value::Number(n) => Some((k, n.to_string())),
-                _ => None,
-            })
-            .collect(),
-        _ => HashMap::new(),
-    })
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[cfg(test)]

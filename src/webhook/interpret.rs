@@ -5,20 +5,21 @@
 //! to record when Stripe tells us about one we have no row for. `apply.rs` only carries the
 //! resulting [`Step`] out inside a transaction.
 
-use crate::domain::{Effect, Rules, SupporterName, Visibility};
+use crate::domain::{DisputeState, Effect, RefundState, Rules, SupporterName, Visibility};
 use crate::storage::donations::{Keys, NewDonation};
 
-use super::event::{Charge, Dispute, Event, Payload, Session};
+use super::event::{Charge, Dispute, Event, Payload, Refund, Session};
 
 /// What applying an event takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// A checkout session moved on. Boxed: it carries a whole donation to record.
     Session(Box<SessionStep>),
-    /// A charge or dispute: find the donation by any of `keys`, or defer until one matches.
+    /// A charge, refund or dispute: find the donation by any of `keys`, or defer until one
+    /// matches; then apply every effect (a charge may report its refunds one by one too).
     Payment {
         keys: Keys,
-        effect: Effect,
+        effects: Vec<Effect>,
     },
     Ignored(&'static str),
     /// The event's object could not be read; kept for `kaffeekasse replay` after a fix.
@@ -60,8 +61,8 @@ pub fn interpret(event: &Event, rules: &Rules, now: i64) -> Step {
         Payload::SessionAsyncFailed(s) => session_step(rules, &s, Effect::AsyncFailed, now),
         Payload::SessionExpired(s) => session_step(rules, &s, Effect::Expired, now),
         Payload::ChargeRefunded(c) => refund_step(rules, &c),
-        Payload::DisputeCreated(d) => dispute_step(&d, Effect::DisputeOpened),
-        Payload::DisputeClosed(d) => dispute_step(&d, Effect::DisputeClosed { won: d.is_won() }),
+        Payload::RefundUpdated(r) => refund_updated_step(&r),
+        Payload::Dispute(d) => dispute_step(&d),
         Payload::Unhandled => Step::Ignored(EVENT_NOT_HANDLED),
     }
 }
@@ -84,6 +85,12 @@ fn session_step(rules: &Rules, s: &Session, effect: Effect, now: i64) -> Step {
     let from_link = rules.is_listed_link(s.payment_link.as_deref());
     if !s.is_ours() && !from_link {
         return Step::Ignored("session not created by Kaffeekasse");
+    }
+    if s.is_subscription() {
+        return Step::Ignored("a subscription checkout is not a coffee");
+    }
+    if s.charges_nothing() {
+        return Step::Ignored("nothing was paid: not a coffee");
     }
     let lookup = Keys {
         donation_id: s.donation_id().map(str::to_owned),
@@ -120,11 +127,36 @@ fn refund_step(rules: &Rules, c: &Charge) -> Step {
         charge_id: Some(c.id.clone()),
         session_id: None,
     };
+    let reported = Effect::Refunded {
+        amount_refunded: refunded_amount(c),
+    };
+    let each = c.refunds.data.iter().map(refund_effect);
     Step::Payment {
         keys,
-        effect: Effect::Refunded {
-            amount_refunded: refunded_amount(c),
-        },
+        effects: std::iter::once(reported).chain(each).collect(),
+    }
+}
+
+fn refund_effect(r: &Refund) -> Effect {
+    Effect::Refund {
+        id: r.id.clone(),
+        amount: r.amount,
+        state: RefundState::from_stripe(r.status.as_deref()),
+    }
+}
+
+/// A refund changed (typically: it failed after all). Its charge and payment intent find the
+/// donation; a refund of something that is not ours waits as deferred, then is dropped.
+fn refund_updated_step(r: &Refund) -> Step {
+    let keys = Keys {
+        donation_id: r.metadata.get("donation_id").cloned(),
+        payment_intent_id: r.payment_intent.clone(),
+        charge_id: r.charge.clone(),
+        session_id: None,
+    };
+    Step::Payment {
+        keys,
+        effects: vec![refund_effect(r)],
     }
 }
 
@@ -138,14 +170,19 @@ pub fn refunded_amount(c: &Charge) -> i64 {
     }
 }
 
-fn dispute_step(d: &Dispute, effect: Effect) -> Step {
+/// Created, updated or closed alike: the dispute's `status` is the state.
+fn dispute_step(d: &Dispute) -> Step {
     let keys = Keys {
         donation_id: d.metadata.get("donation_id").cloned(),
         payment_intent_id: d.payment_intent.clone(),
         charge_id: d.charge.clone(),
         session_id: None,
     };
-    Step::Payment { keys, effect }
+    let state = DisputeState::from_stripe(d.status.as_deref());
+    Step::Payment {
+        keys,
+        effects: vec![Effect::Dispute(state)],
+    }
 }
 
 /// A change to a donation's stored amount, when Stripe reports what was really charged.

@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::domain::{Currency, Moderation, Pricing};
+use crate::domain::{Currency, Moderation, Pricing, RefundState};
 
 fn fixture(name: &str) -> Value {
     let all: Value = serde_json::from_str(include_str!("../../tests/fixtures/stripe/objects.json")).unwrap();
@@ -212,10 +212,10 @@ fn a_refund_is_ours_only_with_our_id_or_when_payment_links_are_listed() {
         interpret(&event, &rules(&[]), 0),
         Step::Ignored("charge not created by Kaffeekasse")
     );
-    let Step::Payment { keys, effect } = interpret(&event, &rules(&["plink_1"]), 0) else {
+    let Step::Payment { keys, effects } = interpret(&event, &rules(&["plink_1"]), 0) else {
         panic!("a payment step")
     };
-    assert_eq!(effect, Effect::Refunded { amount_refunded: 300 });
+    assert_eq!(effects, vec![Effect::Refunded { amount_refunded: 300 }]);
     assert_eq!(keys.charge_id.as_deref(), Some("ch_1"));
     assert_eq!(keys.payment_intent_id.as_deref(), Some("pi_1"));
 }
@@ -246,7 +246,7 @@ fn a_full_refund_counts_the_whole_charge_even_if_the_refunded_amount_is_short() 
 }
 
 #[test]
-fn disputes_open_on_creation_and_close_won_or_lost_by_their_status() {
+fn a_dispute_s_state_comes_from_its_status_whatever_the_event() {
     let dispute = |status: &str| {
         patched(
             "dispute",
@@ -254,28 +254,112 @@ fn disputes_open_on_creation_and_close_won_or_lost_by_their_status() {
         )
     };
     let effect = |kind: &str, status: &str| match interpret(&event(kind, dispute(status)), &rules(&[]), 0) {
-        Step::Payment { effect, keys } => {
+        Step::Payment { effects, keys } => {
             assert_eq!(keys.charge_id.as_deref(), Some("ch_1"));
-            effect
+            assert_eq!(effects.len(), 1);
+            effects[0].clone()
         }
         other => panic!("{other:?}"),
     };
+    use crate::domain::DisputeState::{Lost, Open, Won};
+    for status in [
+        "warning_needs_response",
+        "warning_under_review",
+        "needs_response",
+        "under_review",
+    ] {
+        assert_eq!(
+            effect("charge.dispute.updated", status),
+            Effect::Dispute(Open),
+            "{status}"
+        );
+    }
+    for status in ["won", "warning_closed", "prevented"] {
+        assert_eq!(
+            effect("charge.dispute.closed", status),
+            Effect::Dispute(Won),
+            "{status}"
+        );
+    }
+    assert_eq!(effect("charge.dispute.closed", "lost"), Effect::Dispute(Lost));
     assert_eq!(
-        effect("charge.dispute.created", "needs_response"),
-        Effect::DisputeOpened
+        effect("charge.dispute.created", "lost"),
+        Effect::Dispute(Lost),
+        "the status decides, not the event's name"
+    );
+}
+
+#[test]
+fn a_failed_refund_and_a_charge_s_refund_list_name_each_refund() {
+    let refund = patched(
+        "refund",
+        json!({"id": "re_1", "amount": 500, "status": "failed", "charge": "ch_1", "payment_intent": "pi_1"}),
+    );
+    let Step::Payment { keys, effects } = interpret(&event("charge.refund.updated", refund), &rules(&[]), 0)
+    else {
+        panic!("a payment step")
+    };
+    assert_eq!(keys.charge_id.as_deref(), Some("ch_1"));
+    assert_eq!(
+        effects,
+        vec![Effect::Refund {
+            id: "re_1".into(),
+            amount: 500,
+            state: RefundState::Failed
+        }]
+    );
+    let charge = patched(
+        "charge",
+        json!({"id": "ch_1", "amount": 1000, "amount_refunded": 700, "refunded": false,
+               "metadata": {"donation_id": "d"},
+               "refunds": {"object": "list", "data": [
+                   {"id": "re_a", "amount": 200, "status": "succeeded"},
+                   {"id": "re_b", "amount": 500, "status": "pending"}]}}),
+    );
+    let Step::Payment { effects, .. } = interpret(&event("charge.refunded", charge), &rules(&[]), 0) else {
+        panic!("a payment step")
+    };
+    assert_eq!(
+        effects.len(),
+        3,
+        "the cumulative amount and each refund: {effects:?}"
+    );
+}
+
+#[test]
+fn subscriptions_and_sessions_that_charge_nothing_are_not_coffees() {
+    let r = rules(&["plink_1"]);
+    let link = |fields: Value| {
+        let mut s = patched(
+            "checkout.session",
+            json!({"id": "cs_l", "metadata": {}, "payment_link": "plink_1", "status": "complete",
+                   "payment_status": "paid", "amount_total": 500}),
+        );
+        for (k, v) in fields.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        event("checkout.session.completed", s)
+    };
+    assert_eq!(
+        interpret(&link(json!({"mode": "subscription"})), &r, 0),
+        Step::Ignored("a subscription checkout is not a coffee")
     );
     assert_eq!(
-        effect("charge.dispute.closed", "won"),
-        Effect::DisputeClosed { won: true }
+        interpret(
+            &link(json!({"payment_status": "no_payment_required", "amount_total": 0})),
+            &r,
+            0
+        ),
+        Step::Ignored("nothing was paid: not a coffee")
     );
     assert_eq!(
-        effect("charge.dispute.closed", "warning_closed"),
-        Effect::DisputeClosed { won: true }
+        interpret(&link(json!({"amount_total": 0})), &r, 0),
+        Step::Ignored("nothing was paid: not a coffee")
     );
-    assert_eq!(
-        effect("charge.dispute.closed", "lost"),
-        Effect::DisputeClosed { won: false }
-    );
+    assert!(matches!(
+        interpret(&link(json!({"mode": "payment"})), &r, 0),
+        Step::Session(_)
+    ));
 }
 
 #[test]

@@ -27,9 +27,14 @@ impl Change {
     }
 }
 
-/// Merges `effect` (and the ids in `keys`, and Stripe's `settled` amount) into `row`; `None` when
-/// nothing changes.
-pub fn merge(row: &DonationRow, keys: &Keys, effect: Effect, settled: Option<(i64, &str)>) -> Option<Change> {
+/// Merges `effects` (and the ids in `keys`, and Stripe's `settled` amount) into `row`; `None`
+/// when nothing changes.
+pub fn merge(
+    row: &DonationRow,
+    keys: &Keys,
+    effects: &[Effect],
+    settled: Option<(i64, &str)>,
+) -> Option<Change> {
     let new = |known: &Option<String>, given: &Option<String>| match (known, given) {
         (None, Some(id)) => Some(id.clone()),
         _ => None,
@@ -44,7 +49,7 @@ pub fn merge(row: &DonationRow, keys: &Keys, effect: Effect, settled: Option<(i6
         settled.and_then(|s| amount_change((row.amount_cents, &row.currency), row.expected_amount_cents, s));
     // The status is judged against the amount Stripe charged, once known.
     let amount_cents = amount.as_ref().map_or(row.amount_cents, |a| a.amount_cents);
-    let facts = row.facts().apply(effect);
+    let facts = effects.iter().fold(row.facts(), |facts, e| facts.apply(e));
     let status = facts.status(amount_cents);
     let unchanged =
         learned == Keys::default() && amount.is_none() && facts == row.facts() && status == row.status;
@@ -71,6 +76,8 @@ mod tests {
             status: DonationStatus::Pending,
             checkout_state: CheckoutState::Open,
             refunded_cents: 0,
+            charge_refunded_cents: 0,
+            refunds: Default::default(),
             dispute_state: DisputeState::None,
             coffees: 2,
             expected_amount_cents: 1000,
@@ -99,7 +106,7 @@ mod tests {
     #[test]
     fn a_payment_fills_in_new_ids_only_and_moves_the_state() {
         let paid = Effect::Completed { paid: true, at: 5 };
-        let change = merge(&row(), &keys(Some("pi_1"), Some("ch_new")), paid, None).unwrap();
+        let change = merge(&row(), &keys(Some("pi_1"), Some("ch_new")), &[paid], None).unwrap();
         assert_eq!(change.learned.payment_intent_id.as_deref(), Some("pi_1"));
         assert_eq!(
             change.learned.charge_id, None,
@@ -121,10 +128,15 @@ mod tests {
         paid.charge_id = None;
         let again = Effect::Completed { paid: true, at: 9 };
         assert_eq!(
-            merge(&paid, &keys(Some("pi_1"), None), again, Some((1000, "eur"))),
+            merge(
+                &paid,
+                &keys(Some("pi_1"), None),
+                std::slice::from_ref(&again),
+                Some((1000, "eur"))
+            ),
             None
         );
-        let new_id = merge(&paid, &keys(Some("pi_1"), Some("ch_2")), again, None);
+        let new_id = merge(&paid, &keys(Some("pi_1"), Some("ch_2")), &[again], None);
         assert!(new_id.is_some_and(|c| c.learned_an_id() && c.status == DonationStatus::Paid));
     }
 
@@ -134,7 +146,13 @@ mod tests {
         let mut paid = row();
         paid.checkout_state = CheckoutState::Paid;
         paid.status = DonationStatus::Paid;
-        let change = merge(&paid, &keys(None, None), refunded, Some((800, "eur"))).unwrap();
+        let change = merge(
+            &paid,
+            &keys(None, None),
+            std::slice::from_ref(&refunded),
+            Some((800, "eur")),
+        )
+        .unwrap();
         assert_eq!(
             change.status,
             DonationStatus::Refunded,
@@ -147,7 +165,7 @@ mod tests {
                 .is_some_and(|a| a.mismatch && a.amount_cents == 800)
         );
         assert!(!change.learned_an_id());
-        let partial = merge(&paid, &keys(None, None), refunded, None).unwrap();
+        let partial = merge(&paid, &keys(None, None), &[refunded], None).unwrap();
         assert_eq!(partial.status, DonationStatus::Paid, "800 of 1000 is partial");
     }
 }

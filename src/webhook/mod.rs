@@ -5,6 +5,7 @@ pub mod apply;
 pub mod event;
 pub mod interpret;
 mod merge;
+mod objects;
 mod outcome;
 pub mod signature;
 mod write;

@@ -112,8 +112,8 @@ pub(super) async fn apply(
 ) -> Result<Applied, IngestError> {
     match step {
         Step::Session(step) => apply_session(conn, &step, now, record).await,
-        Step::Payment { keys, effect } => match donations::find_by_keys(conn, &keys).await? {
-            Some(row) => apply_to(conn, &row, &keys, effect, None, now, record).await,
+        Step::Payment { keys, effects } => match donations::find_by_keys(conn, &keys).await? {
+            Some(row) => apply_to(conn, &row, &keys, &effects, None, now, record).await,
             None => Ok(Outcome::Deferred.into()),
         },
         Step::Ignored(why) => Ok(Outcome::Ignored(why).into()),
@@ -135,7 +135,7 @@ pub(super) async fn apply_session(
         && let Some(change) = merge::merge(
             &DonationRow::from_new(recovered),
             &step.keys,
-            step.effect,
+            std::slice::from_ref(&step.effect),
             settled,
         )
     {
@@ -164,7 +164,8 @@ pub(super) async fn apply_session(
             }
         }
     };
-    apply_to(conn, &row, &step.keys, step.effect, settled, now, record).await
+    let effects = std::slice::from_ref(&step.effect);
+    apply_to(conn, &row, &step.keys, effects, settled, now, record).await
 }
 
 fn update_of(change: &merge::Change) -> DonationUpdate<'_> {
@@ -185,7 +186,7 @@ async fn apply_to(
     conn: &mut SqliteConnection,
     row: &DonationRow,
     keys: &Keys,
-    effect: Effect,
+    effects: &[Effect],
     settled: Option<(i64, &str)>,
     now: i64,
     record: Option<&Incoming>,
@@ -193,7 +194,7 @@ async fn apply_to(
     let outcome = Outcome::Applied {
         donation_id: row.id.clone(),
     };
-    let change = merge::merge(row, keys, effect, settled);
+    let change = merge::merge(row, keys, effects, settled);
     let erased = row.erased_at.is_some();
     let mut recorded = false;
     if let Some(change) = &change {

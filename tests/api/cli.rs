@@ -28,12 +28,26 @@ async fn migrate_creates_the_schema_and_bad_configuration_names_the_variable() {
     let migrated = kaffeekasse(&["migrate"], &[("DATABASE_URL", &url)]);
     let bad = kaffeekasse(&["migrate"], &[("DATABASE_URL", &url), ("MAX_COFFEES", "lots")]);
     let unknown = kaffeekasse(&["frobnicate"], &[("DATABASE_URL", &url)]);
+    let publishable = kaffeekasse(
+        &["migrate"],
+        &[("DATABASE_URL", &url), ("STRIPE_SECRET_KEY", "pk_live_oops")],
+    );
 
     assert!(migrated.status.success(), "{}", text(&migrated.stderr));
     assert!(dir.path().join("fresh.db").exists());
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("MAX_COFFEES"), "{}", text(&bad.stderr));
     assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(
+        publishable.status.code(),
+        Some(2),
+        "a publishable key cannot create sessions"
+    );
+    assert!(
+        text(&publishable.stderr).contains("STRIPE_SECRET_KEY"),
+        "{}",
+        text(&publishable.stderr)
+    );
     assert!(text(&unknown.stderr).contains("usage"));
 }
 
@@ -68,7 +82,8 @@ async fn reconcile_fetches_missed_events_from_the_command_line() {
         now(),
     ))
     .unwrap();
-    app.stripe.events_page(None, vec![missed], false, 1).await;
+    // Listed twice: by the first run, then again by the run reaching back 40 days.
+    app.stripe.events_page(None, vec![missed], false, 2).await;
     let stripe = app.stripe.uri();
     let vars = [
         ("DATABASE_URL", app.settings.database.url.as_str()),
@@ -86,6 +101,22 @@ async fn reconcile_fetches_missed_events_from_the_command_line() {
         text(&output.stdout)
     );
     assert_eq!(app.row("cs_cli_rc").await.unwrap().status, "paid");
+    assert!(
+        !text(&output.stderr).contains("30 days"),
+        "two days back is inside the window"
+    );
+    let too_far = kaffeekasse(&["reconcile", "--since", "40"], &vars);
+    assert!(too_far.status.success(), "{}", text(&too_far.stderr));
+    assert!(
+        text(&too_far.stderr).contains("keeps 30 days of events"),
+        "{}",
+        text(&too_far.stderr)
+    );
+    assert!(
+        text(&too_far.stdout).contains("listed 1 events, 0 new"),
+        "{}",
+        text(&too_far.stdout)
+    );
     let demo = kaffeekasse(
         &["reconcile"],
         &[("DATABASE_URL", app.settings.database.url.as_str())],

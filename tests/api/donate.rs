@@ -55,7 +55,20 @@ async fn a_form_donation_sends_the_exact_checkout_parameters_and_redirects_with_
         ("metadata[kaffeekasse]", "1".into()),
         ("mode", "payment".into()),
         ("payment_intent_data[metadata][donation_id]", donation.id.clone()),
-        ("submit_type", "donate".into()),
+        (
+            "payment_intent_data[description]",
+            "Kaffeekasse: 2 Kaffees".into(),
+        ),
+        (
+            "payment_intent_data[statement_descriptor_suffix]",
+            "KAFFEE".into(),
+        ),
+        (
+            "custom_text[submit][message]",
+            "Ein freiwilliges Trinkgeld für den Blog – danke! Eine Spendenquittung gibt es dafür nicht."
+                .into(),
+        ),
+        ("submit_type", "pay".into()),
         (
             "success_url",
             format!("{}/thanks?session_id={{CHECKOUT_SESSION_ID}}", app.address),
@@ -189,7 +202,8 @@ async fn a_stripe_error_answers_502_and_nothing_is_recorded() {
     let app = spawn_app().await;
     let failure =
         ResponseTemplate::new(500).set_body_json(json!({"error": {"type": "api_error", "message": "boom"}}));
-    app.stripe.session_creation_answers(failure, 2).await;
+    // Each of the two requests below tries twice: a 5xx is retried once with the same key.
+    app.stripe.session_creation_answers(failure, 4).await;
 
     let form = app.post_form("/donate", &[("coffees", "1")]).await;
     let json = app.post_json("/donate", &json!({"coffees": 1})).await;
@@ -211,7 +225,8 @@ async fn a_stripe_timeout_answers_502_and_nothing_is_recorded() {
     let late = ResponseTemplate::new(200)
         .set_body_json(created_session("cs_test_late"))
         .set_delay(std::time::Duration::from_secs(5));
-    app.stripe.session_creation_answers(late, 1).await;
+    // A timeout is retried once with the same key, then answered 502.
+    app.stripe.session_creation_answers(late, 2).await;
 
     let started = std::time::Instant::now();
     let response = app.post_json("/donate", &json!({"coffees": 1})).await;

@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod demo;
 mod donate;
+mod going_live;
 mod health;
 mod helpers;
 mod hostile;

@@ -26,6 +26,8 @@ pub struct RawDonation {
     pub lang: Option<String>,
     /// The honeypot: hidden from people, irresistible to form-filling bots.
     pub website: Option<String>,
+    /// A random value the form carries, the same on a double submit.
+    pub nonce: Option<String>,
 }
 
 /// JSON clients may send `2` or `"2"`, `true` or `"on"`; forms always send strings.
@@ -60,6 +62,32 @@ impl RawDonation {
                 .as_deref()
                 .is_some_and(|p| p == "on" || p == "true"),
         }
+    }
+
+    /// The key that makes a repeated submission of the same form (a double click, a reload, a
+    /// script's retry) open the same checkout: the form's nonce or the `Idempotency-Key`
+    /// header, bound to what was asked, so the same key with other values is another checkout.
+    /// `Err` for a key that is not 8 to 64 letters, digits, `-` or `_`.
+    pub fn idempotency_key(&self, header: Option<&str>, form: &DonationForm) -> Result<Option<String>, ()> {
+        let Some(given) = header.or(self.nonce.as_deref()) else {
+            return Ok(None);
+        };
+        let valid = (8..=64).contains(&given.len())
+            && given
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(());
+        }
+        use sha2::{Digest, Sha256};
+        let asked = format!(
+            "{given}\0{}\0{}\0{}\0{}",
+            form.coffees.get(),
+            form.name.as_ref().map_or("", |n| n.as_str()),
+            form.message.as_ref().map_or("", |m| m.as_str()),
+            form.visibility.as_str()
+        );
+        Ok(Some(hex::encode(&Sha256::digest(asked.as_bytes())[..16])))
     }
 
     /// Every field's error at once, so the reader can fix them together.

@@ -56,13 +56,22 @@ pub async fn donate(
                 errors,
                 values: raw.values(),
             })?;
+        let header = req
+            .headers()
+            .get("Idempotency-Key")
+            .map(|v| v.to_str().unwrap_or("\u{0}"));
+        let key = raw.idempotency_key(header, &form).map_err(|()| {
+            DonateError::BadBody("Idempotency-Key must be 8 to 64 letters, digits, - or _".into())
+        })?;
         // Limits count only requests that would reach Stripe: a typo costs nothing.
         let client = client_key(&req, &state.abuse.trusted_proxies);
         state.donate_limits.check(client).map_err(|wait| {
             tracing::info!(%client, ?wait, "checkout rate limit reached");
             DonateError::RateLimited(wait)
         })?;
-        start_checkout(&state, &form, lang).await.map(Checkout::Started)
+        start_checkout(&state, &form, lang, key)
+            .await
+            .map(Checkout::Started)
     }
     .await;
     match result {
@@ -108,11 +117,20 @@ async fn start_checkout(
     state: &State,
     form: &DonationForm,
     lang: Lang,
+    idempotency_key: Option<String>,
 ) -> Result<crate::payments::CheckoutSession, DonateError> {
     let pricing = &state.rules.pricing;
-    let donation_id = uuid::Uuid::new_v4().to_string();
+    // A repeated submission gets the same donation id as well as the same session: its row is
+    // then already there.
+    let donation_id = match &idempotency_key {
+        Some(key) => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()).to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
     let lang_suffix = if lang == Lang::En { "&lang=en" } else { "" };
     let request = CheckoutRequest {
+        idempotency_key: idempotency_key.unwrap_or_else(|| donation_id.clone()),
+        description: crate::payments::description(form.coffees.get()),
+        submit_message: lang.texts().checkout_submit_message.to_owned(),
         donation_id: donation_id.clone(),
         coffees: form.coffees.get(),
         unit_amount_cents: pricing.coffee_price_cents,
