@@ -5,6 +5,7 @@ pub mod client_key;
 pub mod config;
 pub mod domain;
 pub mod i18n;
+pub mod inflight;
 pub mod limits;
 pub mod payments;
 pub mod public;

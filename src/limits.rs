@@ -45,6 +45,20 @@ impl ClientLimiter {
         self.check_then(client, Instant::now(), || Ok(()))
     }
 
+    /// Takes one cell from `client`'s bucket only if a shared budget has room as well, so a
+    /// client is not charged for what the shared budget refused, nor the budget for a client
+    /// over its share.
+    pub fn check_with(&self, client: ClientKey, shared: &GlobalLimiter) -> bool {
+        self.check_then(client, Instant::now(), || {
+            if shared.admit() {
+                Ok(())
+            } else {
+                Err(Duration::ZERO)
+            }
+        })
+        .is_ok()
+    }
+
     /// Whether `client` may go at `now`; if so, and `also` agrees, the cell is taken. Nothing is
     /// taken when either refuses.
     fn check_then(

@@ -1,17 +1,68 @@
-use std::process::ExitCode;
+//! The `kaffeekasse` command. Arguments are parsed before the configuration is read, so `--help`
+//! and `--version` work with a broken or missing `.env`.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
 
 use kaffeekasse::config::Settings;
 use kaffeekasse::startup::Application;
 use kaffeekasse::webhook::apply::Ledger;
 use kaffeekasse::{reconcile, storage, telemetry};
 
-const USAGE: &str = "usage: kaffeekasse [serve | migrate | replay <event id> | reconcile [--since <RFC 3339 | days>] | admin logout-all | healthcheck]";
+/// A self-hosted tip jar: Stripe Checkout for coffees, a supporter wall and embeds.
+///
+/// Configuration comes from the environment and a `.env` file; see the README.
+#[derive(Parser)]
+#[command(name = "kaffeekasse", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Apply a stored webhook event again (after a fix for an event that failed).
+    Replay {
+        /// The event's id, `evt_…`.
+        event_id: String,
+    },
+    /// Fetch events missed from Stripe's Events API, then settle sessions left pending.
+    Reconcile {
+        /// How far back: a number of days, or an RFC 3339 time. Stripe keeps 30 days of events.
+        #[arg(long, value_parser = parse_since)]
+        since: Option<i64>,
+    },
+    /// Exit 0 if the service on BIND_ADDR answers /healthz (for container health checks).
+    Healthcheck,
+    /// Write a consistent copy of the database to a new file, even while the service runs.
+    Backup {
+        /// Where to write it; must not exist yet.
+        file: PathBuf,
+    },
+    /// Admin sessions.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// End every admin session (a lost laptop, a shared screen).
+    LogoutAll,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -19,10 +70,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.first().map(String::as_str) != Some("healthcheck") {
+    if !matches!(command, Command::Healthcheck) {
         telemetry::init(settings.server.log_format);
     }
-    match run(settings, &args).await {
+    match run(settings, command).await {
         Ok(code) => code,
         Err(e) => {
             tracing::error!(error = ?e, "kaffeekasse failed");
@@ -32,78 +83,29 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
-    let arg = |i: usize| args.get(i).map(String::as_str);
-    match arg(0) {
-        None | Some("serve") => {
-            Application::build(settings).await?.run_until_stopped().await?;
-        }
-        Some("migrate") => {
-            let db = storage::connect(&settings.database).await?;
-            db.migrate().await?;
+async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Migrate => {
+            storage::connect(&settings.database).await?.migrate().await?;
             println!("migrations applied");
         }
-        Some("replay") => {
-            let Some(id) = arg(1) else { return usage() };
+        Command::Replay { event_id } => {
             let db = storage::connect(&settings.database).await?;
             db.migrate().await?;
             let ledger = Ledger::new(db, Arc::new(settings.rules));
-            match ledger.replay(id).await? {
-                Some(outcome) => println!(
-                    "{id}: {} {}",
-                    outcome.status(),
-                    outcome.reason().unwrap_or_default()
-                ),
-                None => {
-                    eprintln!("no stored event {id}");
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-        }
-        Some("reconcile") => {
-            let since = match (arg(1), arg(2)) {
-                (None, _) => None,
-                (Some("--since"), Some(v)) => Some(parse_since(v)?),
-                _ => return usage(),
+            let Some(outcome) = ledger.replay(&event_id).await? else {
+                eprintln!("no stored event {event_id}");
+                return Ok(ExitCode::FAILURE);
             };
-            let Some(stripe) = settings.payment.stripe() else {
-                anyhow::bail!(
-                    "reconcile needs STRIPE_SECRET_KEY: the demo provider has nothing to reconcile"
-                );
-            };
-            let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
-            let db = storage::connect(&settings.database).await?;
-            db.migrate().await?;
-            let ledger = Ledger::new(db.clone(), Arc::new(settings.rules));
-            if let Some(warning) = since.and_then(|s| reconcile::window_warning(s, storage::now())) {
-                eprintln!("warning: {warning}");
-            }
-            let report = reconcile::run(&db, &ledger, &provider, since).await?;
             println!(
-                "listed {} events, {} new, {} skipped",
-                report.listed, report.new, report.skipped
-            );
-            let swept = reconcile::sweep(&db, &ledger, &provider).await?;
-            println!(
-                "swept {} pending sessions, {} settled{}",
-                swept.checked,
-                swept.settled,
-                if swept.rate_limited {
-                    " (stopped at Stripe's rate limit)"
-                } else {
-                    ""
-                }
+                "{event_id}: {} {}",
+                outcome.status(),
+                outcome.reason().unwrap_or_default()
             );
         }
-        Some("admin") if arg(1) == Some("logout-all") => {
-            let db = storage::connect(&settings.database).await?;
-            db.migrate().await?;
-            let ended = db
-                .write(|conn| Box::pin(async move { storage::sessions::delete_all(conn).await }))
-                .await?;
-            println!("ended {ended} admin session(s)");
-        }
-        Some("healthcheck") => {
+        Command::Reconcile { since } => reconcile_now(settings, since).await?,
+        Command::Healthcheck => {
             let addr = settings.server.bind_addr.replace("0.0.0.0", "127.0.0.1");
             let ok = reqwest::Client::new()
                 .get(format!("http://{addr}/healthz"))
@@ -113,22 +115,69 @@ async fn run(settings: Settings, args: &[String]) -> anyhow::Result<ExitCode> {
                 .is_ok_and(|r| r.status().is_success());
             return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
-        Some(_) => return usage(),
+        Command::Backup { file } => {
+            let report = storage::backup::backup(&settings.database.url, &file).await?;
+            let (supporters, coffees, cents) = report.wall;
+            println!(
+                "wrote {}: {} donations, {} events, {} notifications; the wall shows {supporters} supporters, {coffees} coffees, {cents} cents; integrity ok",
+                file.display(),
+                report.donations,
+                report.events,
+                report.notifications
+            );
+        }
+        Command::Admin {
+            command: AdminCommand::LogoutAll,
+        } => {
+            let db = storage::connect(&settings.database).await?;
+            db.migrate().await?;
+            let ended = db
+                .write(|conn| Box::pin(async move { storage::sessions::delete_all(conn).await }))
+                .await?;
+            println!("ended {ended} admin session(s)");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn usage() -> anyhow::Result<ExitCode> {
-    eprintln!("{USAGE}");
-    Ok(ExitCode::from(2))
+async fn reconcile_now(settings: Settings, since: Option<i64>) -> anyhow::Result<()> {
+    let Some(stripe) = settings.payment.stripe() else {
+        anyhow::bail!("reconcile needs STRIPE_SECRET_KEY: the demo provider has nothing to reconcile");
+    };
+    let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
+    let db = storage::connect(&settings.database).await?;
+    db.migrate().await?;
+    let ledger = Ledger::new(db.clone(), Arc::new(settings.rules));
+    if let Some(warning) = since.and_then(|s| reconcile::window_warning(s, storage::now())) {
+        eprintln!("warning: {warning}");
+    }
+    // The sweep runs even if listing events failed: it needs no event and may still settle.
+    let listed = reconcile::run(&db, &ledger, &provider, since).await;
+    if let Ok(report) = &listed {
+        println!(
+            "listed {} events, {} new, {} skipped",
+            report.listed, report.new, report.skipped
+        );
+    }
+    let swept = reconcile::sweep(&db, &ledger, &provider).await?;
+    let stopped = match (swept.rate_limited, swept.stopped) {
+        (true, _) => " (stopped at Stripe's rate limit)",
+        (_, true) => " (stopped: Stripe failed, see the log)",
+        _ => "",
+    };
+    println!(
+        "swept {} pending sessions, {} settled{stopped}",
+        swept.checked, swept.settled
+    );
+    listed.map(drop)
 }
 
 /// `--since 7` (days ago) or `--since 2026-11-01T00:00:00Z`.
-fn parse_since(raw: &str) -> anyhow::Result<i64> {
-    if let Ok(days) = raw.parse::<i64>() {
-        return Ok(storage::now() - days * 86_400);
+fn parse_since(raw: &str) -> Result<i64, String> {
+    if let Ok(days) = raw.parse::<u32>() {
+        return Ok(storage::now() - i64::from(days) * 86_400);
     }
-    let t = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| anyhow::anyhow!("--since takes a number of days or an RFC 3339 time, not {raw:?}"))?;
-    Ok(t.unix_timestamp())
+    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| format!("expected a number of days or an RFC 3339 time, not {raw:?}"))
 }

@@ -23,8 +23,11 @@ const FIRST_RUN_LOOKBACK_SECS: i64 = 3 * 86_400;
 pub const EVENTS_KEPT_SECS: i64 = 30 * 86_400;
 /// The sweeper looks at sessions pending or processing for longer than this…
 const SWEEP_AFTER_SECS: i64 = 3600;
-/// …at most this many a run, the longest unswept first.
+/// …at most this many a run, the longest unasked first…
 const SWEEP_BATCH: u32 = 50;
+/// …and gives up on them after this long (SEPA takes up to 14 business days; older ones are
+/// abandoned checkouts the admin can see in the list).
+const SWEEP_UNTIL_SECS: i64 = 60 * 86_400;
 
 /// A warning when `since` reaches past what Stripe's Events API keeps.
 pub fn window_warning(since: i64, now: i64) -> Option<&'static str> {
@@ -42,6 +45,8 @@ pub struct SweepReport {
     pub settled: usize,
     /// Stripe answered 429: the rest waits for the next run.
     pub rate_limited: bool,
+    /// Stripe failed otherwise (down, a timeout, a missing permission): the rest waits too.
+    pub stopped: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -65,7 +70,10 @@ pub async fn run(
     let start = since
         .or(cursor.map(|c| c - OVERLAP_SECS))
         .unwrap_or_else(|| storage::now() - FIRST_RUN_LOOKBACK_SECS);
-    if let Some(warning) = window_warning(start, storage::now()) {
+    // An explicit `since` was warned about by whoever chose it (the CLI).
+    if since.is_none()
+        && let Some(warning) = window_warning(start, storage::now())
+    {
         tracing::warn!(since = start, "{warning}");
     }
     let mut report = Report::default();
@@ -105,13 +113,20 @@ pub async fn run(
 
 /// Asks Stripe about the Checkout Session of every donation still pending or processing after an
 /// hour, and applies what it says, as the thanks page would. Sessions outlive the Events API's 30
-/// days, so even after a month-long outage no coffee is lost. Bounded per run; stops at a 429.
+/// days, so even after a month-long outage no coffee is lost. Bounded per run; every session
+/// asked about goes to the back of the queue, answered or not, so none can block the others.
+/// Stops at the first error: a 429, or Stripe being down, would only repeat for the rest.
 pub async fn sweep(db: &Db, ledger: &Ledger, stripe: &StripeProvider) -> anyhow::Result<SweepReport> {
     let now = storage::now();
-    let due = lookups::due_for_sweep(db.pool(), now - SWEEP_AFTER_SECS, SWEEP_BATCH).await?;
+    let window = (now - SWEEP_UNTIL_SECS, now - SWEEP_AFTER_SECS);
+    let due = lookups::due_for_sweep(db.pool(), window, stripe.livemode(), SWEEP_BATCH).await?;
     let mut report = SweepReport::default();
     for (session_id, status) in due {
-        let session = match stripe.retrieve_session(&session_id).await {
+        let answer = stripe.retrieve_session(&session_id).await;
+        let id = session_id.clone();
+        db.write(move |conn| Box::pin(async move { lookups::mark_swept(conn, &id, now).await }))
+            .await?;
+        let session = match answer {
             Ok(session) => session,
             Err(ProviderError::RateLimited) => {
                 tracing::warn!("Stripe's rate limit reached; the sweep continues next run");
@@ -119,17 +134,15 @@ pub async fn sweep(db: &Db, ledger: &Ledger, stripe: &StripeProvider) -> anyhow:
                 break;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not ask Stripe about a pending session");
-                continue;
+                tracing::warn!(error = %e, "could not ask Stripe about a pending session; the sweep continues next run");
+                report.stopped = true;
+                break;
             }
         };
         report.checked += 1;
         if let Some(session) = session {
             ledger.apply_session_snapshot(&session).await?;
         }
-        let id = session_id.clone();
-        db.write(move |conn| Box::pin(async move { lookups::mark_swept(conn, &id, now).await }))
-            .await?;
         let after = donations::find_by_session(db.pool(), &session_id).await?;
         if after.is_some_and(|row| row.status != status) {
             report.settled += 1;

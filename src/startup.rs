@@ -110,6 +110,14 @@ impl Application {
                 count: std::num::NonZeroU32::new(30).unwrap_or(std::num::NonZeroU32::MIN),
                 period: Duration::from_secs(60),
             }),
+            unknown_session_clients: ClientLimiter::new(
+                crate::config::Rate {
+                    count: std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),
+                    period: Duration::from_secs(60),
+                },
+                std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),
+            ),
+            checkout_locks: Default::default(),
             wall_cache: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
@@ -134,7 +142,11 @@ impl Application {
             ));
         }
         tasks.spawn(every_minute(state.clone(), |s| {
-            s.donate_limits.forget_idle_clients()
+            s.donate_limits.forget_idle_clients();
+            s.unknown_session_clients.forget_idle();
+            for limiter in [&s.thanks_limits, &s.manage_limits].into_iter().flatten() {
+                limiter.forget_idle();
+            }
         }));
 
         let https = state.public_url.starts_with("https://");

@@ -7,6 +7,7 @@ use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::config::{AbuseSettings, SiteSettings, WebhookSettings};
 use crate::domain::Rules;
+use crate::inflight::KeyedLocks;
 use crate::limits::{ClientLimiter, DonateLimits, GlobalLimiter};
 use crate::payments::Provider;
 use crate::public::WallCache;
@@ -42,8 +43,12 @@ pub struct AppState {
     pub thanks_limits: Option<ClientLimiter>,
     /// Per-client limit on changes through manage links.
     pub manage_limits: Option<ClientLimiter>,
-    /// All lookups of checkout sessions we have no row for (a Payment Link reader back early).
+    /// All lookups of checkout sessions we have no row for (a Payment Link reader back early)…
     pub unknown_sessions: GlobalLimiter,
+    /// …and each client's share of them, so that one client cannot use them all up.
+    pub unknown_session_clients: ClientLimiter,
+    /// One checkout at a time per idempotency key (a double-clicked form).
+    pub checkout_locks: KeyedLocks,
     /// The newest wall pages, until the next write.
     pub wall_cache: WallCache,
 }

@@ -195,8 +195,15 @@ impl StripeProvider {
                 StripeError::ClientError(why) => ProviderError::Unavailable(why),
                 StripeError::Stripe(_, 404) => ProviderError::NotFound,
                 StripeError::Stripe(_, 429) => ProviderError::RateLimited,
-                StripeError::Stripe(errors, status) if status >= 500 => {
+                // 409: a request with the same idempotency key is still in progress (another
+                // process, or a first attempt that timed out here but not at Stripe).
+                StripeError::Stripe(errors, status) if status >= 500 || status == 409 => {
                     ProviderError::Unavailable(format!("status {status}: {errors:?}"))
+                }
+                // An error status whose body is not Stripe's JSON: a proxy or load balancer in
+                // front of Stripe answered (a 502 or 503 page).
+                StripeError::JSONDeserialize(why) if why == "error deserializing Stripe error" => {
+                    ProviderError::Unavailable(why)
                 }
                 other => ProviderError::Failed(other.to_string()),
             })?;

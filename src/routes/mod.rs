@@ -89,9 +89,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Pages that carry a capability or a session: the thanks page (with the donor's manage link),
 /// the manage pages, and the admin. No cache, shared or private, may keep them.
-const PRIVATE_PREFIXES: &[&str] = &["/thanks", "/manage/", "/admin", "/api/admin"];
+const PRIVATE_PREFIXES: &[&str] = &["/thanks", "/manage/", "/admin", "/api/admin", "/donate"];
+/// Pages with the donate form: each carries a fresh nonce (one checkout per form), which a
+/// shared cache must not hand to every reader.
+const FORM_PAGES: &[&str] = &["/", "/widget"];
 
-/// Adds `Cache-Control: no-store` to every response under [`PRIVATE_PREFIXES`], errors included.
+/// Adds `Cache-Control: no-store` to every response under [`PRIVATE_PREFIXES`] and to the
+/// [`FORM_PAGES`], errors included.
 pub async fn no_store_for_private_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -102,7 +106,7 @@ pub async fn no_store_for_private_pages(
     let pattern = request
         .match_pattern()
         .unwrap_or_else(|| request.path().to_owned());
-    if PRIVATE_PREFIXES.iter().any(|p| pattern.starts_with(p)) {
+    if PRIVATE_PREFIXES.iter().any(|p| pattern.starts_with(p)) || FORM_PAGES.contains(&pattern.as_str()) {
         response.headers_mut().insert(
             actix_web::http::header::CACHE_CONTROL,
             actix_web::http::header::HeaderValue::from_static("no-store"),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::client_ip::client_key;
 use super::error::PageError;
 use super::page::{Page, html};
+use crate::client_key::ClientKey;
 use crate::domain::{Currency, DonationStatus, Money};
 use crate::i18n::Lang;
 use crate::state::State;
@@ -50,16 +51,18 @@ pub async fn show(
     query: web::Query<ThanksQuery>,
     state: State,
 ) -> Result<HttpResponse, PageError> {
+    let client = client_key(&req, &state.abuse.trusted_proxies);
     if let Some(limiter) = &state.thanks_limits {
-        let client = client_key(&req, &state.abuse.trusted_proxies);
         limiter.check(client).map_err(|wait| PageError::Throttled {
             retry_after_secs: wait.as_secs() + 1,
         })?;
     }
-    let row = find_and_settle(&state, &query.session_id)
-        .await?
-        .ok_or(PageError::NotFound)?;
     let t = lang.texts();
+    let row = match find_and_settle(&state, &query.session_id, client).await? {
+        Lookup::Found(row) => *row,
+        Lookup::Unknown => return Err(PageError::NotFound),
+        Lookup::Later => return Ok(confirming_later(&state, lang, &query)),
+    };
     let status = row.status;
     let (heading, text) = match status {
         DonationStatus::Paid | DonationStatus::Disputed => (t.thanks_heading, t.thanks_text),
@@ -71,14 +74,8 @@ pub async fn show(
         DonationStatus::Refunded | DonationStatus::Lost => (t.not_paid_heading, t.refunded_text),
         DonationStatus::Failed | DonationStatus::Expired => (t.not_paid_heading, t.not_paid_text),
     };
-    let refresh_url = (status == DonationStatus::Pending && query.attempt < MAX_REFRESHES).then(|| {
-        format!(
-            "/thanks?session_id={}&attempt={}&lang={}",
-            urlencode(&query.session_id),
-            query.attempt + 1,
-            lang.code()
-        )
-    });
+    let refresh_url = (status == DonationStatus::Pending && query.attempt < MAX_REFRESHES)
+        .then(|| refresh_url(&query, lang));
     let summary = matches!(status, DonationStatus::Paid | DonationStatus::Processing).then(|| {
         let amount = Money::new(
             row.amount_cents,
@@ -86,10 +83,7 @@ pub async fn show(
         );
         format!("{} · {amount}", lang.coffees(row.coffees))
     });
-    let (back_url, back_label) = match &state.site.blog_url {
-        Some(url) => (url.clone(), t.back_to_blog.to_owned()),
-        None => (format!("/?lang={}", lang.code()), t.back_home.to_owned()),
-    };
+    let (back_url, back_label) = back_link(&state, lang);
     // Only once money moved: a pending checkout anyone can start must not hand out a link.
     let money_moved = !matches!(
         status,
@@ -118,12 +112,19 @@ pub async fn show(
 /// Looks the donation up; if it is still pending, asks Stripe directly, as Stripe's fulfilment
 /// guide recommends, in case the webhook is late, within the lookup budget. Stripe trouble only
 /// means "still pending".
-async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Option<DonationRow>> {
+async fn find_and_settle(state: &State, session_id: &str, client: ClientKey) -> anyhow::Result<Lookup> {
     let Some(row) = donations::find_by_session(state.db.pool(), session_id).await? else {
-        return from_payment_link(state, session_id).await;
+        return from_payment_link(state, session_id, client).await;
     };
+    settle(state, session_id, row)
+        .await
+        .map(|row| Lookup::Found(Box::new(row)))
+}
+
+/// A pending row: ask Stripe, within the session's lookup budget.
+async fn settle(state: &State, session_id: &str, row: DonationRow) -> anyhow::Result<DonationRow> {
     if row.status != DonationStatus::Pending || state.provider.is_demo() {
-        return Ok(Some(row));
+        return Ok(row);
     }
     let now = crate::storage::now();
     let due = lookups::stripe_lookup_due(
@@ -135,7 +136,7 @@ async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Opti
     )
     .await?;
     if !due {
-        return Ok(Some(row));
+        return Ok(row);
     }
     let id = session_id.to_owned();
     let may_ask = state
@@ -147,48 +148,106 @@ async fn find_and_settle(state: &State, session_id: &str) -> anyhow::Result<Opti
         })
         .await?;
     if !may_ask {
-        return Ok(Some(row));
+        return Ok(row);
     }
     match state.provider.retrieve_session(session_id).await {
         Ok(Some(session)) => {
             state.ledger.apply_session_snapshot(&session).await?;
             Ok(donations::find_by_session(state.db.pool(), session_id)
                 .await?
-                .or(Some(row)))
+                .unwrap_or(row))
         }
-        Ok(None) => Ok(Some(row)),
+        Ok(None) => Ok(row),
         Err(e) => {
             tracing::warn!(error = %e, "could not ask Stripe about a pending session");
-            Ok(Some(row))
+            Ok(row)
         }
     }
 }
 
+/// What `/thanks` knows about a session id.
+enum Lookup {
+    Found(Box<DonationRow>),
+    /// Not ours, or not a session at all.
+    Unknown,
+    /// Perhaps a Payment Link's, but Stripe could not be asked now: the page asks again later.
+    Later,
+}
+
 /// A reader of a Payment Link comes back before the webhook: ask Stripe about the session and,
 /// if it belongs to a listed link, record it through the same path as the webhook. Anyone can
-/// send any session id here, so only ids shaped like Stripe's are asked about, and all such
-/// lookups together stay within one small budget.
-async fn from_payment_link(state: &State, session_id: &str) -> anyhow::Result<Option<DonationRow>> {
-    let shaped_like_stripe = (session_id.starts_with("cs_live_") || session_id.starts_with("cs_test_"))
+/// send any session id here, so only ids shaped like Stripe's (in the key's mode) are asked
+/// about, each client gets a small share, and all such lookups together stay within one budget.
+async fn from_payment_link(state: &State, session_id: &str, client: ClientKey) -> anyhow::Result<Lookup> {
+    let prefix = if state.provider.livemode() {
+        "cs_live_"
+    } else {
+        "cs_test_"
+    };
+    let shaped_like_stripe = session_id.starts_with(prefix)
         && session_id.len() <= 200
         && session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if state.rules.payment_links.is_empty() || !shaped_like_stripe || state.provider.is_demo() {
-        return Ok(None);
+        return Ok(Lookup::Unknown);
     }
-    if !state.unknown_sessions.admit() {
-        tracing::info!("the budget for looking up unknown checkout sessions is used up");
-        return Ok(None);
+    if !state
+        .unknown_session_clients
+        .check_with(client, &state.unknown_sessions)
+    {
+        tracing::info!(%client, "no budget left to look up an unknown checkout session now");
+        return Ok(Lookup::Later);
     }
     match state.provider.retrieve_session(session_id).await {
         Ok(Some(session)) => {
             state.ledger.apply_session_snapshot(&session).await?;
-            Ok(donations::find_by_session(state.db.pool(), session_id).await?)
+            let row = donations::find_by_session(state.db.pool(), session_id).await?;
+            Ok(row.map_or(Lookup::Unknown, |row| Lookup::Found(Box::new(row))))
         }
-        Ok(None) => Ok(None),
+        Ok(None) => Ok(Lookup::Unknown),
         Err(e) => {
             tracing::warn!(error = %e, "could not ask Stripe about an unknown session");
-            Ok(None)
+            Ok(Lookup::Later)
         }
+    }
+}
+
+/// The confirming page for a session Stripe could not be asked about yet.
+fn confirming_later(state: &State, lang: Lang, query: &ThanksQuery) -> HttpResponse {
+    let t = lang.texts();
+    let again = query.attempt < MAX_REFRESHES;
+    let (back_url, back_label) = back_link(state, lang);
+    let page = ThanksPage {
+        page: Page::new(state, lang, t.confirming_heading),
+        heading: t.confirming_heading.to_owned(),
+        text: (if again {
+            t.confirming_text
+        } else {
+            t.confirming_slow
+        })
+        .to_owned(),
+        summary: None,
+        refresh_url: again.then(|| refresh_url(query, lang)),
+        back_url,
+        back_label,
+        manage_url: None,
+    };
+    html(StatusCode::OK, &page)
+}
+
+fn refresh_url(query: &ThanksQuery, lang: Lang) -> String {
+    format!(
+        "/thanks?session_id={}&attempt={}&lang={}",
+        urlencode(&query.session_id),
+        query.attempt + 1,
+        lang.code()
+    )
+}
+
+fn back_link(state: &State, lang: Lang) -> (String, String) {
+    let t = lang.texts();
+    match &state.site.blog_url {
+        Some(url) => (url.clone(), t.back_to_blog.to_owned()),
+        None => (format!("/?lang={}", lang.code()), t.back_home.to_owned()),
     }
 }
 

@@ -140,6 +140,15 @@ pub async fn insert_returning(
     .await
 }
 
+pub async fn find_by_id(pool: &SqlitePool, id: &str) -> Result<Option<DonationRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM donations WHERE id = ?1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
 pub async fn find_by_session(
     pool: &SqlitePool,
     session_id: &str,

@@ -50,20 +50,24 @@ pub async fn claim_stripe_lookup(
     Ok(claimed.rows_affected() == 1)
 }
 
-/// Stripe donations pending or processing since before `before`, the longest unswept first: their
-/// session ids and current status.
+/// Stripe donations of the key's mode, pending or processing and created within `created`
+/// (from, to), the longest unasked first (never asked counts from creation): their session ids
+/// and current status.
 pub async fn due_for_sweep(
     pool: &SqlitePool,
-    before: i64,
+    created: (i64, i64),
+    livemode: bool,
     limit: u32,
 ) -> Result<Vec<(String, DonationStatus)>, sqlx::Error> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT checkout_session_id, status FROM donations \
          WHERE status IN ('pending', 'processing') AND provider IN ('stripe', 'payment_link') \
-         AND created_at < ?1 AND checkout_session_id IS NOT NULL \
-         ORDER BY stripe_looked_at IS NOT NULL, stripe_looked_at, created_at LIMIT ?2",
+         AND created_at > ?1 AND created_at < ?2 AND livemode = ?3 AND checkout_session_id IS NOT NULL \
+         ORDER BY COALESCE(stripe_looked_at, created_at), rowid LIMIT ?4",
     )
-    .bind(before)
+    .bind(created.0)
+    .bind(created.1)
+    .bind(livemode)
     .bind(limit)
     .fetch_all(pool)
     .await?;

@@ -77,7 +77,11 @@ impl Event {
             }
             "checkout.session.expired" => Payload::SessionExpired(Session::deserialize(object)?),
             "charge.refunded" => Payload::ChargeRefunded(Charge::deserialize(object)?),
-            "charge.refund.updated" => Payload::RefundUpdated(Refund::deserialize(object)?),
+            // `charge.refund.updated` comes for some payment methods only; since API version
+            // 2024-10-28 the `refund.*` events come for every refund.
+            "charge.refund.updated" | "refund.created" | "refund.updated" | "refund.failed" => {
+                Payload::RefundUpdated(Refund::deserialize(object)?)
+            }
             "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
                 Payload::Dispute(Dispute::deserialize(object)?)
             }
@@ -94,6 +98,9 @@ pub const HANDLED_TYPES: &[&str] = &[
     "checkout.session.expired",
     "charge.refunded",
     "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
     "charge.dispute.created",
     "charge.dispute.updated",
     "charge.dispute.closed",

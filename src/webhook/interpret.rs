@@ -148,6 +148,10 @@ fn refund_effect(r: &Refund) -> Effect {
 /// A refund changed (typically: it failed after all). Its charge and payment intent find the
 /// donation; a refund of something that is not ours waits as deferred, then is dropped.
 fn refund_updated_step(r: &Refund) -> Step {
+    if r.charge.is_none() && r.payment_intent.is_none() {
+        // A refund of a customer balance or the like: nothing a coffee was paid with.
+        return Step::Ignored("refund without a charge or payment intent");
+    }
     let keys = Keys {
         donation_id: r.metadata.get("donation_id").cloned(),
         payment_intent_id: r.payment_intent.clone(),

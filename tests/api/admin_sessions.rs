@@ -171,6 +171,9 @@ async fn private_pages_are_never_cached_and_https_sends_hsts() {
         "/admin",
         "/admin/login",
         "/api/admin/totals",
+        // The form pages: each carries its own nonce.
+        "/",
+        "/widget",
     ] {
         let response = app.get(path).await;
         assert_eq!(response.headers()["cache-control"], "no-store", "{path}");

@@ -1,24 +1,6 @@
 //! The binary's commands: migrate, replay, reconcile, healthcheck, and configuration errors.
 
-use std::process::{Command, Output};
-
 use crate::helpers::*;
-
-/// Runs the real binary with only `vars` set, outside the source tree (no stray `.env`).
-fn kaffeekasse(args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_kaffeekasse"))
-        .args(args)
-        .env_clear()
-        .envs(vars.iter().copied())
-        .current_dir(dir.path())
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[tokio::test]
 async fn migrate_creates_the_schema_and_bad_configuration_names_the_variable() {
@@ -48,7 +30,11 @@ async fn migrate_creates_the_schema_and_bad_configuration_names_the_variable() {
         "{}",
         text(&publishable.stderr)
     );
-    assert!(text(&unknown.stderr).contains("usage"));
+    assert!(
+        text(&unknown.stderr).contains("Usage: kaffeekasse"),
+        "{}",
+        text(&unknown.stderr)
+    );
 }
 
 #[tokio::test]
@@ -171,4 +157,47 @@ async fn the_background_job_reconciles_at_start() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(app.row("cs_bg").await.unwrap().coffees, 1);
+}
+
+#[test]
+fn help_and_version_work_without_any_configuration() {
+    let broken = [("MAX_COFFEES", "lots"), ("DATABASE_URL", "not a url")];
+
+    let help = kaffeekasse(&["--help"], &broken);
+    let version = kaffeekasse(&["--version"], &broken);
+    let backup_help = kaffeekasse(&["backup", "--help"], &broken);
+
+    assert!(help.status.success(), "{}", text(&help.stderr));
+    for command in [
+        "serve",
+        "migrate",
+        "replay",
+        "reconcile",
+        "healthcheck",
+        "backup",
+        "admin",
+    ] {
+        assert!(
+            text(&help.stdout).contains(command),
+            "{command} in {}",
+            text(&help.stdout)
+        );
+    }
+    assert!(version.status.success());
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("kaffeekasse {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(text(&backup_help.stdout).contains("must not exist yet"));
+    let bad_since = kaffeekasse(&["reconcile", "--since", "yesterday"], &broken);
+    assert_eq!(
+        bad_since.status.code(),
+        Some(2),
+        "arguments are checked before the configuration"
+    );
+    assert!(
+        text(&bad_since.stderr).contains("--since"),
+        "{}",
+        text(&bad_since.stderr)
+    );
 }

@@ -1,6 +1,7 @@
 mod abuse;
 mod admin;
 mod admin_sessions;
+mod backup;
 mod browser;
 mod cli;
 mod demo;

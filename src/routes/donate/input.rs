@@ -66,9 +66,16 @@ impl RawDonation {
 
     /// The key that makes a repeated submission of the same form (a double click, a reload, a
     /// script's retry) open the same checkout: the form's nonce or the `Idempotency-Key`
-    /// header, bound to what was asked, so the same key with other values is another checkout.
+    /// header, bound to everything sent to Stripe (the values, the language, the price), so the
+    /// same key with anything else is another checkout rather than Stripe's idempotency error.
     /// `Err` for a key that is not 8 to 64 letters, digits, `-` or `_`.
-    pub fn idempotency_key(&self, header: Option<&str>, form: &DonationForm) -> Result<Option<String>, ()> {
+    pub fn idempotency_key(
+        &self,
+        header: Option<&str>,
+        form: &DonationForm,
+        lang: Lang,
+        unit_amount_cents: i64,
+    ) -> Result<Option<String>, ()> {
         let Some(given) = header.or(self.nonce.as_deref()) else {
             return Ok(None);
         };
@@ -81,7 +88,8 @@ impl RawDonation {
         }
         use sha2::{Digest, Sha256};
         let asked = format!(
-            "{given}\0{}\0{}\0{}\0{}",
+            "{given}\0{}\0{}\0{unit_amount_cents}\0{}\0{}\0{}",
+            lang.code(),
             form.coffees.get(),
             form.name.as_ref().map_or("", |n| n.as_str()),
             form.message.as_ref().map_or("", |m| m.as_str()),

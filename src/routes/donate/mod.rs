@@ -60,9 +60,11 @@ pub async fn donate(
             .headers()
             .get("Idempotency-Key")
             .map(|v| v.to_str().unwrap_or("\u{0}"));
-        let key = raw.idempotency_key(header, &form).map_err(|()| {
-            DonateError::BadBody("Idempotency-Key must be 8 to 64 letters, digits, - or _".into())
-        })?;
+        let key = raw
+            .idempotency_key(header, &form, lang, state.rules.pricing.coffee_price_cents)
+            .map_err(|()| {
+                DonateError::BadBody("Idempotency-Key must be 8 to 64 letters, digits, - or _".into())
+            })?;
         // Limits count only requests that would reach Stripe: a typo costs nothing.
         let client = client_key(&req, &state.abuse.trusted_proxies);
         state.donate_limits.check(client).map_err(|wait| {
@@ -120,15 +122,15 @@ async fn start_checkout(
     idempotency_key: Option<String>,
 ) -> Result<crate::payments::CheckoutSession, DonateError> {
     let pricing = &state.rules.pricing;
-    // A repeated submission gets the same donation id as well as the same session: its row is
-    // then already there.
-    let donation_id = match &idempotency_key {
-        Some(key) => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()).to_string(),
-        None => uuid::Uuid::new_v4().to_string(),
+    // A second click waits for the first one's checkout, then gets the same one.
+    let _one_at_a_time = match &idempotency_key {
+        Some(key) => Some(state.checkout_locks.lock(key).await),
+        None => None,
     };
+    let (donation_id, idempotency_key) = checkout_identity(state, idempotency_key).await?;
     let lang_suffix = if lang == Lang::En { "&lang=en" } else { "" };
     let request = CheckoutRequest {
-        idempotency_key: idempotency_key.unwrap_or_else(|| donation_id.clone()),
+        idempotency_key,
         description: crate::payments::description(form.coffees.get()),
         submit_message: lang.texts().checkout_submit_message.to_owned(),
         donation_id: donation_id.clone(),
@@ -168,13 +170,55 @@ async fn start_checkout(
         created_at: storage::now(),
     };
     let (id, coffees) = (donation.id.clone(), donation.coffees);
-    state
+    let inserted = state
         .db
         .write(move |conn| Box::pin(async move { storage::donations::insert(conn, &donation).await }))
         .await
         .map_err(anyhow::Error::from)?;
+    if !inserted {
+        // A repeated submission: Stripe answered with the session the row already has.
+        let existing = storage::donations::find_by_id(state.db.pool(), &id)
+            .await
+            .map_err(anyhow::Error::from)?;
+        if existing.and_then(|row| row.checkout_session_id) != Some(session.id.clone()) {
+            return Err(anyhow::anyhow!(
+                "donation {id} exists with another checkout session than {}",
+                session.id
+            )
+            .into());
+        }
+    }
     tracing::info!(donation_id = %id, session_id = %session.id, coffees, "checkout started");
     Ok(session)
+}
+
+/// Stripe keeps an idempotency key for at least 24 hours; within this, a repeated key is
+/// answered with the same session.
+const KEY_REUSE_SECS: i64 = 23 * 3600;
+
+/// The donation id and Stripe idempotency key of a checkout. A repeated key means the same
+/// donation, derived from it, while that donation is a fresh pending checkout. Once it was paid
+/// (or expired, or is older than Stripe remembers keys), the same key starts a new donation: a
+/// reader who comes back to the same form page to buy another coffee gets one.
+async fn checkout_identity(state: &State, key: Option<String>) -> Result<(String, String), DonateError> {
+    let fresh = || {
+        let id = uuid::Uuid::new_v4().to_string();
+        (id.clone(), id)
+    };
+    let Some(key) = key else { return Ok(fresh()) };
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()).to_string();
+    let existing = storage::donations::find_by_id(state.db.pool(), &id)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(match existing {
+        Some(row) if !reuses_key(row.status, row.created_at, storage::now()) => fresh(),
+        _ => (id, key),
+    })
+}
+
+/// Whether a repeated idempotency key still means the donation it first created.
+fn reuses_key(status: crate::domain::DonationStatus, created_at: i64, now: i64) -> bool {
+    status == crate::domain::DonationStatus::Pending && now - created_at < KEY_REUSE_SECS
 }
 
 /// Where Stripe sends a reader who cancels: the blog if configured, else our page.
@@ -195,5 +239,30 @@ fn log_error(e: &DonateError) {
         }
         DonateError::Provider(cause) => tracing::error!(error = ?cause, "checkout provider failed"),
         DonateError::RateLimited(_) | DonateError::Unexpected(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::DonationStatus;
+
+    #[test]
+    fn a_key_means_its_donation_only_while_that_is_a_fresh_pending_checkout() {
+        let now = 100_000;
+        assert!(reuses_key(DonationStatus::Pending, now - 60, now));
+        assert!(reuses_key(DonationStatus::Pending, now - KEY_REUSE_SECS + 1, now));
+        assert!(
+            !reuses_key(DonationStatus::Pending, now - KEY_REUSE_SECS, now),
+            "Stripe may have forgotten it"
+        );
+        for done in [
+            DonationStatus::Paid,
+            DonationStatus::Processing,
+            DonationStatus::Expired,
+            DonationStatus::Failed,
+        ] {
+            assert!(!reuses_key(done, now - 60, now), "{done:?}");
+        }
     }
 }

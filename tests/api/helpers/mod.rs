@@ -2,6 +2,7 @@
 //! Stripe, and webhook events built from Stripe's own fixtures and signed as Stripe signs them.
 
 mod admin;
+mod cli;
 mod donation;
 mod stripe;
 
@@ -18,6 +19,7 @@ use sqlx::SqlitePool;
 use tempfile::TempDir;
 
 pub use admin::ADMIN_TOKEN;
+pub use cli::{kaffeekasse, text};
 pub use stripe::*;
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_primary";

@@ -55,6 +55,7 @@ impl StripeMock {
         Mock::given(method("POST"))
             .and(path("/v1/checkout/sessions"))
             .respond_with(response)
+            .up_to_n_times(times)
             .expect(times)
             .mount(&self.server)
             .await;
@@ -177,4 +178,23 @@ pub fn sign_at(body: &str, secrets: &[&str], timestamp: i64) -> String {
         .collect();
     let refs: Vec<&SecretString> = secrets.iter().collect();
     signature::sign(body.as_bytes(), &refs, timestamp)
+}
+
+/// A paid €10 session of Payment Link `link`, without our metadata.
+pub fn link_session(id: &str, link: &str) -> Value {
+    let mut s = fixture("checkout.session");
+    for (k, v) in [
+        ("id", json!(id)),
+        ("payment_link", json!(link)),
+        ("metadata", json!({})),
+        ("status", json!("complete")),
+        ("payment_status", json!("paid")),
+        ("amount_total", json!(1000)),
+        ("currency", json!("eur")),
+        ("currency_conversion", json!(null)),
+        ("mode", json!("payment")),
+    ] {
+        s[k] = v;
+    }
+    s
 }
