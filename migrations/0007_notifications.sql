@@ -21,3 +21,6 @@ CREATE TABLE notifications (
 -- The sender's query: what is due, oldest first.
 CREATE INDEX notifications_due ON notifications (next_attempt_at)
     WHERE sent_at IS NULL AND failed_at IS NULL;
+
+-- The admin's list, newest first; and pruning of delivered notifications after 30 days.
+CREATE INDEX notifications_created ON notifications (created_at);

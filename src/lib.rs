@@ -7,6 +7,8 @@ pub mod domain;
 pub mod i18n;
 pub mod inflight;
 pub mod limits;
+pub mod metrics;
+pub mod notify;
 pub mod payments;
 pub mod public;
 pub mod random;

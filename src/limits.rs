@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
 
+use prometheus_client::metrics::counter::Counter;
+
 use crate::client_key::ClientKey;
-use crate::config::Rate;
+use crate::config::{AbuseSettings, Rate};
+use crate::metrics::Metrics;
 
 /// More clients than this are not tracked at once; the closest to a full bucket go first.
 const MAX_CLIENTS: usize = 20_000;
@@ -28,6 +31,8 @@ pub struct ClientLimiter {
     /// How far ahead of now a client's arrival time may run: `interval × (burst − 1)`.
     tolerance: Duration,
     clients: Mutex<HashMap<ClientKey, Instant>>,
+    /// Counts this limiter's refusals (for `/metrics`).
+    refused: Counter,
 }
 
 impl ClientLimiter {
@@ -37,7 +42,13 @@ impl ClientLimiter {
             interval,
             tolerance: interval * (burst.get() - 1),
             clients: Mutex::new(HashMap::new()),
+            refused: Counter::default(),
         }
+    }
+
+    pub fn counting_refusals(mut self, counter: Counter) -> Self {
+        self.refused = counter;
+        self
     }
 
     /// Takes one cell from `client`'s bucket, or says how long to wait.
@@ -71,6 +82,7 @@ impl ClientLimiter {
         let arrival = clients.get(&client).map_or(now, |tat| (*tat).max(now));
         let ahead = arrival - now;
         if ahead > self.tolerance {
+            self.refused.inc();
             return Err(ahead - self.tolerance);
         }
         also()?;
@@ -111,19 +123,28 @@ fn make_room(clients: &mut HashMap<ClientKey, Instant>, now: Instant) {
 }
 
 /// One bucket for everyone, for requests that spend a shared budget (Stripe's API quota).
-pub struct GlobalLimiter(DefaultDirectRateLimiter);
+pub struct GlobalLimiter(DefaultDirectRateLimiter, Counter);
 
 impl GlobalLimiter {
     pub fn new(rate: Rate) -> Self {
         let quota = Quota::with_period(rate.period / rate.count.get())
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(rate.count);
-        GlobalLimiter(DefaultDirectRateLimiter::direct(quota))
+        GlobalLimiter(DefaultDirectRateLimiter::direct(quota), Counter::default())
+    }
+
+    pub fn counting_refusals(mut self, counter: Counter) -> Self {
+        self.1 = counter;
+        self
     }
 
     /// Whether the budget has room for one more request now (and takes it).
     pub fn admit(&self) -> bool {
-        self.0.check().is_ok()
+        let admitted = self.0.check().is_ok();
+        if !admitted {
+            self.1.inc();
+        }
+        admitted
     }
 }
 
@@ -134,6 +155,7 @@ pub struct DonateLimits {
     clock: DefaultClock,
     /// When the empty global bucket was last reported.
     warned: Mutex<Option<Instant>>,
+    global_refused: Counter,
 }
 
 impl DonateLimits {
@@ -146,7 +168,15 @@ impl DonateLimits {
             }),
             clock: DefaultClock::default(),
             warned: Mutex::new(None),
+            global_refused: Counter::default(),
         }
+    }
+
+    /// Counts refusals by the per-client and the global bucket.
+    pub fn counting_refusals(mut self, client: Counter, global: Counter) -> Self {
+        self.per_client = self.per_client.map(|l| l.counting_refusals(client));
+        self.global_refused = global;
+        self
     }
 
     /// Takes one attempt from `client`'s bucket and the global one; `Err` says how long to wait.
@@ -166,6 +196,7 @@ impl DonateLimits {
         };
         let now = self.clock.now();
         limiter.check().map_err(|not_until| {
+            self.global_refused.inc();
             self.warn_once_per(*period);
             not_until.wait_time_from(now)
         })
@@ -185,6 +216,58 @@ impl DonateLimits {
 
     pub fn forget_idle_clients(&self) {
         if let Some(limiter) = &self.per_client {
+            limiter.forget_idle();
+        }
+    }
+}
+
+/// Every limit on anonymous requests, built from the settings, each counting its refusals for
+/// `/metrics`.
+pub struct Limits {
+    /// Starting checkouts (card-testing defence).
+    pub donate: DonateLimits,
+    /// The thanks page, which may ask Stripe about a pending payment.
+    pub thanks: Option<ClientLimiter>,
+    /// Changes through manage links.
+    pub manage: Option<ClientLimiter>,
+    /// All lookups of checkout sessions we have no row for (a Payment Link reader back early)…
+    pub unknown_sessions: GlobalLimiter,
+    /// …and each client's share of them, so that one client cannot use them all up.
+    pub unknown_session_clients: ClientLimiter,
+}
+
+impl Limits {
+    pub fn new(abuse: &AbuseSettings, metrics: &Metrics) -> Limits {
+        let per_client = |limit: Option<(Rate, NonZeroU32)>, name: &str| {
+            limit.map(|(rate, burst)| {
+                ClientLimiter::new(rate, burst).counting_refusals(metrics.refusals(name, "client"))
+            })
+        };
+        let n = |v: u32| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
+        // Payment Link readers back before the webhook: a few a minute is plenty.
+        let a_minute = |count| Rate {
+            count: n(count),
+            period: Duration::from_secs(60),
+        };
+        Limits {
+            donate: DonateLimits::new(abuse.donate_rate_per_ip, abuse.donate_rate_global).counting_refusals(
+                metrics.refusals("donate", "client"),
+                metrics.refusals("donate", "global"),
+            ),
+            thanks: per_client(abuse.thanks_rate_per_ip, "thanks"),
+            manage: per_client(abuse.manage_rate_per_ip, "manage"),
+            unknown_sessions: GlobalLimiter::new(a_minute(30))
+                .counting_refusals(metrics.refusals("unknown_session", "global")),
+            unknown_session_clients: ClientLimiter::new(a_minute(3), n(3))
+                .counting_refusals(metrics.refusals("unknown_session", "client")),
+        }
+    }
+
+    /// Forgets clients whose buckets are full again (run every minute).
+    pub fn forget_idle(&self) {
+        self.donate.forget_idle_clients();
+        self.unknown_session_clients.forget_idle();
+        for limiter in [&self.thanks, &self.manage].into_iter().flatten() {
             limiter.forget_idle();
         }
     }

@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::payments::stripe::StripeProvider;
 use crate::payments::{Provider, ProviderError};
-use crate::storage::{self, Db, donations, lookups, state};
+use crate::storage::{self, Db, donations, lookups, ops, state};
 use crate::webhook::apply::{Ingested, Ledger};
 use crate::webhook::event::{HANDLED_TYPES, Incoming};
 
@@ -56,8 +56,37 @@ pub struct Report {
     pub skipped: usize,
 }
 
-/// One reconciliation pass. `since` overrides the stored cursor.
+/// One reconciliation pass. `since` overrides the stored cursor. Its outcome is recorded for
+/// `/readyz` and `/metrics`.
 pub async fn run(
+    db: &Db,
+    ledger: &Ledger,
+    stripe: &StripeProvider,
+    since: Option<i64>,
+) -> anyhow::Result<Report> {
+    let result = pass(db, ledger, stripe, since).await;
+    let error = result.as_ref().err().map(summary);
+    let now = storage::now();
+    let recorded = db
+        .write(move |conn| Box::pin(async move { ops::record_reconcile(conn, now, error.as_deref()).await }))
+        .await;
+    if let Err(e) = recorded {
+        tracing::warn!(error = ?e, "could not record the reconciliation's outcome");
+    }
+    result
+}
+
+/// What went wrong, for anyone who can read `/readyz`: the kind of failure, never Stripe's own
+/// message (which may quote part of the key). The log has the whole chain.
+pub fn summary(error: &anyhow::Error) -> String {
+    match error.chain().find_map(|e| e.downcast_ref::<ProviderError>()) {
+        Some(e) => format!("Stripe: {}", e.kind()),
+        None if error.chain().any(|e| e.is::<sqlx::Error>()) => "database error".to_owned(),
+        None => "internal error".to_owned(),
+    }
+}
+
+async fn pass(
     db: &Db,
     ledger: &Ledger,
     stripe: &StripeProvider,

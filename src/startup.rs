@@ -17,12 +17,16 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::config::Settings;
-use crate::limits::{ClientLimiter, DonateLimits, GlobalLimiter};
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::notify::{Sender, Targets};
 use crate::payments::{Provider, demo::DemoProvider, stripe::StripeProvider};
 use crate::state::AppState;
+use crate::state::Outbox;
 use crate::storage::{self, Db};
 use crate::webhook::apply::Ledger;
 use crate::{reconcile, routes};
+use tokio::sync::Notify;
 
 pub struct Application {
     port: u16,
@@ -55,9 +59,12 @@ impl Application {
             .clone()
             .unwrap_or_else(|| self_url.clone());
 
+        let metrics = Arc::new(Metrics::new());
         let provider = Arc::new(match &settings.payment.stripe() {
             None => Provider::Demo(DemoProvider::new(public_url.clone())),
-            Some(s) => Provider::Stripe(Box::new(StripeProvider::new(s)?)),
+            Some(s) => Provider::Stripe(Box::new(
+                StripeProvider::new(s)?.with_metrics(Arc::clone(&metrics)),
+            )),
         });
         let mut webhook = settings.webhook;
         if webhook.secrets.is_empty() {
@@ -75,18 +82,26 @@ impl Application {
             AdminAuth::new(token, &signer, secure)
         });
         let rules = Arc::new(settings.rules);
-        let ledger = Ledger::new(db.clone(), Arc::clone(&rules));
-        let donate_limits = DonateLimits::new(
-            settings.abuse.donate_rate_per_ip,
-            settings.abuse.donate_rate_global,
-        );
-        let limiter = |limit: Option<(crate::config::Rate, std::num::NonZeroU32)>| {
-            limit.map(|(rate, burst)| ClientLimiter::new(rate, burst))
+        let outbox = Outbox {
+            channels: settings.notify.channels(),
+            wake: Arc::new(Notify::new()),
         };
-        let (thanks_limits, manage_limits) = (
-            limiter(settings.abuse.thanks_rate_per_ip),
-            limiter(settings.abuse.manage_rate_per_ip),
-        );
+        let ledger = Ledger::new(db.clone(), Arc::clone(&rules))
+            .notifying(outbox.channels.clone(), Arc::clone(&outbox.wake));
+        let sender = match outbox.channels.is_empty() {
+            true => None,
+            false => Some(Sender::new(
+                db.clone(),
+                Targets::new(settings.notify)?,
+                Arc::clone(&metrics),
+                settings.site.name.clone(),
+                public_url.clone(),
+            )),
+        };
+        if let Some(at) = storage::ops::last_event_received_at(db.pool()).await? {
+            metrics.webhook_arrived(at);
+        }
+        let limits = Limits::new(&settings.abuse, &metrics);
         tracing::info!(%public_url, provider = provider.name(), livemode = provider.livemode(), "starting Kaffeekasse");
 
         let state = web::Data::new(AppState {
@@ -102,22 +117,11 @@ impl Application {
             request_timeout: settings.server.request_timeout,
             signer,
             admin,
-            donate_limits,
-            thanks_limits,
-            manage_limits,
-            // Payment Link readers back before the webhook: a few a minute is plenty.
-            unknown_sessions: GlobalLimiter::new(crate::config::Rate {
-                count: std::num::NonZeroU32::new(30).unwrap_or(std::num::NonZeroU32::MIN),
-                period: Duration::from_secs(60),
-            }),
-            unknown_session_clients: ClientLimiter::new(
-                crate::config::Rate {
-                    count: std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),
-                    period: Duration::from_secs(60),
-                },
-                std::num::NonZeroU32::new(3).unwrap_or(std::num::NonZeroU32::MIN),
-            ),
+            limits,
+            metrics: Arc::clone(&metrics),
+            metrics_token: settings.admin.metrics_token,
             checkout_locks: Default::default(),
+            outbox: outbox.clone(),
             wall_cache: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
@@ -141,13 +145,10 @@ impl Application {
                 provider,
             ));
         }
-        tasks.spawn(every_minute(state.clone(), |s| {
-            s.donate_limits.forget_idle_clients();
-            s.unknown_session_clients.forget_idle();
-            for limiter in [&s.thanks_limits, &s.manage_limits].into_iter().flatten() {
-                limiter.forget_idle();
-            }
-        }));
+        tasks.spawn(every_minute(state.clone(), |s| s.limits.forget_idle()));
+        if let Some(sender) = sender {
+            tasks.spawn(sender.run(outbox.wake));
+        }
 
         let https = state.public_url.starts_with("https://");
         let server = HttpServer::new(move || {
@@ -158,6 +159,7 @@ impl Application {
                 .wrap(from_fn(routes::no_store_for_private_pages))
                 .wrap(routes::security_headers(https))
                 .wrap(from_fn(routes::request_timeout))
+                .wrap(from_fn(routes::record_requests))
                 .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
                 .app_data(state.clone())
                 // Body limits for every route; /donate and /webhooks/stripe set their own.

@@ -8,7 +8,8 @@ use crate::auth::signer::Signer;
 use crate::config::{AbuseSettings, SiteSettings, WebhookSettings};
 use crate::domain::Rules;
 use crate::inflight::KeyedLocks;
-use crate::limits::{ClientLimiter, DonateLimits, GlobalLimiter};
+use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::payments::Provider;
 use crate::public::WallCache;
 use crate::storage::Db;
@@ -37,16 +38,13 @@ pub struct AppState {
     pub signer: Signer,
     /// `None` unless `ADMIN_TOKEN` is set: then every admin URL is a 404.
     pub admin: Option<AdminAuth>,
-    /// Rate limits on starting checkouts (card-testing defence).
-    pub donate_limits: DonateLimits,
-    /// Per-client limit on the thanks page, which may ask Stripe about a pending payment.
-    pub thanks_limits: Option<ClientLimiter>,
-    /// Per-client limit on changes through manage links.
-    pub manage_limits: Option<ClientLimiter>,
-    /// All lookups of checkout sessions we have no row for (a Payment Link reader back early)…
-    pub unknown_sessions: GlobalLimiter,
-    /// …and each client's share of them, so that one client cannot use them all up.
-    pub unknown_session_clients: ClientLimiter,
+    /// Rate limits on anonymous requests that cost something.
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+    /// `/metrics` answers a bearer of this token; without one it is a 404.
+    pub metrics_token: Option<secrecy::SecretString>,
+    /// Where notifications go, and how to wake their sender (the admin's test button).
+    pub outbox: Outbox,
     /// One checkout at a time per idempotency key (a double-clicked form).
     pub checkout_locks: KeyedLocks,
     /// The newest wall pages, until the next write.
@@ -55,3 +53,10 @@ pub struct AppState {
 
 /// Shared state, as handlers receive it.
 pub type State = actix_web::web::Data<AppState>;
+
+/// The configured notification channels, and the sender's wake-up.
+#[derive(Clone, Default)]
+pub struct Outbox {
+    pub channels: Vec<crate::domain::Channel>,
+    pub wake: Arc<tokio::sync::Notify>,
+}

@@ -10,6 +10,7 @@ mod abuse;
 mod admin;
 mod database;
 mod error;
+mod notify;
 mod payment;
 mod rate;
 mod rules;
@@ -24,6 +25,7 @@ pub use abuse::AbuseSettings;
 pub use admin::AdminSettings;
 pub use database::DatabaseSettings;
 pub use error::ConfigError;
+pub use notify::{Email, NotifySettings, NotifyWebhook, Ntfy};
 pub use payment::{PaymentSettings, StripeSettings};
 pub use rate::Rate;
 pub use server::{AppEnv, LogFormat, ServerSettings};
@@ -42,6 +44,7 @@ pub struct Settings {
     pub site: SiteSettings,
     pub admin: AdminSettings,
     pub abuse: AbuseSettings,
+    pub notify: NotifySettings,
     /// Prices, Payment Links and moderation: what the webhook and the handlers decide by.
     pub rules: Rules,
 }
@@ -113,6 +116,7 @@ impl Settings {
             site: site::read(&v)?,
             admin: admin::read(&v)?,
             abuse: abuse::read(&v)?,
+            notify: notify::read(&v)?,
             rules: rules::read(&v)?,
             server,
             payment,

@@ -101,6 +101,44 @@ fn invalid_numbers_name_their_variable() {
 }
 
 #[test]
+fn urls_are_normalised_and_userinfo_queries_and_other_schemes_are_refused() {
+    let public = |raw: &str| settings(&[("PUBLIC_URL", raw)]).map(|s| s.server.public_url);
+    assert_eq!(
+        public("HTTPS://Kaffee.Example.DE:443/").unwrap().as_deref(),
+        Some("https://kaffee.example.de")
+    );
+    assert_eq!(
+        public("http://127.0.0.1:8080").unwrap().as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
+    assert_eq!(
+        public("https://example.de/kaffee/").unwrap().as_deref(),
+        Some("https://example.de/kaffee")
+    );
+    for bad in [
+        "https://user:pw@kaffee.example.de",
+        "https://kaffee.example.de/?x=1",
+        "https://kaffee.example.de/#top",
+        "ftp://kaffee.example.de",
+        "javascript:alert(1)",
+        "https://",
+        "https://kaffee.example.de/a b",
+        "https://kaffee.example.de/\"",
+    ] {
+        assert_eq!(public(bad).unwrap_err().var, "PUBLIC_URL", "{bad}");
+    }
+    let blog = settings(&[("BLOG_URL", "https://Blog.Example.DE/posts/")]).unwrap();
+    assert_eq!(
+        blog.site.blog_url.as_deref(),
+        Some("https://blog.example.de/posts")
+    );
+    assert_eq!(
+        settings(&[("BLOG_URL", "https://a@b.de")]).unwrap_err().var,
+        "BLOG_URL"
+    );
+}
+
+#[test]
 fn embed_origins_default_to_any_and_reject_header_injection() {
     assert_eq!(settings(&[]).unwrap().site.embed_origins, vec!["*"]);
     let s = settings(&[("EMBED_ORIGINS", "https://blog.example.de, http://localhost:4000")]).unwrap();
@@ -152,4 +190,55 @@ fn a_comma_separated_secret_list_is_accepted_and_never_debug_printed() {
     let s = settings(&[("STRIPE_WEBHOOK_SECRET", "whsec_one, whsec_two")]).unwrap();
     assert_eq!(s.webhook.secrets.len(), 2);
     assert!(!format!("{s:?}").contains("whsec_one"));
+}
+
+#[test]
+fn notification_channels_need_their_companions_and_name_what_is_missing() {
+    let err = |vars: &[(&str, &str)]| settings(vars).unwrap_err().var;
+    assert_eq!(
+        err(&[("NOTIFY_WEBHOOK_URL", "https://hooks.example.de/k")]),
+        "NOTIFY_WEBHOOK_SECRET"
+    );
+    assert_eq!(
+        err(&[
+            ("NOTIFY_WEBHOOK_URL", "https://hooks.example.de/k"),
+            ("NOTIFY_WEBHOOK_SECRET", "short")
+        ]),
+        "NOTIFY_WEBHOOK_SECRET"
+    );
+    assert_eq!(err(&[("NOTIFY_EMAIL_TO", "blog@example.de")]), "SMTP_URL");
+    assert_eq!(
+        err(&[
+            ("NOTIFY_EMAIL_TO", "not an address"),
+            ("SMTP_URL", "smtp://localhost")
+        ]),
+        "NOTIFY_EMAIL_TO"
+    );
+    assert_eq!(
+        err(&[("NOTIFY_EMAIL_TO", "blog@example.de"), ("SMTP_URL", "http://x")]),
+        "SMTP_URL"
+    );
+    assert_eq!(
+        err(&[("NOTIFY_NTFY_URL", "https://user:pw@ntfy.sh/topic")]),
+        "NOTIFY_NTFY_URL"
+    );
+    assert_eq!(err(&[("NOTIFY_NTFY_URL", "https://ntfy.sh")]), "NOTIFY_NTFY_URL");
+    assert_eq!(err(&[("NOTIFY_LANG", "fr")]), "NOTIFY_LANG");
+    assert_eq!(err(&[("METRICS_TOKEN", "too-short")]), "METRICS_TOKEN");
+
+    let all = settings(&[
+        ("NOTIFY_NTFY_URL", "https://ntfy.sh/kaffee"),
+        ("NOTIFY_WEBHOOK_URL", "https://hooks.example.de/k"),
+        ("NOTIFY_WEBHOOK_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("NOTIFY_EMAIL_TO", "Blog <blog@example.de>"),
+        ("SMTP_URL", "smtps://user:pass@mail.example.de"),
+    ])
+    .unwrap();
+    assert_eq!(all.notify.channels().len(), 3);
+    assert_eq!(
+        all.notify.email.unwrap().from,
+        "Blog <blog@example.de>",
+        "sent to oneself by default"
+    );
+    assert!(settings(&[]).unwrap().notify.channels().is_empty());
 }

@@ -34,6 +34,25 @@ impl<'a> Vars<'a> {
         self.get(name).map(|u| parse_url(name, &u)).transpose()
     }
 
+    /// A URL we send requests to (a notification target): http(s), a host, no user name or
+    /// password (tokens go in their own variables, never in a URL that ends up in logs).
+    pub fn target_url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
+        let url = url::Url::parse(&raw)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+            .ok_or_else(|| ConfigError::new(name, "expected an absolute http:// or https:// URL"))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ConfigError::new(
+                name,
+                "no user name or password in the URL; use the token variable",
+            ));
+        }
+        Ok(Some(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
     /// A comma-separated list, trimmed, without empty items.
     pub fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
@@ -118,17 +137,33 @@ where
 }
 
 /// Accepts an absolute http(s) URL and drops a trailing slash, so paths can be appended.
+/// An absolute http(s) URL to build links from, normalised by the `url` crate (lower-case scheme
+/// and host, no default port, no trailing slash). Userinfo, a query or a fragment would end up in
+/// every link built from it, so they are refused, as is anything the crate would silently drop
+/// or rewrite (whitespace, quotes).
 fn parse_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
-    let ok = (raw.starts_with("http://") || raw.starts_with("https://"))
-        && raw.len() > "https://".len()
-        && !raw.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`'));
-    if !ok {
-        return Err(ConfigError::new(
+    let bad = |why: &str| {
+        ConfigError::new(
             var,
-            "expected an absolute http:// or https:// URL",
-        ));
+            format!("expected an absolute http:// or https:// URL: {why}"),
+        )
+    };
+    if raw.contains(|c: char| {
+        c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
+    }) {
+        return Err(bad("whitespace, quotes and angle brackets are not allowed"));
     }
-    Ok(raw.trim_end_matches('/').to_owned())
+    let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("the scheme must be http or https, with a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("no user name or password in it"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("no ?query or #fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// `*`, or `http(s)://host[:port]` with nothing that could break out of a CSP header.

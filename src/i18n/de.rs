@@ -102,6 +102,7 @@ pub static TEXTS: Texts = Texts {
     admin_logout_all: "Überall abmelden",
     admin_donations: "Zahlungen",
     admin_events: "Stripe-Ereignisse",
+    admin_notifications: "Benachrichtigungen",
     admin_export: "CSV-Export",
     admin_filter: "Filtern",
     admin_status: "Status",

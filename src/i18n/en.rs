@@ -102,6 +102,7 @@ pub static TEXTS: Texts = Texts {
     admin_logout_all: "Log out everywhere",
     admin_donations: "Payments",
     admin_events: "Stripe events",
+    admin_notifications: "Notifications",
     admin_export: "CSV export",
     admin_filter: "Filter",
     admin_status: "Status",

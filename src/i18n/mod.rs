@@ -2,6 +2,9 @@
 
 mod de;
 mod en;
+mod notice;
+
+pub use notice::NoticeTexts;
 
 use std::future::{Ready, ready};
 
@@ -12,8 +15,10 @@ use actix_web::{FromRequest, HttpRequest};
 /// every public opt-in; change it whenever that wording changes.
 pub const CONSENT_VERSION: &str = "2026-11-28";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// German first: the jar's own language when nothing says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
+    #[default]
     De,
     En,
 }
@@ -64,6 +69,14 @@ impl Lang {
         match self {
             Lang::De => "de",
             Lang::En => "en",
+        }
+    }
+
+    /// The words of the blogger's notifications and the outbox page.
+    pub fn notice_texts(self) -> &'static NoticeTexts {
+        match self {
+            Lang::De => &notice::DE,
+            Lang::En => &notice::EN,
         }
     }
 
@@ -240,6 +253,7 @@ pub struct Texts {
     pub admin_logout_all: &'static str,
     pub admin_donations: &'static str,
     pub admin_events: &'static str,
+    pub admin_notifications: &'static str,
     pub admin_export: &'static str,
     pub admin_filter: &'static str,
     pub admin_status: &'static str,

@@ -59,6 +59,17 @@ impl ProviderError {
     pub fn is_transient(&self) -> bool {
         matches!(self, ProviderError::Timeout | ProviderError::Unavailable(_))
     }
+
+    /// One word for the metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::Timeout => "timeout",
+            ProviderError::Unavailable(_) => "unavailable",
+            ProviderError::RateLimited => "rate_limited",
+            ProviderError::NotFound => "not_found",
+            ProviderError::Failed(_) => "failed",
+        }
+    }
 }
 
 /// One page of Stripe's Events API.

@@ -16,15 +16,20 @@ use stripe_checkout::checkout_session::{
 use stripe_checkout::{CheckoutSessionLocale, CheckoutSessionMode, CheckoutSessionSubmitType};
 use stripe_client_core::{RequestBuilder, StripeMethod};
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use super::{CheckoutRequest, CheckoutSession, EventPage, ProviderError};
 use crate::config::StripeSettings;
 use crate::i18n::Lang;
+use crate::metrics::{Metrics, StripeErrorLabels, StripeLabels};
 use crate::webhook::event::Session;
 
 pub struct StripeProvider {
     client: Client,
     livemode: bool,
     statement_descriptor_suffix: String,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl StripeProvider {
@@ -38,7 +43,14 @@ impl StripeProvider {
             client,
             livemode: settings.livemode(),
             statement_descriptor_suffix: settings.statement_descriptor_suffix.clone(),
+            metrics: None,
         })
+    }
+
+    /// Records each call's latency and failures.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn livemode(&self) -> bool {
@@ -101,10 +113,11 @@ impl StripeProvider {
         // cannot create a second session. A network error or a 5xx is retried once with it.
         let key = IdempotencyKey::new(format!("kaffeekasse-checkout-{}", req.idempotency_key))
             .map_err(|e| ProviderError::Failed(format!("idempotency key: {e:?}")))?;
-        let session: Session = match self.send(request.build(), Some(key.clone())).await {
+        const OP: &str = "create_session";
+        let session: Session = match self.send(request.build(), Some(key.clone()), OP).await {
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "creating the checkout session failed; retrying once with the same key");
-                self.send(request.build(), Some(key)).await?
+                self.send(request.build(), Some(key), OP).await?
             }
             other => other?,
         };
@@ -116,7 +129,10 @@ impl StripeProvider {
 
     /// The session as Stripe holds it; `None` if Stripe does not know it.
     pub async fn retrieve_session(&self, id: &str) -> Result<Option<Session>, ProviderError> {
-        match self.send(RetrieveCheckoutSession::new(id).build(), None).await {
+        match self
+            .send(RetrieveCheckoutSession::new(id).build(), None, "retrieve_session")
+            .await
+        {
             Ok(session) => Ok(Some(session)),
             Err(ProviderError::NotFound) => Ok(None),
             Err(e) => Err(e),
@@ -155,7 +171,7 @@ impl StripeProvider {
             #[serde(default)]
             has_more: bool,
         }
-        let list: List = self.send(builder, None).await?;
+        let list: List = self.send(builder, None, "list_events").await?;
         let last_id = list
             .data
             .last()
@@ -174,8 +190,27 @@ impl StripeProvider {
         &self,
         builder: RequestBuilder,
         key: Option<IdempotencyKey>,
+        operation: &'static str,
     ) -> Result<T, ProviderError> {
-        let raw = self.send_raw(builder, key).await?;
+        let started = Instant::now();
+        let result = self.send_raw(builder, key).await;
+        if let Some(m) = &self.metrics {
+            let op = operation.to_owned();
+            m.stripe_seconds
+                .get_or_create(&StripeLabels {
+                    operation: op.clone(),
+                })
+                .observe(started.elapsed().as_secs_f64());
+            if let Err(e) = &result {
+                m.stripe_errors
+                    .get_or_create(&StripeErrorLabels {
+                        operation: op,
+                        kind: e.kind().to_owned(),
+                    })
+                    .inc();
+            }
+        }
+        let raw = result?;
         serde_json::from_str(&raw).map_err(|e| ProviderError::Failed(format!("unexpected response: {e}")))
     }
 

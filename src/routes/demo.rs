@@ -8,6 +8,7 @@ use askama::Template;
 
 use super::donate::cancel_url;
 use super::error::PageError;
+use super::method;
 use super::page::{Page, html};
 use crate::domain::{Currency, DonationStatus, Money};
 use crate::i18n::Lang;
@@ -22,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .guard(actix_web::guard::fn_guard(|ctx| {
                 ctx.app_data::<State>().is_some_and(|s| s.provider.is_demo())
             }))
-            .route("", web::get().to(show))
+            .route("", method::get().to(show))
             .route("/pay", web::post().to(pay))
             .route("/cancel", web::post().to(cancel)),
     );

@@ -84,7 +84,7 @@ async fn guarded(req: &HttpRequest, state: &State, token: &str) -> Result<AdminR
     if !same_origin(req, &state.public_url) {
         return Err(PageError::Forbidden);
     }
-    if let Some(limiter) = &state.manage_limits {
+    if let Some(limiter) = &state.limits.manage {
         let client = client_key(req, &state.abuse.trusted_proxies);
         limiter.check(client).map_err(|wait| PageError::Throttled {
             retry_after_secs: wait.as_secs() + 1,

@@ -15,6 +15,8 @@ mod health;
 mod home;
 mod http_cache;
 pub(crate) mod manage;
+mod method;
+mod metrics;
 mod origin;
 pub mod page;
 mod supporters;
@@ -28,6 +30,8 @@ use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web;
 
 use crate::state::State;
+
+pub use metrics::record_requests;
 
 /// Webhook bodies larger than this are refused with 413 before anything is parsed.
 pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
@@ -57,7 +61,7 @@ pub async fn request_timeout(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home::show))
+    cfg.route("/", method::get().to(home::show))
         .service(
             web::resource("/donate")
                 .app_data(web::PayloadConfig::new(FORM_BODY_LIMIT))
@@ -68,20 +72,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
                 .route(web::post().to(webhook::stripe)),
         )
-        .route("/thanks", web::get().to(thanks::show))
-        .route("/supporters", web::get().to(supporters::show))
-        .route("/supporters.atom", web::get().to(feed::feed))
-        .route("/api/supporters", web::get().to(api::supporters))
-        .route("/api/stats", web::get().to(api::stats))
-        .route("/badge.svg", web::get().to(badge::badge))
-        .route("/embed", web::get().to(embed::embed))
-        .route("/widget", web::get().to(embed::widget))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/static/style.css", web::get().to(assets::style))
+        .route("/thanks", method::get().to(thanks::show))
+        .route("/supporters", method::get().to(supporters::show))
+        .route("/supporters.atom", method::get().to(feed::feed))
+        .route("/api/supporters", method::get().to(api::supporters))
+        .route("/api/stats", method::get().to(api::stats))
+        .route("/badge.svg", method::get().to(badge::badge))
+        .route("/embed", method::get().to(embed::embed))
+        .route("/widget", method::get().to(embed::widget))
+        .route("/healthz", method::get().to(health::healthz))
+        .route("/readyz", method::get().to(health::readyz))
+        .route("/metrics", method::get().to(metrics::metrics))
+        .route("/static/style.css", method::get().to(assets::style))
         .configure(demo::configure)
         .configure(admin::configure)
-        .route("/manage/{token}", web::get().to(manage::show))
+        .route("/manage/{token}", method::get().to(manage::show))
         .route("/manage/{token}", web::post().to(manage::update))
         .route("/manage/{token}/erase", web::post().to(manage::erase))
         .default_service(web::to(not_found));
@@ -89,7 +94,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Pages that carry a capability or a session: the thanks page (with the donor's manage link),
 /// the manage pages, and the admin. No cache, shared or private, may keep them.
-const PRIVATE_PREFIXES: &[&str] = &["/thanks", "/manage/", "/admin", "/api/admin", "/donate"];
+const PRIVATE_PREFIXES: &[&str] = &[
+    "/thanks",
+    "/manage/",
+    "/admin",
+    "/api/admin",
+    "/donate",
+    "/metrics",
+];
 /// Pages with the donate form: each carries a fresh nonce (one checkout per form), which a
 /// shared cache must not hand to every reader.
 const FORM_PAGES: &[&str] = &["/", "/widget"];

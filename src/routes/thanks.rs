@@ -52,7 +52,7 @@ pub async fn show(
     state: State,
 ) -> Result<HttpResponse, PageError> {
     let client = client_key(&req, &state.abuse.trusted_proxies);
-    if let Some(limiter) = &state.thanks_limits {
+    if let Some(limiter) = &state.limits.thanks {
         limiter.check(client).map_err(|wait| PageError::Throttled {
             retry_after_secs: wait.as_secs() + 1,
         })?;
@@ -191,8 +191,9 @@ async fn from_payment_link(state: &State, session_id: &str, client: ClientKey) -
         return Ok(Lookup::Unknown);
     }
     if !state
+        .limits
         .unknown_session_clients
-        .check_with(client, &state.unknown_sessions)
+        .check_with(client, &state.limits.unknown_sessions)
     {
         tracing::info!(%client, "no budget left to look up an unknown checkout session now");
         return Ok(Lookup::Later);

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::state::State;
 use crate::storage;
 use crate::webhook::apply::Ingested;
-use crate::webhook::event::Incoming;
+use crate::webhook::event::{HANDLED_TYPES, Incoming};
 use crate::webhook::signature::{self, SignatureError};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,15 +44,42 @@ impl ResponseError for WebhookError {
 
 pub async fn stripe(req: HttpRequest, body: web::Bytes, state: State) -> Result<HttpResponse, WebhookError> {
     let result = handle(&req, &body, &state).await;
-    match &result {
-        Err(e @ WebhookError::Storage(_)) => tracing::error!(error = ?e, "webhook not stored; answering 503"),
-        Err(e) => tracing::warn!(error = %e, "webhook rejected"),
-        Ok(_) => {}
+    let (kind, outcome) = match &result {
+        Ok((kind, status)) => (kind.as_str(), *status),
+        Err(e) => ("unknown", e.outcome()),
+    };
+    state.metrics.webhook(kind, outcome);
+    match result {
+        Err(e @ WebhookError::Storage(_)) => {
+            tracing::error!(error = ?e, "webhook not stored; answering 503");
+            Err(e)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook rejected");
+            Err(e)
+        }
+        Ok((_, status)) => Ok(HttpResponse::Ok().json(json!({ "received": true, "status": status }))),
     }
-    result
 }
 
-async fn handle(req: &HttpRequest, body: &[u8], state: &State) -> Result<HttpResponse, WebhookError> {
+impl WebhookError {
+    /// The word for `/metrics`.
+    fn outcome(&self) -> &'static str {
+        match self {
+            WebhookError::Signature(_) => "bad_signature",
+            WebhookError::InvalidJson(_) => "bad_json",
+            WebhookError::LivemodeMismatch => "livemode_mismatch",
+            WebhookError::Storage(_) => "unavailable",
+        }
+    }
+}
+
+/// The event's type for a metric label (a handled type or `other`) and the ledger's word.
+async fn handle(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &State,
+) -> Result<(String, &'static str), WebhookError> {
     let header = req
         .headers()
         .get("Stripe-Signature")
@@ -66,7 +93,12 @@ async fn handle(req: &HttpRequest, body: &[u8], state: &State) -> Result<HttpRes
         webhook.tolerance_secs(),
     )?;
 
+    state.metrics.webhook_arrived(storage::now());
     let incoming = Incoming::parse(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
+    let kind = match incoming.event.kind.as_str() {
+        handled if HANDLED_TYPES.contains(&handled) => handled.to_owned(),
+        _ => "other".to_owned(),
+    };
     if incoming.event.livemode != state.provider.livemode() {
         return Err(WebhookError::LivemodeMismatch);
     }
@@ -79,5 +111,5 @@ async fn handle(req: &HttpRequest, body: &[u8], state: &State) -> Result<HttpRes
         Ingested::Duplicate => "duplicate",
         Ingested::Processed(outcome) => outcome.status().as_str(),
     };
-    Ok(HttpResponse::Ok().json(json!({ "received": true, "status": status })))
+    Ok((kind, status))
 }

@@ -10,6 +10,8 @@ pub mod donations;
 pub mod events;
 pub mod ledger;
 pub mod lookups;
+pub mod ops;
+pub mod outbox;
 pub mod sessions;
 pub mod state;
 pub mod supporters;

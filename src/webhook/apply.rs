@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::SqliteConnection;
+use tokio::sync::Notify;
 
-use crate::domain::Rules;
-use crate::storage::events;
+use crate::domain::{Channel, Rules};
 use crate::storage::{self, Db};
+use crate::storage::{events, outbox};
 
 use super::event::{Event, Incoming, Session};
 use super::interpret::{self, Step};
@@ -29,6 +30,10 @@ pub struct Ledger {
 /// What every write job of the ledger needs.
 struct Context {
     rules: Arc<Rules>,
+    /// Where the blogger's notifications go; none: nothing is queued.
+    notify: Vec<Channel>,
+    /// Wakes the notification sender once a queued notification is committed.
+    wake: Arc<Notify>,
     /// Whether deferred events may be waiting. Retrying costs a query, so it is skipped while
     /// this process knows there are none; it starts `true` because it cannot know at start.
     deferred: AtomicBool,
@@ -38,11 +43,35 @@ impl Ledger {
     pub fn new(db: Db, rules: Arc<Rules>) -> Self {
         let context = Context {
             rules,
+            notify: Vec::new(),
+            wake: Arc::new(Notify::new()),
             deferred: AtomicBool::new(true),
         };
         Ledger {
             db,
             context: Arc::new(context),
+        }
+    }
+
+    /// Queues a notification on `channels` with every change the blogger hears about, in the
+    /// change's transaction, and wakes `wake` once it is committed.
+    pub fn notifying(self, channels: Vec<Channel>, wake: Arc<Notify>) -> Self {
+        let context = Context {
+            rules: Arc::clone(&self.context.rules),
+            notify: channels,
+            wake,
+            deferred: AtomicBool::new(true),
+        };
+        Ledger {
+            db: self.db,
+            context: Arc::new(context),
+        }
+    }
+
+    /// Wakes the sender if a committed job queued a notification.
+    fn committed(&self, queued: bool) {
+        if queued {
+            self.context.wake.notify_one();
         }
     }
 
@@ -58,7 +87,10 @@ impl Ledger {
             .write(move |conn| Box::pin(async move { ingest(conn, &context, &incoming, step, now).await }))
             .await;
         let ingested = match written {
-            Ok(outcome) => Ingested::Processed(outcome),
+            Ok((outcome, queued)) => {
+                self.committed(queued);
+                Ingested::Processed(outcome)
+            }
             Err(IngestError::Duplicate) => Ingested::Duplicate,
             Err(IngestError::Storage(e)) => return Err(e),
         };
@@ -71,7 +103,8 @@ impl Ledger {
     /// Re-applies a stored event (`kaffeekasse replay`). Safe at any time: effects are idempotent.
     pub async fn replay(&self, event_id: &str) -> anyhow::Result<Option<Outcome>> {
         let (context, event_id) = (Arc::clone(&self.context), event_id.to_owned());
-        self.db
+        let replayed = self
+            .db
             .write(move |conn| {
                 Box::pin(async move {
                     let Some(payload) = events::payload(conn, &event_id).await? else {
@@ -81,11 +114,15 @@ impl Ledger {
                     let now = storage::now();
                     let step = interpret::interpret(&event, &context.rules, now);
                     let applied = apply(conn, step, now, None).await.map_err(sqlx::Error::from)?;
-                    settle_stored(conn, &context, &event_id, &applied, now).await?;
-                    Ok(Some(applied.outcome))
+                    let queued = settle_stored(conn, &context, &event_id, &applied, now).await?;
+                    Ok::<_, anyhow::Error>(Some((applied.outcome, queued)))
                 })
             })
-            .await
+            .await?;
+        Ok(replayed.map(|(outcome, queued)| {
+            self.committed(queued);
+            outcome
+        }))
     }
 
     /// Applies a session fetched from Stripe's API as if its completion or expiry event had
@@ -97,26 +134,33 @@ impl Ledger {
             return Ok(());
         };
         let context = Arc::clone(&self.context);
-        self.db
+        let queued = self
+            .db
             .write(move |conn| {
                 Box::pin(async move {
                     let applied = apply_session(conn, &step, now, None).await?;
+                    let mut queued = queue_notice(conn, &context, &applied, now).await?;
                     if applied.learned {
-                        retry_deferred(conn, &context, now).await?;
+                        queued |= retry_deferred(conn, &context, now).await?;
                     }
-                    Ok(())
+                    Ok::<_, sqlx::Error>(queued)
                 })
             })
-            .await
+            .await?;
+        self.committed(queued);
+        Ok(())
     }
 
     /// Retries every deferred event once, in its own write (after reconciliation).
     pub async fn retry_deferred(&self) -> Result<(), sqlx::Error> {
         let context = Arc::clone(&self.context);
         context.deferred.store(true, Ordering::Relaxed);
-        self.db
+        let queued = self
+            .db
             .write(move |conn| Box::pin(async move { retry_deferred(conn, &context, storage::now()).await }))
-            .await
+            .await?;
+        self.committed(queued);
+        Ok(())
     }
 }
 
@@ -128,7 +172,7 @@ async fn ingest(
     incoming: &Incoming,
     step: Step,
     now: i64,
-) -> Result<Outcome, IngestError> {
+) -> Result<(Outcome, bool), IngestError> {
     let applied = apply(conn, step, now, Some(incoming)).await?;
     if !applied.recorded {
         let stored = stored_payload(&applied, incoming.payload());
@@ -137,8 +181,8 @@ async fn ingest(
             return Err(IngestError::Duplicate);
         }
     }
-    after(conn, context, &applied, now).await?;
-    Ok(applied.outcome)
+    let queued = after(conn, context, &applied, now).await?;
+    Ok((applied.outcome, queued))
 }
 
 /// For an event already in the ledger (replay, retry): its new outcome, and its payload as an
@@ -149,7 +193,7 @@ async fn settle_stored(
     event_id: &str,
     applied: &Applied,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let (status, error, donation_id) = applied.outcome.ledger();
     events::set_outcome(conn, event_id, status, error, donation_id).await?;
     if applied.erased {
@@ -158,26 +202,50 @@ async fn settle_stored(
     after(conn, context, applied, now).await
 }
 
-/// A deferred event may be waiting for an id this one taught the database.
+/// Queues the blogger's notification, if the change calls for one; then a deferred event may
+/// be waiting for an id this one taught the database. Says whether anything was queued.
 async fn after(
     conn: &mut SqliteConnection,
     context: &Context,
     applied: &Applied,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
+    let mut queued = queue_notice(conn, context, applied, now).await?;
     if applied.outcome == Outcome::Deferred {
         context.deferred.store(true, Ordering::Relaxed);
     } else if applied.learned {
-        retry_deferred(conn, context, now).await?;
+        queued |= retry_deferred(conn, context, now).await?;
     }
-    Ok(())
+    Ok(queued)
+}
+
+/// Queues the notice `applied` calls for on every configured channel, in the same transaction.
+async fn queue_notice(
+    conn: &mut SqliteConnection,
+    context: &Context,
+    applied: &Applied,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    match &applied.notice {
+        Some((donation_id, kind)) if !context.notify.is_empty() => {
+            outbox::enqueue(conn, *kind, Some(donation_id), &context.notify, now).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Applies the deferred events that can now find their donation; remembers whether any wait on.
-async fn retry_deferred(conn: &mut SqliteConnection, context: &Context, now: i64) -> Result<(), sqlx::Error> {
+/// Says whether a notification was queued.
+async fn retry_deferred(
+    conn: &mut SqliteConnection,
+    context: &Context,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     if !context.deferred.load(Ordering::Relaxed) {
-        return Ok(());
+        return Ok(false);
     }
+    let mut queued = false;
     let waiting = events::deferred(conn, 500, now).await?;
     let mut still_deferred = false;
     for (id, payload) in waiting {
@@ -190,6 +258,7 @@ async fn retry_deferred(conn: &mut SqliteConnection, context: &Context, now: i64
             continue;
         }
         tracing::info!(event_id = %id, status = %applied.outcome.status(), "deferred stripe event settled");
+        queued |= queue_notice(conn, context, &applied, now).await?;
         let (status, error, donation_id) = applied.outcome.ledger();
         events::set_outcome(conn, &id, status, error, donation_id).await?;
         if applied.erased {
@@ -197,5 +266,5 @@ async fn retry_deferred(conn: &mut SqliteConnection, context: &Context, now: i64
         }
     }
     context.deferred.store(still_deferred, Ordering::Relaxed);
-    Ok(())
+    Ok(queued)
 }

@@ -3,7 +3,7 @@
 
 use sqlx::SqliteConnection;
 
-use crate::domain::{Effect, privacy};
+use crate::domain::{Effect, NoticeKind, notice_for, privacy};
 use crate::storage::donations::{self, DonationRow, DonationUpdate, Keys};
 use crate::storage::events::NewEvent;
 use crate::storage::ledger;
@@ -22,6 +22,8 @@ pub(super) struct Applied {
     pub erased: bool,
     /// The event's ledger row was written together with the donation.
     pub recorded: bool,
+    /// What the blogger is to be told (the donation's id and the news), if anything.
+    pub notice: Option<(String, NoticeKind)>,
 }
 
 impl From<Outcome> for Applied {
@@ -31,6 +33,7 @@ impl From<Outcome> for Applied {
             learned: false,
             erased: false,
             recorded: false,
+            notice: None,
         }
     }
 }
@@ -144,11 +147,13 @@ pub(super) async fn apply_session(
         };
         let (new, update) = (new_event(incoming, None), update_of(&change));
         if ledger::insert_donation_and_event(conn, recovered, &update, &new, outcome.ledger(), now).await? {
+            let notice = notice_for(None, change.status).map(|k| (recovered.id.clone(), k));
             return Ok(Applied {
                 outcome,
                 learned: true,
                 erased: false,
                 recorded: true,
+                notice,
             });
         }
     }
@@ -223,5 +228,9 @@ async fn apply_to(
         learned: change.as_ref().is_some_and(merge::Change::learned_an_id),
         erased,
         recorded,
+        notice: change
+            .as_ref()
+            .and_then(|c| notice_for(Some(row.status), c.status))
+            .map(|k| (row.id.clone(), k)),
     })
 }

@@ -127,6 +127,7 @@ async fn authenticate(req: &HttpRequest, state: &State) -> Result<Admin, Refusal
     }
     let client = client_key(req, &state.abuse.trusted_proxies);
     if let Some(wait) = auth.lockout.retry_after(client) {
+        state.metrics.refusals("admin_login", "client").inc();
         return Err(Refusal::LockedOut {
             retry_after_secs: wait.as_secs(),
         });

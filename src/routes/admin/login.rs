@@ -46,6 +46,7 @@ pub async fn submit(
     }
     let client = client_key(&req, &state.abuse.trusted_proxies);
     if let Some(wait) = auth.lockout.retry_after(client) {
+        state.metrics.refusals("admin_login", "client").inc();
         return Err(PageError::LockedOut {
             retry_after_secs: wait.as_secs(),
         });

@@ -67,7 +67,7 @@ pub async fn donate(
             })?;
         // Limits count only requests that would reach Stripe: a typo costs nothing.
         let client = client_key(&req, &state.abuse.trusted_proxies);
-        state.donate_limits.check(client).map_err(|wait| {
+        state.limits.donate.check(client).map_err(|wait| {
             tracing::info!(%client, ?wait, "checkout rate limit reached");
             DonateError::RateLimited(wait)
         })?;

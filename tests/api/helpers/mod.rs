@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod donation;
+mod smtp;
 mod stripe;
 
 use std::cell::RefCell;
@@ -20,6 +21,7 @@ use tempfile::TempDir;
 
 pub use admin::ADMIN_TOKEN;
 pub use cli::{kaffeekasse, text};
+pub use smtp::SmtpMock;
 pub use stripe::*;
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_primary";
@@ -267,4 +269,18 @@ pub struct Donation {
     pub visibility: String,
     pub amount_mismatch: bool,
     pub payment_intent_id: Option<String>,
+}
+
+/// Waits until `check` holds, polling, for at most ten seconds: for work the app does in the
+/// background (a notification sent). Fails the test with `what` if it never holds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -1,0 +1,114 @@
+//! What the blogger is told about, and when to try again: pure decisions for the notification
+//! outbox.
+
+use super::DonationStatus;
+
+/// Where notifications go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Ntfy,
+    Webhook,
+    Email,
+}
+
+/// What happened to a donation, as far as the blogger cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoticeKind {
+    /// A new coffee: the money arrived.
+    Paid,
+    Refunded,
+    /// A dispute was opened: the blogger may have to answer it in Stripe's Dashboard.
+    Disputed,
+    /// A dispute ended in the blogger's favour.
+    Won,
+    /// A dispute was lost: the money is gone.
+    Lost,
+    /// From the admin's "send a test notification" button.
+    Test,
+}
+
+super::word_enum!(Channel { Ntfy => "ntfy", Webhook => "webhook", Email => "email" });
+super::word_enum!(NoticeKind {
+    Paid => "paid", Refunded => "refunded", Disputed => "disputed", Won => "won", Lost => "lost", Test => "test",
+});
+
+/// The notice a change of status calls for (`before` is `None` for a donation recorded with the
+/// event). A status that does not change, and the steps before the money (pending, processing,
+/// expired, failed), call for none; a failed refund bringing a coffee back is not news.
+pub fn notice_for(before: Option<DonationStatus>, after: DonationStatus) -> Option<NoticeKind> {
+    use DonationStatus as S;
+    if before == Some(after) {
+        return None;
+    }
+    match (before, after) {
+        (Some(S::Disputed | S::Lost), S::Paid) => Some(NoticeKind::Won),
+        (Some(S::Refunded), S::Paid) => None,
+        (_, S::Paid) => Some(NoticeKind::Paid),
+        (_, S::Refunded) => Some(NoticeKind::Refunded),
+        (_, S::Disputed) => Some(NoticeKind::Disputed),
+        (_, S::Lost) => Some(NoticeKind::Lost),
+        (_, S::Pending | S::Processing | S::Expired | S::Failed) => None,
+    }
+}
+
+/// Retries start after 30 seconds and double, up to an hour apart.
+pub const FIRST_RETRY_SECS: i64 = 30;
+pub const MAX_RETRY_SECS: i64 = 3600;
+/// After this long the sender gives up on a notification (it stays visible in the admin).
+pub const GIVE_UP_AFTER_SECS: i64 = 3 * 86_400;
+
+/// When to try again after `attempts` failed attempts, or `None` to give up.
+pub fn next_attempt(attempts: u32, created_at: i64, now: i64) -> Option<i64> {
+    if now - created_at >= GIVE_UP_AFTER_SECS {
+        return None;
+    }
+    let delay = FIRST_RETRY_SECS.saturating_mul(1_i64 << attempts.saturating_sub(1).min(20));
+    Some(now + delay.min(MAX_RETRY_SECS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DonationStatus as S;
+
+    #[test]
+    fn the_blogger_hears_about_money_arriving_leaving_and_disputes() {
+        assert_eq!(notice_for(None, S::Paid), Some(NoticeKind::Paid));
+        assert_eq!(notice_for(Some(S::Pending), S::Paid), Some(NoticeKind::Paid));
+        assert_eq!(notice_for(Some(S::Processing), S::Paid), Some(NoticeKind::Paid));
+        assert_eq!(notice_for(Some(S::Paid), S::Refunded), Some(NoticeKind::Refunded));
+        assert_eq!(
+            notice_for(Some(S::Pending), S::Refunded),
+            Some(NoticeKind::Refunded),
+            "refund before completion"
+        );
+        assert_eq!(notice_for(Some(S::Paid), S::Disputed), Some(NoticeKind::Disputed));
+        assert_eq!(notice_for(Some(S::Disputed), S::Paid), Some(NoticeKind::Won));
+        assert_eq!(notice_for(Some(S::Disputed), S::Lost), Some(NoticeKind::Lost));
+        for quiet in [S::Pending, S::Processing, S::Expired, S::Failed] {
+            assert_eq!(notice_for(Some(S::Pending), quiet), None, "{quiet:?}");
+            assert_eq!(notice_for(None, quiet), None, "{quiet:?}");
+        }
+        for s in DonationStatus::ALL {
+            assert_eq!(notice_for(Some(*s), *s), None, "no change, no news: {s:?}");
+        }
+        assert_eq!(notice_for(Some(S::Refunded), S::Paid), None);
+    }
+
+    #[test]
+    fn retries_back_off_to_an_hour_and_stop_after_three_days() {
+        let created = 1_000;
+        assert_eq!(next_attempt(1, created, created), Some(created + 30));
+        assert_eq!(next_attempt(2, created, created), Some(created + 60));
+        assert_eq!(next_attempt(3, created, created), Some(created + 120));
+        assert_eq!(next_attempt(8, created, created), Some(created + 3600));
+        assert_eq!(
+            next_attempt(60, created, created),
+            Some(created + 3600),
+            "no overflow"
+        );
+        let late = created + GIVE_UP_AFTER_SECS;
+        assert_eq!(next_attempt(5, created, late - 1), Some(late - 1 + 480));
+        assert_eq!(next_attempt(5, created, late), None);
+    }
+}

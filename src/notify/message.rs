@@ -1,0 +1,189 @@
+//! What a notification says: a title and a text for ntfy and e-mail, and a JSON body for the
+//! webhook. Pure, so every wording is tested without a receiver.
+
+use serde_json::{Value, json};
+
+use crate::domain::{Currency, Money, NoticeKind};
+use crate::i18n::Lang;
+use crate::storage::outbox::{NoticeDonation, Notification};
+
+pub struct Composed {
+    pub title: String,
+    pub body: String,
+    pub json: Value,
+}
+
+/// The name and message go out only for a public entry not erased: a notification passes
+/// through third parties (ntfy.sh, a chat bridge), so an anonymous donor stays anonymous there.
+pub fn compose(
+    n: &Notification,
+    donation: Option<&NoticeDonation>,
+    lang: Lang,
+    site: &str,
+    public_url: &str,
+) -> Composed {
+    let t = lang.notice_texts();
+    let Some(d) = donation.filter(|_| n.kind != NoticeKind::Test) else {
+        return Composed {
+            title: t.test_title.to_owned(),
+            body: t.test_body.to_owned(),
+            json: json!({
+                "id": n.id, "type": format!("donation.{}", n.kind.as_str()), "created": n.created_at,
+                "site": site, "donation": null, "title": t.test_title, "text": t.test_body,
+            }),
+        };
+    };
+    // Stored currencies were parsed on the way in; a corrupt one still shows the number.
+    let amount = Currency::parse(&d.currency).map_or_else(
+        |_| format!("{} {}", d.amount_cents, d.currency),
+        |c| Money::new(d.amount_cents, c).to_string(),
+    );
+    let coffees = lang.coffees(d.coffees);
+    let template = match n.kind {
+        NoticeKind::Paid | NoticeKind::Test => t.paid,
+        NoticeKind::Refunded => t.refunded,
+        NoticeKind::Disputed => t.disputed,
+        NoticeKind::Won => t.won,
+        NoticeKind::Lost => t.lost,
+    };
+    let title = template
+        .replace("{coffees}", &coffees)
+        .replace("{amount}", &amount);
+    let shown = d.visibility == "public" && d.erased_at.is_none();
+    let name = d.name.as_deref().filter(|_| shown);
+    let message = d.message.as_deref().filter(|_| shown);
+    let details = format!("{public_url}/admin/donations/{}", d.id);
+    let mut lines = vec![format!("{}: {}", t.from, name.unwrap_or(t.anonymous))];
+    if let Some(m) = message {
+        lines.push(format!("{}: {m}", t.message));
+    }
+    if shown && d.held {
+        lines.push(t.held.to_owned());
+    }
+    if n.kind == NoticeKind::Disputed {
+        lines.push(t.disputed_hint.to_owned());
+    }
+    lines.push(format!("{}: {details}", t.details));
+    let body = lines.join("\n");
+    let json = json!({
+        "id": n.id,
+        "type": format!("donation.{}", n.kind.as_str()),
+        "created": n.created_at,
+        "site": site,
+        "donation": {
+            "id": d.id, "coffees": d.coffees, "amount_cents": d.amount_cents, "currency": d.currency,
+            "amount": amount, "status": d.status, "name": name, "message": message,
+            "held": shown && d.held, "admin_url": details,
+        },
+        "title": title,
+        "text": body,
+    });
+    Composed { title, body, json }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Channel;
+
+    fn notification(kind: NoticeKind) -> Notification {
+        Notification {
+            id: "n-1".into(),
+            channel: Channel::Ntfy,
+            kind,
+            donation_id: Some("d-1".into()),
+            created_at: 1_800_000_000,
+            attempts: 0,
+            next_attempt_at: 0,
+            sent_at: None,
+            failed_at: None,
+            last_error: None,
+        }
+    }
+
+    fn donation(visibility: &str) -> NoticeDonation {
+        NoticeDonation {
+            id: "d-1".into(),
+            coffees: 2,
+            amount_cents: 1000,
+            currency: "eur".into(),
+            status: "paid".into(),
+            visibility: visibility.into(),
+            name: Some("Anna".into()),
+            message: Some("Danke für den Blog".into()),
+            held: false,
+            erased_at: None,
+        }
+    }
+
+    #[test]
+    fn a_public_coffee_names_its_donor_in_german_first() {
+        let c = compose(
+            &notification(NoticeKind::Paid),
+            Some(&donation("public")),
+            Lang::De,
+            "Kaffeekasse",
+            "https://k.de",
+        );
+        assert_eq!(c.title, "☕ 2 Kaffees für 10,00\u{a0}€");
+        assert!(c.body.contains("Von: Anna"), "{}", c.body);
+        assert!(c.body.contains("Nachricht: Danke für den Blog"));
+        assert!(c.body.contains("https://k.de/admin/donations/d-1"));
+        assert_eq!(c.json["type"], "donation.paid");
+        assert_eq!(c.json["donation"]["name"], "Anna");
+        assert_eq!(c.json["id"], "n-1");
+        let en = compose(
+            &notification(NoticeKind::Refunded),
+            Some(&donation("public")),
+            Lang::En,
+            "K",
+            "https://k.de",
+        );
+        assert_eq!(en.title, "↩ Refunded: 2 coffees (10,00\u{a0}€)");
+    }
+
+    #[test]
+    fn an_anonymous_or_erased_donor_stays_unnamed() {
+        let anonymous = compose(
+            &notification(NoticeKind::Paid),
+            Some(&donation("anonymous")),
+            Lang::De,
+            "K",
+            "https://k.de",
+        );
+        assert!(anonymous.body.contains("Von: anonym"));
+        assert!(!anonymous.body.contains("Anna") && !anonymous.json.to_string().contains("Anna"));
+        let mut erased = donation("public");
+        erased.erased_at = Some(1);
+        let erased = compose(
+            &notification(NoticeKind::Paid),
+            Some(&erased),
+            Lang::De,
+            "K",
+            "https://k.de",
+        );
+        assert!(!erased.json.to_string().contains("Anna") && !erased.body.contains("Danke für den Blog"));
+    }
+
+    #[test]
+    fn a_dispute_asks_for_an_answer_and_a_test_says_so() {
+        let d = compose(
+            &notification(NoticeKind::Disputed),
+            Some(&donation("public")),
+            Lang::De,
+            "K",
+            "https://k.de",
+        );
+        assert!(d.body.contains("Stripe-Dashboard"));
+        let test = compose(
+            &notification(NoticeKind::Test),
+            None,
+            Lang::De,
+            "K",
+            "https://k.de",
+        );
+        assert_eq!(test.title, "Testbenachrichtigung der Kaffeekasse");
+        assert_eq!(test.json["type"], "donation.test");
+        assert!(test.json["donation"].is_null());
+    }
+}
