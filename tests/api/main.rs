@@ -14,6 +14,7 @@ mod hostile;
 mod ledger;
 mod metrics;
 mod notifications;
+mod openapi;
 mod privacy;
 mod privacy_at_rest;
 mod read_path;

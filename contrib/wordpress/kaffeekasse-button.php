@@ -1,0 +1,43 @@
+<?php
+/**
+ * Plugin Name: Kaffeekasse-Button
+ * Description: [kaffeekasse] zeigt den Button deiner Kaffeekasse. [kaffeekasse coffees="3" lang="en"] für mehr Auswahl oder Englisch.
+ * Version: 1.0
+ * License: MIT
+ *
+ * Put this file into wp-content/plugins/ (or its body into a code-snippets plugin) and set
+ * KAFFEEKASSE_URL below. The button is a plain form: no JavaScript, no cookies, nothing loaded
+ * from a third party, so the blog needs no consent banner for it.
+ */
+
+if (!defined('ABSPATH')) {
+    exit;
+}
+
+const KAFFEEKASSE_URL = 'https://kaffee.example.de';
+
+function kaffeekasse_button($atts) {
+    $a = shortcode_atts(array('coffees' => '3', 'lang' => 'de'), $atts, 'kaffeekasse');
+    $max = max(1, min(10, intval($a['coffees'])));
+    $en = $a['lang'] === 'en';
+    $price = 5;
+    $options = '';
+    for ($n = 1; $n <= $max; $n++) {
+        $label = $en
+            ? sprintf('%d %s – %s €', $n, $n === 1 ? 'coffee' : 'coffees', number_format($n * $price, 2, ',', '.'))
+            : sprintf('%d %s – %s €', $n, $n === 1 ? 'Kaffee' : 'Kaffees', number_format($n * $price, 2, ',', '.'));
+        $options .= sprintf('<option value="%d">%s</option>', $n, esc_html($label));
+    }
+    return sprintf(
+        '<form class="kaffeekasse" method="post" action="%s" target="_top">'
+        . '<input type="hidden" name="lang" value="%s">'
+        . '<label>%s <select name="coffees">%s</select></label> '
+        . '<button type="submit">☕ %s</button></form>',
+        esc_url(KAFFEEKASSE_URL . '/donate'),
+        $en ? 'en' : 'de',
+        esc_html($en ? 'How many coffees' : 'Anzahl Kaffees'),
+        $options,
+        esc_html($en ? 'Buy me a coffee' : 'Spendiere mir einen Kaffee')
+    );
+}
+add_shortcode('kaffeekasse', 'kaffeekasse_button');
