@@ -8,6 +8,7 @@ use askama::Template;
 
 use super::donate::cancel_url;
 use super::error::PageError;
+use super::here::Here;
 use super::method;
 use super::page::{Page, html};
 use crate::domain::{Currency, DonationStatus, Money};
@@ -46,12 +47,17 @@ async fn demo_donation(state: &State, session_id: &str) -> Result<DonationRow, P
     }
 }
 
-async fn show(lang: Lang, path: web::Path<String>, state: State) -> Result<HttpResponse, PageError> {
+async fn show(
+    lang: Lang,
+    here: Here,
+    path: web::Path<String>,
+    state: State,
+) -> Result<HttpResponse, PageError> {
     let row = demo_donation(&state, &path).await?;
     let currency = Currency::parse(&row.currency).unwrap_or_else(|_| state.rules.pricing.currency.clone());
     let t = lang.texts();
     let page = DemoCheckoutPage {
-        page: Page::new(&state, lang, t.demo_title),
+        page: Page::new(&state, lang, &here, t.demo_title),
         session_id: path.into_inner(),
         coffees: lang.coffees(row.coffees),
         amount: Money::new(row.expected_amount_cents, currency).format_de(),

@@ -6,6 +6,7 @@ use actix_web::http::header::CONTENT_SECURITY_POLICY;
 use askama::Template;
 
 use super::error::PageError;
+use super::here::Here;
 use super::page::{Page, html};
 use super::view::{SupporterView, TotalsView};
 use crate::domain::Money;
@@ -59,7 +60,7 @@ pub fn button_snippet(state: &State, lang: Lang) -> String {
     )
 }
 
-pub async fn embed(lang: Lang, state: State) -> HttpResponse {
+pub async fn embed(lang: Lang, here: Here, state: State) -> HttpResponse {
     let t = lang.texts();
     let url = &state.public_url;
     let code = lang.code();
@@ -96,7 +97,7 @@ pub async fn embed(lang: Lang, state: State) -> HttpResponse {
     html(
         StatusCode::OK,
         &EmbedPage {
-            page: Page::new(&state, lang, t.embed_heading),
+            page: Page::new(&state, lang, &here, t.embed_heading),
             snippets,
         },
     )
@@ -112,7 +113,7 @@ struct WidgetPage {
     nonce: String,
 }
 
-pub async fn widget(lang: Lang, state: State) -> Result<HttpResponse, PageError> {
+pub async fn widget(lang: Lang, here: Here, state: State) -> Result<HttpResponse, PageError> {
     let wall = public::wall(&state.wall_cache, &state.db, None, WIDGET_SUPPORTERS).await?;
     let pricing = &state.rules.pricing;
     let currency = &pricing.currency;
@@ -123,7 +124,7 @@ pub async fn widget(lang: Lang, state: State) -> Result<HttpResponse, PageError>
         })
         .collect();
     let widget = WidgetPage {
-        page: Page::new(&state, lang, lang.texts().home_heading),
+        page: Page::new(&state, lang, &here, lang.texts().home_heading),
         totals: TotalsView::new(&wall.totals, state.site.goal.as_ref(), lang, currency),
         supporters: wall
             .supporters

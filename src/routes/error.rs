@@ -9,11 +9,12 @@
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use super::here::Here;
 use super::page;
 use crate::i18n::{Lang, Texts};
 use crate::state::State;
@@ -182,38 +183,74 @@ fn with_retry_after(response: &mut HttpResponse, secs: Option<u64>) {
     }
 }
 
-/// Replaces the bare response of a [`PageError`] with its translated page, in the layout.
+/// Replaces the bare response of a [`PageError`] with its translated page, in the layout; and
+/// any bare error of the framework's (an unreadable query, form, path or JSON body, a 405, a
+/// body over its limit) with our page too, or with a JSON error where JSON is spoken (`/api`,
+/// the webhook, a JSON request). No reader ever sees a framework's plain-text message.
 pub async fn render_error_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
     let response = next.call(req).await?;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || response.request().path() == "/metrics" {
+        return Ok(response.map_into_left_body());
+    }
     let lang = Lang::negotiate(response.request());
-    let Some((status, login, (heading, text))) = response
+    let t = lang.texts();
+    let ours = response
         .response()
         .error()
-        .and_then(|e| e.as_error::<PageError>())
-        .map(|e| {
-            (
-                e.status_code(),
-                matches!(e, PageError::Unauthorized),
-                e.texts(lang.texts()),
-            )
-        })
-    else {
-        return Ok(response.map_into_left_body());
+        .and_then(|e| e.as_error::<PageError>());
+    let (login, (heading, text)) = match ours {
+        Some(e) => (matches!(e, PageError::Unauthorized), e.texts(t)),
+        None if is_bare(response.response().headers()) => (false, framework_texts(status, t)),
+        None => return Ok(response.map_into_left_body()),
     };
     let (req, old) = response.into_parts();
     let Some(state) = req.app_data::<State>() else {
         return Ok(ServiceResponse::new(req, old).map_into_left_body());
     };
-    let mut page = if login {
-        page::login_form(state, lang, None, status)
+    let mut page = if speaks_json(&req) {
+        let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+        HttpResponse::build(status).json(json!({ "error": { "message": reason } }))
+    } else if login {
+        page::login_form(state, lang, &Here::of(&req), None, status)
     } else {
-        page::message(state, lang, status, heading, text)
+        page::message(state, lang, &Here::of(&req), status, heading, text)
     };
-    if let Some(v) = old.headers().get(RETRY_AFTER) {
-        page.headers_mut().insert(RETRY_AFTER, v.clone());
+    for name in [RETRY_AFTER, ALLOW] {
+        if let Some(v) = old.headers().get(&name) {
+            page.headers_mut().insert(name, v.clone());
+        }
     }
     Ok(ServiceResponse::new(req, page).map_into_right_body())
+}
+
+/// A response nobody dressed: no body type, or plain text (ours are HTML or JSON).
+fn is_bare(headers: &actix_web::http::header::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"))
+}
+
+fn speaks_json(req: &actix_web::HttpRequest) -> bool {
+    let path = req.path();
+    let json_body = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    path.starts_with("/api/") || path.starts_with("/webhooks/") || json_body
+}
+
+fn framework_texts(status: StatusCode, t: &'static Texts) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => (t.not_found_heading, t.not_found_text),
+        StatusCode::METHOD_NOT_ALLOWED => (t.error_heading, t.method_not_allowed_text),
+        StatusCode::PAYLOAD_TOO_LARGE => (t.error_heading, t.too_large_text),
+        s if s.is_client_error() => (t.error_heading, t.bad_request_text),
+        _ => (t.error_heading, t.error_text),
+    }
 }

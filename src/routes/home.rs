@@ -4,7 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::page::{Page, html};
+use super::here::Here;
+use super::page::{self, Page, html};
 use super::view::{SupporterView, TotalsView};
 use crate::domain::{Message, Money, SupporterName};
 use crate::i18n::Lang;
@@ -64,11 +65,12 @@ impl HomePage {
     }
 }
 
-pub async fn show(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
+pub async fn show(req: HttpRequest, lang: Lang, here: Here, state: State) -> HttpResponse {
     let canceled = req.query_string().split('&').any(|p| p == "canceled=1");
     render_form(
         &state,
         lang,
+        &here,
         FormValues::default(),
         Vec::new(),
         canceled,
@@ -81,6 +83,7 @@ pub async fn show(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
 pub async fn render_form(
     state: &State,
     lang: Lang,
+    here: &Here,
     values: FormValues,
     errors: Vec<FieldError>,
     canceled: bool,
@@ -124,7 +127,12 @@ pub async fn render_form(
         imprint_url: state.site.imprint_url.clone(),
         totals,
         recent,
-        page: Page::new(state, lang, t.home_heading),
+        page: Page::new(
+            state,
+            lang,
+            here,
+            &page::title(lang, t.home_heading, !errors.is_empty()),
+        ),
         options,
         values,
         errors,

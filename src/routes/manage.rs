@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::client_ip::client_key;
 use super::error::PageError;
+use super::here::Here;
 use super::origin::same_origin;
 use super::page::{self, Page, html};
 use crate::domain::{Message, SupporterName, Visibility};
@@ -49,11 +50,21 @@ async fn entry(state: &State, token: &str) -> Result<AdminRow, PageError> {
         .ok_or(PageError::NotFound)
 }
 
+/// What the form shows: the stored entry, or what the donor just sent if it was refused (so
+/// they can correct it). "Shown as" always tells what is stored.
+struct Shown<'a> {
+    name: &'a str,
+    message: &'a str,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn render(
     state: &State,
     lang: Lang,
+    here: &Here,
     token: &str,
     row: &AdminRow,
+    rejected: Option<Shown>,
     saved: bool,
     errors: Vec<(&'static str, String)>,
     status: StatusCode,
@@ -65,10 +76,20 @@ fn render(
         _ => t.anonymous.to_owned(),
     };
     let page = ManagePage {
-        page: Page::new(state, lang, t.manage_heading),
+        page: Page::new(
+            state,
+            lang,
+            here,
+            &page::title(lang, t.manage_heading, !errors.is_empty()),
+        ),
         token: token.to_owned(),
-        name: row.name.clone().unwrap_or_default(),
-        message: row.message.clone().unwrap_or_default(),
+        name: rejected
+            .as_ref()
+            .map_or_else(|| row.name.clone().unwrap_or_default(), |r| r.name.to_owned()),
+        message: rejected.as_ref().map_or_else(
+            || row.message.clone().unwrap_or_default(),
+            |r| r.message.to_owned(),
+        ),
         public,
         held: row.held && public,
         shown_as: format!("{shown_as} – {}", lang.coffees(row.coffees)),
@@ -96,6 +117,7 @@ async fn guarded(req: &HttpRequest, state: &State, token: &str) -> Result<AdminR
 pub async fn show(
     req: HttpRequest,
     lang: Lang,
+    here: Here,
     path: web::Path<String>,
     state: State,
 ) -> Result<HttpResponse, PageError> {
@@ -104,8 +126,10 @@ pub async fn show(
     Ok(render(
         &state,
         lang,
+        &here,
         &path,
         &row,
+        None,
         saved,
         Vec::new(),
         StatusCode::OK,
@@ -125,6 +149,7 @@ pub struct EntryForm {
 pub async fn update(
     req: HttpRequest,
     lang: Lang,
+    here: Here,
     path: web::Path<String>,
     form: web::Form<EntryForm>,
     state: State,
@@ -142,11 +167,22 @@ pub async fn update(
         if let Err(e) = &message {
             errors.push(("message", lang.text_error(t.err_message, e)));
         }
-        let mut shown = row.clone();
-        shown.name = Some(form.name.clone());
-        shown.message = Some(form.message.clone());
+        let rejected = Shown {
+            name: &form.name,
+            message: &form.message,
+        };
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(render(&state, lang, &path, &shown, false, errors, status));
+        return Ok(render(
+            &state,
+            lang,
+            &here,
+            &path,
+            &row,
+            Some(rejected),
+            false,
+            errors,
+            status,
+        ));
     };
     let name = name.map(|n| n.as_str().to_owned());
     let message = message.map(|m| m.as_str().to_owned());
@@ -194,6 +230,7 @@ pub async fn wal_checkpoint(state: &State) {
 pub async fn erase(
     req: HttpRequest,
     lang: Lang,
+    here: Here,
     path: web::Path<String>,
     form: web::Form<EntryForm>,
     state: State,
@@ -203,7 +240,9 @@ pub async fn erase(
     if form.confirm.as_deref() != Some("on") {
         let errors = vec![("confirm", t.erase_confirm_missing.to_owned())];
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(render(&state, lang, &path, &row, false, errors, status));
+        return Ok(render(
+            &state, lang, &here, &path, &row, None, false, errors, status,
+        ));
     }
     let id = row.id.clone();
     state
@@ -212,9 +251,11 @@ pub async fn erase(
         .await?;
     wal_checkpoint(&state).await;
     tracing::info!(donation_id = %row.id, "donor erased their personal data");
+    // The manage page is gone now: the language switch leads home.
     Ok(page::message(
         &state,
         lang,
+        &Here::home(),
         StatusCode::OK,
         t.erased_heading,
         t.erased_text,

@@ -12,6 +12,7 @@ mod embed;
 pub mod error;
 mod feed;
 mod health;
+mod here;
 mod home;
 mod http_cache;
 pub(crate) mod manage;

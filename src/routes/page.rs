@@ -5,6 +5,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
+use super::here::Here;
 use crate::i18n::{Lang, Texts};
 use crate::state::State;
 
@@ -18,13 +19,15 @@ pub struct Page {
     pub demo: bool,
     pub other_lang: &'static str,
     pub other_lang_name: &'static str,
+    /// This page in the other language (see `here.rs`).
+    pub switch_href: String,
     pub blog_url: Option<String>,
     pub privacy_url: Option<String>,
     pub imprint_url: Option<String>,
 }
 
 impl Page {
-    pub fn new(state: &State, lang: Lang, title: &str) -> Page {
+    pub fn new(state: &State, lang: Lang, here: &Here, title: &str) -> Page {
         Page {
             t: lang.texts(),
             lang: lang.code(),
@@ -33,10 +36,20 @@ impl Page {
             demo: state.provider.is_demo(),
             other_lang: lang.other().code(),
             other_lang_name: lang.other().texts().language_name,
+            switch_href: here.in_lang(lang.other()),
             blog_url: state.site.blog_url.clone(),
             privacy_url: state.site.privacy_url.clone(),
             imprint_url: state.site.imprint_url.clone(),
         }
+    }
+}
+
+/// A page's title; a page that refuses the reader's input says so first ("Fehler: …"), so that
+/// a screen reader announces it and the browser tab shows it.
+pub fn title(lang: Lang, heading: &str, failed: bool) -> String {
+    match failed {
+        true => format!("{}{heading}", lang.texts().error_title_prefix),
+        false => heading.to_owned(),
     }
 }
 
@@ -65,13 +78,20 @@ pub struct MessagePage {
 }
 
 /// A page with a heading, a sentence and a way back home.
-pub fn message(state: &State, lang: Lang, status: StatusCode, heading: &str, text: &str) -> HttpResponse {
+pub fn message(
+    state: &State,
+    lang: Lang,
+    here: &Here,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+) -> HttpResponse {
     let link = Some((
         format!("/?lang={}", lang.code()),
         lang.texts().back_home.to_owned(),
     ));
     let page = MessagePage {
-        page: Page::new(state, lang, heading),
+        page: Page::new(state, lang, here, heading),
         heading: heading.into(),
         text: text.into(),
         link,
@@ -90,11 +110,12 @@ struct LoginPage {
 pub fn login_form(
     state: &State,
     lang: Lang,
+    here: &Here,
     error: Option<&'static str>,
     status: StatusCode,
 ) -> HttpResponse {
     let page = LoginPage {
-        page: Page::new(state, lang, lang.texts().admin_login_heading),
+        page: Page::new(state, lang, here, lang.texts().admin_login_heading),
         error,
     };
     html(status, &page)

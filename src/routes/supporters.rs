@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::error::PageError;
+use super::here::Here;
 use super::page::{Page, html};
 use super::view::{SupporterView, TotalsView};
 use crate::i18n::Lang;
@@ -32,7 +33,7 @@ pub fn before_param(req: &HttpRequest, names: &[&str]) -> Result<Option<Cursor>,
     }
 }
 
-pub async fn show(req: HttpRequest, lang: Lang, state: State) -> Result<HttpResponse, PageError> {
+pub async fn show(req: HttpRequest, lang: Lang, here: Here, state: State) -> Result<HttpResponse, PageError> {
     let before = before_param(&req, &["before"]).map_err(|()| PageError::BadRequest)?;
     let wall = public::wall(
         &state.wall_cache,
@@ -44,7 +45,7 @@ pub async fn show(req: HttpRequest, lang: Lang, state: State) -> Result<HttpResp
     let currency = &state.rules.pricing.currency;
     let t = lang.texts();
     let page = WallPage {
-        page: Page::new(&state, lang, t.wall_heading),
+        page: Page::new(&state, lang, &here, t.wall_heading),
         totals: TotalsView::new(&wall.totals, state.site.goal.as_ref(), lang, currency),
         supporters: wall
             .supporters

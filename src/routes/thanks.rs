@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::client_ip::client_key;
 use super::error::PageError;
+use super::here::Here;
 use super::page::{Page, html};
 use crate::client_key::ClientKey;
 use crate::domain::{Currency, DonationStatus, Money};
@@ -48,6 +49,7 @@ struct ThanksPage {
 pub async fn show(
     req: HttpRequest,
     lang: Lang,
+    here: Here,
     query: web::Query<ThanksQuery>,
     state: State,
 ) -> Result<HttpResponse, PageError> {
@@ -61,7 +63,7 @@ pub async fn show(
     let row = match find_and_settle(&state, &query.session_id, client).await? {
         Lookup::Found(row) => *row,
         Lookup::Unknown => return Err(PageError::NotFound),
-        Lookup::Later => return Ok(confirming_later(&state, lang, &query)),
+        Lookup::Later => return Ok(confirming_later(&state, lang, &here, &query)),
     };
     let status = row.status;
     let (heading, text) = match status {
@@ -98,7 +100,7 @@ pub async fn show(
     });
     let page = ThanksPage {
         manage_url,
-        page: Page::new(&state, lang, heading),
+        page: Page::new(&state, lang, &here, heading),
         heading: heading.to_owned(),
         text: text.to_owned(),
         summary,
@@ -213,12 +215,12 @@ async fn from_payment_link(state: &State, session_id: &str, client: ClientKey) -
 }
 
 /// The confirming page for a session Stripe could not be asked about yet.
-fn confirming_later(state: &State, lang: Lang, query: &ThanksQuery) -> HttpResponse {
+fn confirming_later(state: &State, lang: Lang, here: &Here, query: &ThanksQuery) -> HttpResponse {
     let t = lang.texts();
     let again = query.attempt < MAX_REFRESHES;
     let (back_url, back_label) = back_link(state, lang);
     let page = ThanksPage {
-        page: Page::new(state, lang, t.confirming_heading),
+        page: Page::new(state, lang, here, t.confirming_heading),
         heading: t.confirming_heading.to_owned(),
         text: (if again {
             t.confirming_text

@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod demo;
 mod donate;
+mod errors;
 mod going_live;
 mod head;
 mod health;

@@ -101,7 +101,7 @@ async fn a_public_opt_in_is_stored_with_time_and_consent_version_and_anonymous_h
 }
 
 /// The manage link from the thanks page, as a path.
-async fn manage_path(app: &TestApp, session_id: &str) -> String {
+pub async fn manage_path(app: &TestApp, session_id: &str) -> String {
     let thanks = app
         .get(&format!("/thanks?session_id={session_id}"))
         .await
@@ -114,7 +114,7 @@ async fn manage_path(app: &TestApp, session_id: &str) -> String {
     thanks[start..start + thanks[start..].find('"').unwrap()].to_owned()
 }
 
-async fn post_manage(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn post_manage(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .header("Origin", &app.address)

@@ -10,6 +10,7 @@ use crate::auth::admin::{AdminAuth, SESSION_COOKIE};
 use crate::i18n::Lang;
 use crate::routes::client_ip::client_key;
 use crate::routes::error::PageError;
+use crate::routes::here::Here;
 use crate::routes::origin::same_origin;
 use crate::routes::page::login_form;
 use crate::state::State;
@@ -20,9 +21,9 @@ fn enabled(state: &State) -> Result<&AdminAuth, PageError> {
     state.admin.as_ref().ok_or(PageError::NotFound)
 }
 
-pub async fn form(lang: Lang, state: State) -> Result<HttpResponse, PageError> {
+pub async fn form(lang: Lang, here: Here, state: State) -> Result<HttpResponse, PageError> {
     enabled(&state)?;
-    Ok(login_form(&state, lang, None, StatusCode::OK))
+    Ok(login_form(&state, lang, &here, None, StatusCode::OK))
 }
 
 #[derive(Deserialize)]
@@ -58,7 +59,13 @@ pub async fn submit(
         auth.lockout.record_failure(client);
         tracing::warn!(%client, "wrong admin token at login");
         let failed = Some(lang.texts().admin_login_failed);
-        return Ok(login_form(&state, lang, failed, StatusCode::UNAUTHORIZED));
+        return Ok(login_form(
+            &state,
+            lang,
+            &Here::of(&req),
+            failed,
+            StatusCode::UNAUTHORIZED,
+        ));
     }
     auth.lockout.clear(client);
     let now = storage::now();

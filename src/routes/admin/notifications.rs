@@ -11,6 +11,7 @@ use super::guard::Admin;
 use super::pages::CsrfForm;
 use crate::i18n::{Lang, NoticeTexts};
 use crate::routes::error::{ApiError, PageError};
+use crate::routes::here::Here;
 use crate::routes::page::{Page, html};
 use crate::state::State;
 use crate::storage::{self, outbox};
@@ -37,7 +38,7 @@ struct NotificationsPage {
     rows: Vec<Row>,
 }
 
-pub async fn page(lang: Lang, admin: Admin, state: State) -> Result<HttpResponse, PageError> {
+pub async fn page(lang: Lang, here: Here, admin: Admin, state: State) -> Result<HttpResponse, PageError> {
     let n = lang.notice_texts();
     let rows = outbox::recent(state.db.pool(), SHOWN)
         .await?
@@ -57,7 +58,7 @@ pub async fn page(lang: Lang, admin: Admin, state: State) -> Result<HttpResponse
         })
         .collect();
     let page = NotificationsPage {
-        page: Page::new(&state, lang, n.admin_heading),
+        page: Page::new(&state, lang, &here, n.admin_heading),
         n,
         csrf: admin.csrf_token(&state),
         channels: state.outbox.channels.iter().map(|c| c.as_str()).collect(),

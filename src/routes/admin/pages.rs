@@ -10,7 +10,8 @@ use super::guard::Admin;
 use super::views::{RowView, TotalsRow, totals_rows};
 use crate::i18n::Lang;
 use crate::routes::error::PageError;
-use crate::routes::page::{Page, html};
+use crate::routes::here::Here;
+use crate::routes::page::{self, Page, html};
 use crate::state::State;
 use crate::storage::admin::{self, AdminRow, LedgerRow};
 
@@ -52,6 +53,7 @@ impl From<ActionError> for PageError {
 pub async fn list(
     req: HttpRequest,
     lang: Lang,
+    here: Here,
     admin: Admin,
     state: State,
 ) -> Result<HttpResponse, PageError> {
@@ -63,7 +65,7 @@ pub async fn list(
     let filter_query =
         serde_urlencoded::to_string([("status", &q.status), ("month", &q.month)]).unwrap_or_default();
     let page = ListPage {
-        page: Page::new(&state, lang, t.admin_heading),
+        page: Page::new(&state, lang, &here, t.admin_heading),
         csrf: admin.csrf_token(&state),
         rows: rows.iter().map(|r| RowView::new(r, lang, currency)).collect(),
         totals: totals_rows(&months, lang, currency),
@@ -90,6 +92,7 @@ async fn render_detail(
     state: &State,
     admin: &Admin,
     lang: Lang,
+    here: &Here,
     id: &str,
     error: Option<String>,
     status: StatusCode,
@@ -98,7 +101,12 @@ async fn render_detail(
         .await?
         .ok_or(PageError::NotFound)?;
     let page = DetailPage {
-        page: Page::new(state, lang, lang.texts().admin_details),
+        page: Page::new(
+            state,
+            lang,
+            here,
+            &page::title(lang, lang.texts().admin_details, error.is_some()),
+        ),
         csrf: admin.csrf_token(state),
         row: RowView::new(&row, lang, &state.rules.pricing.currency),
         raw: row,
@@ -109,15 +117,17 @@ async fn render_detail(
 
 pub async fn detail(
     lang: Lang,
+    here: Here,
     admin: Admin,
     path: web::Path<String>,
     state: State,
 ) -> Result<HttpResponse, PageError> {
-    render_detail(&state, &admin, lang, &path, None, StatusCode::OK).await
+    render_detail(&state, &admin, lang, &here, &path, None, StatusCode::OK).await
 }
 
 pub async fn act(
     lang: Lang,
+    here: Here,
     admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<ActionInput>,
@@ -142,6 +152,7 @@ pub async fn act(
         &state,
         &admin,
         lang,
+        &here,
         &id,
         Some(problem),
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -157,9 +168,9 @@ struct EventsPage {
     events: Vec<LedgerRow>,
 }
 
-pub async fn events(lang: Lang, admin: Admin, state: State) -> Result<HttpResponse, PageError> {
+pub async fn events(lang: Lang, here: Here, admin: Admin, state: State) -> Result<HttpResponse, PageError> {
     let page = EventsPage {
-        page: Page::new(&state, lang, lang.texts().admin_events),
+        page: Page::new(&state, lang, &here, lang.texts().admin_events),
         csrf: admin.csrf_token(&state),
         events: admin::recent_events(state.db.pool(), 100).await?,
     };

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::client_ip::client_key;
 use super::error::PageError;
+use super::here::Here;
 use super::home::render_form;
 use super::page;
 use crate::i18n::Lang;
@@ -93,7 +94,14 @@ pub async fn donate(
                     json!({ "id": fake, "url": format!("{}/thanks?session_id={fake}", state.public_url) }),
                 )
             } else {
-                page::message(&state, lang, StatusCode::OK, t.thanks_heading, t.confirming_slow)
+                page::message(
+                    &state,
+                    lang,
+                    &Here::of(&req),
+                    StatusCode::OK,
+                    t.thanks_heading,
+                    t.confirming_slow,
+                )
             })
         }
         Err(e) => {
@@ -103,6 +111,7 @@ pub async fn donate(
                 DonateError::Invalid { errors, values } => Ok(render_form(
                     &state,
                     lang,
+                    &Here::of(&req),
                     values,
                     errors,
                     false,

@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod donation;
+mod routes;
 mod smtp;
 mod stripe;
 
@@ -21,6 +22,7 @@ use tempfile::TempDir;
 
 pub use admin::ADMIN_TOKEN;
 pub use cli::{kaffeekasse, text};
+pub use routes::registered_routes;
 pub use smtp::SmtpMock;
 pub use stripe::*;
 
