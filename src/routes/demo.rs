@@ -37,6 +37,8 @@ struct DemoCheckoutPage {
     session_id: String,
     coffees: String,
     amount: String,
+    /// Why the session can no longer be paid, if it cannot.
+    closed: Option<&'static str>,
 }
 
 /// The demo donation behind a `cs_demo_…` session.
@@ -58,6 +60,12 @@ async fn show(
     let t = lang.texts();
     let page = DemoCheckoutPage {
         page: Page::new(&state, lang, &here, t.demo_title),
+        // Like Stripe's own page: a session that is paid or over offers nothing more to pay.
+        closed: match row.status {
+            DonationStatus::Pending => None,
+            DonationStatus::Expired | DonationStatus::Failed => Some(t.demo_closed),
+            _ => Some(t.demo_paid),
+        },
         session_id: path.into_inner(),
         coffees: lang.coffees(row.coffees),
         amount: Money::new(row.expected_amount_cents, currency).format_de(),

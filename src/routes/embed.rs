@@ -82,8 +82,9 @@ pub async fn embed(lang: Lang, here: Here, state: State) -> HttpResponse {
             title: t.embed_widget,
             hint: t.embed_widget_hint,
             code: format!(
-                "<iframe src=\"{url}/widget?lang={code}\" title=\"{}\" width=\"320\" height=\"380\" loading=\"lazy\"></iframe>",
-                state.site.name.replace('"', "&quot;").replace('<', "&lt;")
+                "<iframe src=\"{url}/widget?lang={code}\" title=\"{} – {}\" width=\"320\" height=\"560\" loading=\"lazy\"></iframe>",
+                state.site.name.replace('"', "&quot;").replace('<', "&lt;"),
+                t.widget_frame_title
             ),
         },
         Snippet {

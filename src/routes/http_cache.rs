@@ -1,5 +1,6 @@
-//! Caching for the public read endpoints: a strong ETag over the body, `If-None-Match` → 304,
-//! and a short `Cache-Control`, so a blog with many readers costs us little.
+//! Caching for the public read endpoints: an ETag over the body, `If-None-Match` → 304, and a
+//! short `Cache-Control`, so a blog with many readers costs us little. The ETag is weak: the same
+//! content goes out gzipped or not, and a strong one would have to differ between the two.
 
 use actix_web::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, ETAG, IF_NONE_MATCH, VARY};
 use actix_web::{HttpRequest, HttpResponse};
@@ -14,7 +15,7 @@ pub struct Cached<'a> {
 
 impl Cached<'_> {
     pub fn respond(&self, req: &HttpRequest, body: String) -> HttpResponse {
-        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(body.as_bytes())[..12]));
+        let tag = format!("\"{}\"", hex::encode(&Sha256::digest(body.as_bytes())[..12]));
         let fresh = req
             .headers()
             .get(IF_NONE_MATCH)
@@ -22,7 +23,7 @@ impl Cached<'_> {
             .is_some_and(|v| {
                 v.split(',')
                     .map(|t| t.trim().trim_start_matches("W/"))
-                    .any(|t| t == etag || t == "*")
+                    .any(|t| t == tag || t == "*")
             });
         let mut builder = if fresh {
             HttpResponse::NotModified()
@@ -30,7 +31,7 @@ impl Cached<'_> {
             HttpResponse::Ok()
         };
         builder
-            .insert_header((ETAG, etag))
+            .insert_header((ETAG, format!("W/{tag}")))
             .insert_header((CACHE_CONTROL, format!("public, max-age={}", self.max_age_secs)))
             .insert_header((VARY, "Accept-Language"));
         if self.cors {

@@ -74,23 +74,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(webhook::stripe)),
         )
         .route("/thanks", method::get().to(thanks::show))
-        .route("/supporters", method::get().to(supporters::show))
-        .route("/supporters.atom", method::get().to(feed::feed))
-        .route("/api/supporters", method::get().to(api::supporters))
-        .route("/api/stats", method::get().to(api::stats))
-        .route("/badge.svg", method::get().to(badge::badge))
+        .service(public("/supporters").route(method::get().to(supporters::show)))
+        .service(public("/supporters.atom").route(method::get().to(feed::feed)))
+        .service(public("/api/supporters").route(method::get().to(api::supporters)))
+        .service(public("/api/stats").route(method::get().to(api::stats)))
+        .service(public("/badge.svg").route(method::get().to(badge::badge)))
         .route("/embed", method::get().to(embed::embed))
         .route("/widget", method::get().to(embed::widget))
         .route("/healthz", method::get().to(health::healthz))
         .route("/readyz", method::get().to(health::readyz))
         .route("/metrics", method::get().to(metrics::metrics))
-        .route("/static/style.css", method::get().to(assets::style))
+        .service(public("/static/{file}").route(method::get().to(assets::file)))
+        .route("/favicon.ico", method::get().to(assets::favicon))
+        .route("/robots.txt", method::get().to(assets::robots))
         .configure(demo::configure)
         .configure(admin::configure)
         .route("/manage/{token}", method::get().to(manage::show))
         .route("/manage/{token}", web::post().to(manage::update))
         .route("/manage/{token}/erase", web::post().to(manage::erase))
         .default_service(web::to(not_found));
+}
+
+/// A resource whose answers hold nothing secret (no CSRF token, manage link, session or nonce):
+/// only these are compressed. A compressed page with a secret in it leaks the secret's bytes
+/// through the response's length (BREACH), so every other page goes out as it is.
+fn public(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path).wrap(actix_web::middleware::Compress::default())
 }
 
 /// Pages that carry a capability or a session: the thanks page (with the donor's manage link),

@@ -21,6 +21,9 @@ pub struct Page {
     pub other_lang_name: &'static str,
     /// This page in the other language (see `here.rs`).
     pub switch_href: String,
+    /// The versioned stylesheet and icon.
+    pub style_href: &'static str,
+    pub icon_href: &'static str,
     pub blog_url: Option<String>,
     pub privacy_url: Option<String>,
     pub imprint_url: Option<String>,
@@ -37,6 +40,8 @@ impl Page {
             other_lang: lang.other().code(),
             other_lang_name: lang.other().texts().language_name,
             switch_href: here.in_lang(lang.other()),
+            style_href: super::assets::style_url(),
+            icon_href: super::assets::favicon_url(),
             blog_url: state.site.blog_url.clone(),
             privacy_url: state.site.privacy_url.clone(),
             imprint_url: state.site.imprint_url.clone(),

@@ -17,7 +17,7 @@ const INSTALL_HINT: &str = "Chromium is needed for the browser test: run `apt-ge
      (scripts/test installs them when missing)";
 
 /// A chromedriver process, killed on drop.
-struct Driver {
+pub struct Driver {
     child: Child,
     url: String,
 }
@@ -29,7 +29,7 @@ impl Drop for Driver {
     }
 }
 
-async fn start_driver() -> Driver {
+pub async fn start_driver() -> Driver {
     assert!(
         Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
         "{INSTALL_HINT}"
@@ -65,7 +65,7 @@ async fn start_driver() -> Driver {
     }
 }
 
-async fn browser(driver: &Driver, profile: &Path) -> Client {
+pub async fn browser(driver: &Driver, profile: &Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -85,7 +85,7 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
         .expect("a Chromium session")
 }
 
-fn screenshots_dir() -> PathBuf {
+pub fn screenshots_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e");
     std::fs::create_dir_all(&dir).expect("target/e2e");
     dir

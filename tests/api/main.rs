@@ -1,7 +1,9 @@
 mod abuse;
 mod admin;
 mod admin_sessions;
+mod audit;
 mod backup;
+mod basics;
 mod browser;
 mod cli;
 mod demo;

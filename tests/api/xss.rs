@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// (name, message) pairs; names stay within 60 characters.
-const PAYLOADS: &[(&str, &str)] = &[
+pub const PAYLOADS: &[(&str, &str)] = &[
     ("<script>alert(1)</script>", "<script>alert('msg')</script>"),
     ("\"><img src=x onerror=alert(1)>", "'\"><svg onload=alert(1)>"),
     ("javascript:alert(1)", "<a href=\"javascript:alert(1)\">klick</a>"),

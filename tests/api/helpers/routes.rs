@@ -30,12 +30,14 @@ pub fn registered_routes() -> BTreeSet<(String, String)> {
         let marked = code
             .replace(".route(", "\n.route(")
             .replace("web::scope(", "\nweb::scope(")
-            .replace("web::resource(", "\nweb::resource(");
+            .replace("web::resource(", "\nweb::resource(")
+            .replace("(public(", "(\npublic(");
         for line in marked.lines() {
             if let Some(s) = quoted(line, "web::scope(\"") {
                 scope = s;
             }
-            if let Some(r) = quoted(line, "web::resource(\"") {
+            // `public(path)` is a resource that may be compressed (routes/mod.rs).
+            if let Some(r) = quoted(line, "web::resource(\"").or_else(|| quoted(line, "public(\"")) {
                 resource = Some(r);
             }
             if !line.starts_with(".route(") {
