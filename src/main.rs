@@ -63,6 +63,9 @@ enum AdminCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Backup { file } = &command {
+        return backup(file).await;
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -116,17 +119,8 @@ async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
                 .is_ok_and(|r| r.status().is_success());
             return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
-        Command::Backup { file } => {
-            let report = storage::backup::backup(&settings.database.url, &file).await?;
-            let (supporters, coffees, cents) = report.wall;
-            println!(
-                "wrote {}: {} donations, {} events, {} notifications; the wall shows {supporters} supporters, {coffees} coffees, {cents} cents; integrity ok",
-                file.display(),
-                report.donations,
-                report.events,
-                report.notifications
-            );
-        }
+        // Handled before the configuration is read; here for completeness.
+        Command::Backup { file } => return Ok(backup(&file).await),
         Command::Admin {
             command: AdminCommand::LogoutAll,
         } => {
@@ -139,6 +133,34 @@ async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `backup` reads only `DATABASE_URL` (and `.env`): a cron job needs nothing else.
+async fn backup(file: &std::path::Path) -> ExitCode {
+    let database = match Settings::database_from_env() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("kaffeekasse: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match storage::backup::backup(&database.url, file).await {
+        Ok(report) => {
+            let (supporters, coffees, cents) = report.wall;
+            println!(
+                "wrote {}: {} donations, {} events, {} notifications; the wall shows {supporters} supporters, {coffees} coffees, {cents} cents; integrity ok",
+                file.display(),
+                report.donations,
+                report.events,
+                report.notifications
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kaffeekasse: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn reconcile_now(settings: Settings, since: Option<i64>) -> anyhow::Result<()> {

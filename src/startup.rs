@@ -122,6 +122,10 @@ impl Application {
             metrics_token: settings.admin.metrics_token,
             checkout_locks: Default::default(),
             outbox: outbox.clone(),
+            reconcile_enabled: settings
+                .payment
+                .stripe()
+                .is_some_and(|s| !s.reconcile_interval.is_zero()),
             wall_cache: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))

@@ -43,6 +43,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `/metrics` answers a bearer of this token; without one it is a 404.
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Whether the reconciliation job runs (Stripe mode with `RECONCILE_INTERVAL_SECS` > 0).
+    pub reconcile_enabled: bool,
     /// Where notifications go, and how to wake their sender (the admin's test button).
     pub outbox: Outbox,
     /// One checkout at a time per idempotency key (a double-clicked form).

@@ -15,17 +15,22 @@ if (!defined('ABSPATH')) {
 }
 
 const KAFFEEKASSE_URL = 'https://kaffee.example.de';
+// Keep these as your Kaffeekasse is configured (COFFEE_PRICE_CENTS, MAX_COFFEES): the labels
+// must show the price Stripe will charge.
+const KAFFEEKASSE_PRICE_CENTS = 500;
+const KAFFEEKASSE_CURRENCY = '€';
+const KAFFEEKASSE_MAX_COFFEES = 10;
 
 function kaffeekasse_button($atts) {
     $a = shortcode_atts(array('coffees' => '3', 'lang' => 'de'), $atts, 'kaffeekasse');
-    $max = max(1, min(10, intval($a['coffees'])));
+    $max = max(1, min(KAFFEEKASSE_MAX_COFFEES, intval($a['coffees'])));
     $en = $a['lang'] === 'en';
-    $price = 5;
+    $price = KAFFEEKASSE_PRICE_CENTS / 100;
     $options = '';
     for ($n = 1; $n <= $max; $n++) {
         $label = $en
-            ? sprintf('%d %s – %s €', $n, $n === 1 ? 'coffee' : 'coffees', number_format($n * $price, 2, ',', '.'))
-            : sprintf('%d %s – %s €', $n, $n === 1 ? 'Kaffee' : 'Kaffees', number_format($n * $price, 2, ',', '.'));
+            ? sprintf('%d %s – %s %s', $n, $n === 1 ? 'coffee' : 'coffees', number_format($n * $price, 2, ',', '.'), KAFFEEKASSE_CURRENCY)
+            : sprintf('%d %s – %s %s', $n, $n === 1 ? 'Kaffee' : 'Kaffees', number_format($n * $price, 2, ',', '.'), KAFFEEKASSE_CURRENCY);
         $options .= sprintf('<option value="%d">%s</option>', $n, esc_html($label));
     }
     return sprintf(

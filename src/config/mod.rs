@@ -92,16 +92,28 @@ fn refuse_unsafe(v: &Vars, server: &ServerSettings, payment: &PaymentSettings) -
     Ok(())
 }
 
+/// A missing .env is normal; a malformed one is worth stopping for.
+fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(ConfigError::new(".env", e.to_string())),
+    }
+}
+
 impl Settings {
     /// Reads `.env` (if present) and the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        // A missing .env is normal; a malformed one is worth stopping for.
-        match dotenvy::dotenv() {
-            Ok(_) => {}
-            Err(e) if e.not_found() => {}
-            Err(e) => return Err(ConfigError::new(".env", e.to_string())),
-        }
+        load_dotenv()?;
         Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Only the database section, for a command that needs nothing else (`backup`): it must work
+    /// with just `DATABASE_URL`, even where `APP_ENV=production` would demand Stripe keys.
+    pub fn database_from_env() -> Result<DatabaseSettings, ConfigError> {
+        load_dotenv()?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        database::read(&Vars::new(&lookup))
     }
 
     /// Builds settings from any variable lookup. Empty values count as unset.

@@ -18,14 +18,16 @@ pub struct NotifySettings {
 
 #[derive(Debug, Clone)]
 pub struct Ntfy {
-    /// The topic's URL, `https://ntfy.sh/<topic>`.
-    pub url: String,
+    /// The server's root, where JSON messages are published (`https://ntfy.sh/`).
+    pub server: String,
+    pub topic: String,
     pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
 pub struct NotifyWebhook {
-    pub url: String,
+    /// A secret itself for many receivers (Slack, Discord, Home Assistant URLs carry the key).
+    pub url: SecretString,
     /// Signs each body (`Kaffeekasse-Signature`), so the receiver can check it came from us.
     pub secret: SecretString,
 }
@@ -57,15 +59,28 @@ impl NotifySettings {
 pub(super) fn read(v: &Vars) -> Result<NotifySettings, ConfigError> {
     let ntfy = match v.target_url("NOTIFY_NTFY_URL")? {
         Some(url) => {
-            let topic = url.rsplit('/').next().unwrap_or_default();
-            if topic.is_empty() || url.matches('/').count() < 3 {
-                return Err(ConfigError::new(
+            let bad = || {
+                ConfigError::new(
                     "NOTIFY_NTFY_URL",
                     "expected the topic's URL, such as https://ntfy.sh/my-topic",
-                ));
-            }
+                )
+            };
+            let topic = url
+                .path_segments()
+                .and_then(|mut s| s.rfind(|s| !s.is_empty()))
+                .filter(|_| url.query().is_none() && url.fragment().is_none())
+                .ok_or_else(bad)?
+                .to_owned();
+            let mut server = url.clone();
+            server
+                .path_segments_mut()
+                .map_err(|()| bad())?
+                .pop_if_empty()
+                .pop();
+            let server = format!("{}/", server.as_str().trim_end_matches('/'));
             Some(Ntfy {
-                url,
+                server,
+                topic,
                 token: v.get("NOTIFY_NTFY_TOKEN").map(SecretString::from),
             })
         }
@@ -79,7 +94,10 @@ pub(super) fn read(v: &Vars) -> Result<NotifySettings, ConfigError> {
                     "required with NOTIFY_WEBHOOK_URL (at least 32 characters)",
                 )
             })?;
-            Some(NotifyWebhook { url, secret })
+            Some(NotifyWebhook {
+                url: SecretString::from(url.to_string()),
+                secret,
+            })
         }
         None => None,
     };
@@ -98,6 +116,7 @@ pub(super) fn read(v: &Vars) -> Result<NotifySettings, ConfigError> {
             let smtp_url = v
                 .get("SMTP_URL")
                 .ok_or_else(|| ConfigError::new("SMTP_URL", "required with NOTIFY_EMAIL_TO"))?;
+            refuse_plaintext_password(&smtp_url)?;
             lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&smtp_url).map_err(|e| {
                 ConfigError::new(
                     "SMTP_URL",
@@ -124,6 +143,24 @@ pub(super) fn read(v: &Vars) -> Result<NotifySettings, ConfigError> {
         email,
         lang,
     })
+}
+
+/// `smtp://user:password@host` without `?tls=required` sends the password in the clear (or lets
+/// a network attacker strip STARTTLS); only a mail server on this machine may be spoken to so.
+fn refuse_plaintext_password(raw: &str) -> Result<(), ConfigError> {
+    let Ok(url) = url::Url::parse(raw) else {
+        return Ok(());
+    };
+    let has_login = !url.username().is_empty() || url.password().is_some();
+    let encrypted = url.scheme() == "smtps" || url.query_pairs().any(|(k, v)| k == "tls" && v == "required");
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if has_login && !encrypted && !local {
+        return Err(ConfigError::new(
+            "SMTP_URL",
+            "would send the password unencrypted: use smtps://… or smtp://…:587?tls=required",
+        ));
+    }
+    Ok(())
 }
 
 impl Email {

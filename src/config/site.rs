@@ -24,7 +24,7 @@ pub struct Goal {
 pub(super) fn read(v: &Vars) -> Result<SiteSettings, ConfigError> {
     Ok(SiteSettings {
         name: v.get("SITE_NAME").unwrap_or_else(|| "Kaffeekasse".into()),
-        blog_url: v.url("BLOG_URL")?,
+        blog_url: v.link_url("BLOG_URL")?,
         goal: v
             .get("GOAL_COFFEES")
             .map(|_| v.num("GOAL_COFFEES", 1, 1..=1_000_000))
@@ -41,7 +41,7 @@ pub(super) fn read(v: &Vars) -> Result<SiteSettings, ConfigError> {
             origins if origins.is_empty() => vec!["*".to_owned()],
             origins => origins,
         },
-        privacy_url: v.url("PRIVACY_URL")?,
-        imprint_url: v.url("IMPRINT_URL")?,
+        privacy_url: v.link_url("PRIVACY_URL")?,
+        imprint_url: v.link_url("IMPRINT_URL")?,
     })
 }

@@ -130,7 +130,13 @@ fn urls_are_normalised_and_userinfo_queries_and_other_schemes_are_refused() {
     let blog = settings(&[("BLOG_URL", "https://Blog.Example.DE/posts/")]).unwrap();
     assert_eq!(
         blog.site.blog_url.as_deref(),
-        Some("https://blog.example.de/posts")
+        Some("https://blog.example.de/posts/")
+    );
+    // Only linked to, never built upon: a WordPress page's query is part of its address.
+    let page = settings(&[("PRIVACY_URL", "https://blog.example.de/?page_id=3#daten")]).unwrap();
+    assert_eq!(
+        page.site.privacy_url.as_deref(),
+        Some("https://blog.example.de/?page_id=3#daten")
     );
     assert_eq!(
         settings(&[("BLOG_URL", "https://a@b.de")]).unwrap_err().var,
@@ -225,6 +231,38 @@ fn notification_channels_need_their_companions_and_name_what_is_missing() {
     assert_eq!(err(&[("NOTIFY_NTFY_URL", "https://ntfy.sh")]), "NOTIFY_NTFY_URL");
     assert_eq!(err(&[("NOTIFY_LANG", "fr")]), "NOTIFY_LANG");
     assert_eq!(err(&[("METRICS_TOKEN", "too-short")]), "METRICS_TOKEN");
+    assert_eq!(
+        err(&[("NOTIFY_NTFY_URL", "https://ntfy.sh/topic?x=1")]),
+        "NOTIFY_NTFY_URL"
+    );
+    let plaintext = [
+        ("NOTIFY_EMAIL_TO", "blog@example.de"),
+        ("SMTP_URL", "smtp://user:pw@mail.example.de:587"),
+    ];
+    assert_eq!(
+        err(&plaintext),
+        "SMTP_URL",
+        "a password must not travel unencrypted"
+    );
+    for fine in [
+        "smtp://user:pw@mail.example.de:587?tls=required",
+        "smtps://user:pw@mail.example.de",
+        "smtp://127.0.0.1:2525",
+    ] {
+        assert!(
+            settings(&[("NOTIFY_EMAIL_TO", "blog@example.de"), ("SMTP_URL", fine)]).is_ok(),
+            "{fine}"
+        );
+    }
+    let ntfy = settings(&[("NOTIFY_NTFY_URL", "https://example.de/ntfy/kaffee-topic")])
+        .unwrap()
+        .notify
+        .ntfy
+        .unwrap();
+    assert_eq!(
+        (ntfy.server.as_str(), ntfy.topic.as_str()),
+        ("https://example.de/ntfy/", "kaffee-topic")
+    );
 
     let all = settings(&[
         ("NOTIFY_NTFY_URL", "https://ntfy.sh/kaffee"),

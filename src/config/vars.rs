@@ -30,13 +30,21 @@ impl<'a> Vars<'a> {
         parse_num(name, self.get(name), default, range)
     }
 
+    /// A base URL that paths are appended to (`PUBLIC_URL`): no query or fragment.
     pub fn url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
-        self.get(name).map(|u| parse_url(name, &u)).transpose()
+        self.get(name).map(|u| parse_url(name, &u, false)).transpose()
+    }
+
+    /// A URL only linked to (`BLOG_URL`, `PRIVACY_URL`): a query or fragment is part of it
+    /// (`https://blog.example.de/?page_id=3`).
+    pub fn link_url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        self.get(name).map(|u| parse_url(name, &u, true)).transpose()
     }
 
     /// A URL we send requests to (a notification target): http(s), a host, no user name or
-    /// password (tokens go in their own variables, never in a URL that ends up in logs).
-    pub fn target_url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+    /// password (tokens go in their own variables). Kept as given: a receiver may care about a
+    /// trailing slash.
+    pub fn target_url(&self, name: &'static str) -> Result<Option<url::Url>, ConfigError> {
         let Some(raw) = self.get(name) else {
             return Ok(None);
         };
@@ -50,7 +58,7 @@ impl<'a> Vars<'a> {
                 "no user name or password in the URL; use the token variable",
             ));
         }
-        Ok(Some(url.as_str().trim_end_matches('/').to_owned()))
+        Ok(Some(url))
     }
 
     /// A comma-separated list, trimmed, without empty items.
@@ -137,11 +145,11 @@ where
 }
 
 /// Accepts an absolute http(s) URL and drops a trailing slash, so paths can be appended.
-/// An absolute http(s) URL to build links from, normalised by the `url` crate (lower-case scheme
-/// and host, no default port, no trailing slash). Userinfo, a query or a fragment would end up in
-/// every link built from it, so they are refused, as is anything the crate would silently drop
-/// or rewrite (whitespace, quotes).
-fn parse_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
+/// An absolute http(s) URL, normalised by the `url` crate (lower-case scheme and host, no default
+/// port). A base URL loses its trailing slash, and may have no query or fragment, which would end
+/// up in every link built from it. Userinfo is refused everywhere, as is anything the crate would
+/// silently drop or rewrite (whitespace, quotes).
+fn parse_url(var: &'static str, raw: &str, link: bool) -> Result<String, ConfigError> {
     let bad = |why: &str| {
         ConfigError::new(
             var,
@@ -159,6 +167,9 @@ fn parse_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("no user name or password in it"));
+    }
+    if link {
+        return Ok(url.as_str().to_owned());
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad("no ?query or #fragment"));

@@ -32,14 +32,22 @@ super::word_enum!(NoticeKind {
     Paid => "paid", Refunded => "refunded", Disputed => "disputed", Won => "won", Lost => "lost", Test => "test",
 });
 
-/// The notice a change of status calls for (`before` is `None` for a donation recorded with the
-/// event). A status that does not change, and the steps before the money (pending, processing,
-/// expired, failed), call for none; a failed refund bringing a coffee back is not news.
-pub fn notice_for(before: Option<DonationStatus>, after: DonationStatus) -> Option<NoticeKind> {
+/// A donation's state as far as notices go: its status and the cents refunded so far.
+pub type Standing = (DonationStatus, i64);
+
+/// The notice a change calls for (`before` is `None` for a donation recorded with the event). A
+/// status that does not change, and the steps before the money (pending, processing, expired,
+/// failed), call for none, except a partial refund, which leaves the coffee paid; a failed refund
+/// bringing a coffee back is not news.
+pub fn notice_for(before: Option<Standing>, after: Standing) -> Option<NoticeKind> {
     use DonationStatus as S;
-    if before == Some(after) {
-        return None;
+    let (after, refunded) = after;
+    if let Some((before, was_refunded)) = before
+        && before == after
+    {
+        return (after == S::Paid && refunded > was_refunded).then_some(NoticeKind::Refunded);
     }
+    let before = before.map(|(s, _)| s);
     match (before, after) {
         (Some(S::Disputed | S::Lost), S::Paid) => Some(NoticeKind::Won),
         (Some(S::Refunded), S::Paid) => None,
@@ -70,6 +78,28 @@ pub fn next_attempt(attempts: u32, created_at: i64, now: i64) -> Option<i64> {
 mod tests {
     use super::*;
     use DonationStatus as S;
+
+    fn notice_for(before: Option<DonationStatus>, after: DonationStatus) -> Option<NoticeKind> {
+        super::notice_for(before.map(|s| (s, 0)), (after, 0))
+    }
+
+    #[test]
+    fn a_partial_refund_is_news_though_the_coffee_stays_paid() {
+        assert_eq!(
+            super::notice_for(Some((S::Paid, 0)), (S::Paid, 200)),
+            Some(NoticeKind::Refunded)
+        );
+        assert_eq!(
+            super::notice_for(Some((S::Paid, 200)), (S::Paid, 300)),
+            Some(NoticeKind::Refunded)
+        );
+        assert_eq!(super::notice_for(Some((S::Paid, 300)), (S::Paid, 300)), None);
+        assert_eq!(
+            super::notice_for(Some((S::Paid, 300)), (S::Paid, 0)),
+            None,
+            "a failed refund is not news"
+        );
+    }
 
     #[test]
     fn the_blogger_hears_about_money_arriving_leaving_and_disputes() {

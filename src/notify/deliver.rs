@@ -57,9 +57,8 @@ impl Targets {
     async fn ntfy(&self, c: &Composed) -> Result<(), String> {
         let ntfy = self.settings.ntfy.as_ref().ok_or(NOT_CONFIGURED)?;
         // JSON publishing to the server, which takes UTF-8 titles (headers would need encoding).
-        let (server, topic) = ntfy.url.rsplit_once('/').ok_or(NOT_CONFIGURED)?;
-        let body = json!({ "topic": topic, "title": c.title, "message": c.body, "tags": ["coffee"] });
-        let mut request = self.http.post(format!("{server}/")).json(&body);
+        let body = json!({ "topic": ntfy.topic, "title": c.title, "message": c.body, "tags": ["coffee"] });
+        let mut request = self.http.post(&ntfy.server).json(&body);
         if let Some(token) = &ntfy.token {
             request = request.bearer_auth(token.expose_secret());
         }
@@ -73,7 +72,7 @@ impl Targets {
         let signed = signature::sign(body.as_bytes(), &[&target.secret], storage::now());
         let request = self
             .http
-            .post(&target.url)
+            .post(target.url.expose_secret())
             .header("Content-Type", "application/json")
             .header("Kaffeekasse-Signature", signed)
             .header("Kaffeekasse-Id", c.json["id"].as_str().unwrap_or_default())

@@ -13,8 +13,10 @@ pub struct Composed {
     pub json: Value,
 }
 
-/// The name and message go out only for a public entry not erased: a notification passes
-/// through third parties (ntfy.sh, a chat bridge), so an anonymous donor stays anonymous there.
+/// The name and message go out only for a public entry, not erased and not waiting for review: a
+/// notification passes through third parties (ntfy.sh, a chat bridge), so an anonymous donor
+/// stays anonymous there, and a held entry (a link, a blocked word) reaches nobody before the
+/// blogger approved it.
 pub fn compose(
     n: &Notification,
     donation: Option<&NoticeDonation>,
@@ -33,10 +35,16 @@ pub fn compose(
             }),
         };
     };
+    // A refund tells what went back, a partial one included; everything else the payment.
+    let cents = if n.kind == NoticeKind::Refunded {
+        d.refunded_cents
+    } else {
+        d.amount_cents
+    };
     // Stored currencies were parsed on the way in; a corrupt one still shows the number.
     let amount = Currency::parse(&d.currency).map_or_else(
-        |_| format!("{} {}", d.amount_cents, d.currency),
-        |c| Money::new(d.amount_cents, c).to_string(),
+        |_| format!("{cents} {}", d.currency),
+        |c| Money::new(cents, c).to_string(),
     );
     let coffees = lang.coffees(d.coffees);
     let template = match n.kind {
@@ -49,7 +57,8 @@ pub fn compose(
     let title = template
         .replace("{coffees}", &coffees)
         .replace("{amount}", &amount);
-    let shown = d.visibility == "public" && d.erased_at.is_none();
+    let public = d.visibility == "public" && d.erased_at.is_none();
+    let shown = public && !d.held;
     let name = d.name.as_deref().filter(|_| shown);
     let message = d.message.as_deref().filter(|_| shown);
     let details = format!("{public_url}/admin/donations/{}", d.id);
@@ -57,7 +66,7 @@ pub fn compose(
     if let Some(m) = message {
         lines.push(format!("{}: {m}", t.message));
     }
-    if shown && d.held {
+    if public && d.held {
         lines.push(t.held.to_owned());
     }
     if n.kind == NoticeKind::Disputed {
@@ -73,7 +82,7 @@ pub fn compose(
         "donation": {
             "id": d.id, "coffees": d.coffees, "amount_cents": d.amount_cents, "currency": d.currency,
             "amount": amount, "status": d.status, "name": name, "message": message,
-            "held": shown && d.held, "admin_url": details,
+            "held": public && d.held, "refunded_cents": d.refunded_cents, "admin_url": details,
         },
         "title": title,
         "text": body,
@@ -106,6 +115,7 @@ mod tests {
             id: "d-1".into(),
             coffees: 2,
             amount_cents: 1000,
+            refunded_cents: 0,
             currency: "eur".into(),
             status: "paid".into(),
             visibility: visibility.into(),
@@ -132,9 +142,11 @@ mod tests {
         assert_eq!(c.json["type"], "donation.paid");
         assert_eq!(c.json["donation"]["name"], "Anna");
         assert_eq!(c.json["id"], "n-1");
+        let mut refunded = donation("public");
+        refunded.refunded_cents = 1000;
         let en = compose(
             &notification(NoticeKind::Refunded),
-            Some(&donation("public")),
+            Some(&refunded),
             Lang::En,
             "K",
             "https://k.de",
@@ -163,6 +175,31 @@ mod tests {
             "https://k.de",
         );
         assert!(!erased.json.to_string().contains("Anna") && !erased.body.contains("Danke für den Blog"));
+    }
+
+    #[test]
+    fn a_held_entry_reaches_nobody_before_approval_and_a_partial_refund_tells_its_amount() {
+        let mut held = donation("public");
+        held.held = true;
+        let c = compose(
+            &notification(NoticeKind::Paid),
+            Some(&held),
+            Lang::De,
+            "K",
+            "https://k.de",
+        );
+        assert!(!c.body.contains("Anna") && !c.json.to_string().contains("Danke für den Blog"));
+        assert!(c.body.contains("wartet auf deine Freigabe"));
+        let mut partial = donation("public");
+        partial.refunded_cents = 200;
+        let r = compose(
+            &notification(NoticeKind::Refunded),
+            Some(&partial),
+            Lang::De,
+            "K",
+            "https://k.de",
+        );
+        assert_eq!(r.title, "↩ Erstattet: 2 Kaffees (2,00\u{a0}€)");
     }
 
     #[test]

@@ -17,14 +17,15 @@ use tokio::sync::Notify;
 pub use deliver::Targets;
 pub use message::{Composed, compose};
 
-use crate::domain::next_attempt;
+use crate::domain::{Channel, next_attempt};
 use crate::metrics::{ChannelLabels, Metrics};
+use crate::storage::outbox::Notification;
 use crate::storage::{self, Db, outbox};
 
 /// Even without a wake-up (a `kaffeekasse reconcile` run in another process queued something),
 /// the sender looks this often.
 const POLL: Duration = Duration::from_secs(60);
-/// Delivered notifications are forgotten after this long.
+/// Delivered and given-up notifications are forgotten after this long.
 const KEEP_SENT_SECS: i64 = 30 * 86_400;
 const BATCH: u32 = 20;
 
@@ -55,9 +56,32 @@ impl Sender {
 
     /// Delivers what is due at `now` (a batch), recording each attempt. Time is a parameter so
     /// that the tests can step through the backoff.
+    /// Channels are served side by side, so a receiver that hangs delays only its own channel.
     pub async fn send_due(&self, now: i64) -> anyhow::Result<SendReport> {
+        let due = outbox::due(self.db.pool(), now, BATCH).await?;
+        let of = |channel: Channel| {
+            due.iter()
+                .filter(|n| n.channel == channel)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let (ntfy, webhook, email) = tokio::join!(
+            self.send_all(of(Channel::Ntfy), now),
+            self.send_all(of(Channel::Webhook), now),
+            self.send_all(of(Channel::Email), now),
+        );
         let mut report = SendReport::default();
-        for n in outbox::due(self.db.pool(), now, BATCH).await? {
+        for part in [ntfy?, webhook?, email?] {
+            report.sent += part.sent;
+            report.failed += part.failed;
+        }
+        Ok(report)
+    }
+
+    /// Sends `due` one after another (all of one channel), recording each attempt.
+    async fn send_all(&self, due: Vec<Notification>, now: i64) -> anyhow::Result<SendReport> {
+        let mut report = SendReport::default();
+        for n in due {
             let donation = match &n.donation_id {
                 Some(id) => outbox::donation(self.db.pool(), id).await?,
                 None => None,

@@ -24,7 +24,7 @@ pub async fn readyz(state: State) -> HttpResponse {
             "status": "ready",
             "database": "ok",
             "reconcile": {
-                "enabled": !state.provider.is_demo(),
+                "enabled": state.reconcile_enabled,
                 "last_success_at": reconcile.last_success_at.map(rfc3339),
                 "error": reconcile.error,
                 "error_at": reconcile.error_at.map(rfc3339),

@@ -84,7 +84,11 @@ pub async fn record_requests(
     if let Some(m) = metrics {
         let (route, status) = match &response {
             Ok(r) => (r.request().match_pattern(), r.status().as_u16()),
-            Err(e) => (None, e.as_response_error().status_code().as_u16()),
+            // The request is gone with the error (a timeout): its route is not known any more.
+            Err(e) => (
+                Some("(error)".to_owned()),
+                e.as_response_error().status_code().as_u16(),
+            ),
         };
         let route = route.unwrap_or_else(|| "unmatched".to_owned());
         let labels = RouteLabels {

@@ -21,9 +21,59 @@ pub struct BackupReport {
     pub wall: (i64, i64, i64),
 }
 
-/// Writes a snapshot of the database at `url` to `to`, which must not exist yet (it is created
-/// with mode 0600, so the copy is as private as the original), and checks the copy.
+/// Writes a snapshot of the database at `url` to `to`, which must not exist yet, and checks it.
+///
+/// The copy is written to a hidden file beside `to` (created with mode 0600, so the copy is as
+/// private as the original), synced to disk, checked, and only then linked to its name, which
+/// fails if anything appeared there meanwhile. Whatever goes wrong, nothing half-written is
+/// left under a name that looks like a backup.
 pub async fn backup(url: &str, to: &Path) -> anyhow::Result<BackupReport> {
+    // Absolute, and UTF-8: SQLite takes the name as text, and would read a relative
+    // `file:…` name as a URI and write somewhere else.
+    let to = std::path::absolute(to).with_context(|| format!("cannot resolve {}", to.display()))?;
+    let name = to
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|_| to.to_str().is_some())
+        .ok_or_else(|| anyhow::anyhow!("the backup's path must be valid UTF-8: {}", to.display()))?;
+    if to.exists() {
+        anyhow::bail!(
+            "{} already exists; a backup never overwrites a file",
+            to.display()
+        );
+    }
+    let partial = to.with_file_name(format!(".{name}.partial-{}", crate::random::token()));
+    create_private(&partial)?;
+    let made = async {
+        snapshot(url, &partial).await?;
+        std::fs::File::open(&partial)
+            .and_then(|f| f.sync_all())
+            .context("syncing the snapshot to disk")?;
+        check(&partial).await
+    }
+    .await;
+    let published = made.and_then(|report| {
+        std::fs::hard_link(&partial, &to).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                anyhow::anyhow!(
+                    "{} already exists; a backup never overwrites a file",
+                    to.display()
+                )
+            }
+            _ => anyhow::Error::new(e).context(format!("cannot create {}", to.display())),
+        })?;
+        Ok(report)
+    });
+    std::fs::remove_file(&partial).ok();
+    let report = published?;
+    if let Some(dir) = to.parent() {
+        // The new name is durable once its directory is.
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).ok();
+    }
+    Ok(report)
+}
+
+async fn snapshot(url: &str, into: &Path) -> anyhow::Result<()> {
     // Not `create_if_missing`: a mistyped DATABASE_URL must not back up a new empty database.
     let source = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?;
@@ -31,18 +81,13 @@ pub async fn backup(url: &str, to: &Path) -> anyhow::Result<BackupReport> {
         .connect()
         .await
         .with_context(|| format!("cannot open the database at {url}"))?;
-    create_private(to)?;
-    let written = sqlx::query("VACUUM INTO ?1")
-        .bind(to.to_string_lossy().into_owned())
-        .execute(&mut conn)
-        .await;
+    let into = into
+        .to_str()
+        .context("the backup's path must be valid UTF-8")?
+        .to_owned();
+    let written = sqlx::query("VACUUM INTO ?1").bind(into).execute(&mut conn).await;
     conn.close().await.ok();
-    if let Err(e) = written {
-        // Leave nothing half-written behind under a name that looks like a backup.
-        std::fs::remove_file(to).ok();
-        return Err(e).context("writing the snapshot");
-    }
-    check(to).await
+    written.map(drop).context("writing the snapshot")
 }
 
 /// Creates `to` empty with mode 0600, refusing to replace anything (`VACUUM INTO` accepts an

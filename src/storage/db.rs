@@ -129,7 +129,13 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         wall_version: Arc::clone(&version),
         batches: Arc::clone(&batches),
     };
-    let task = tokio::spawn(writer::run(connection, receiver, settings.batch_max, counters));
+    let task = tokio::spawn(writer::run(
+        connection,
+        receiver,
+        settings.batch_max,
+        settings.busy_timeout,
+        counters,
+    ));
     Ok(Db {
         pool,
         writer: sender,

@@ -127,13 +127,16 @@ pub async fn recent(pool: &SqlitePool, limit: u32) -> Result<Vec<Notification>, 
     .await
 }
 
-/// Forgets delivered notifications created before `before`: the outbox is a queue, not a log.
+/// Forgets settled (delivered or given-up) notifications created before `before`: the outbox is a
+/// queue, not a log.
 pub async fn prune(conn: &mut SqliteConnection, before: i64) -> Result<u64, sqlx::Error> {
-    sqlx::query("DELETE FROM notifications WHERE sent_at IS NOT NULL AND created_at < ?1")
-        .bind(before)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query(
+        "DELETE FROM notifications WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < ?1",
+    )
+    .bind(before)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 /// What a notification says about its donation, read when it is sent (so an erasure in
@@ -143,6 +146,7 @@ pub struct NoticeDonation {
     pub id: String,
     pub coffees: i64,
     pub amount_cents: i64,
+    pub refunded_cents: i64,
     pub currency: String,
     pub status: String,
     pub visibility: String,
@@ -154,7 +158,7 @@ pub struct NoticeDonation {
 
 pub async fn donation(pool: &SqlitePool, id: &str) -> Result<Option<NoticeDonation>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, coffees, amount_cents, currency, status, visibility, name, message, held, erased_at \
+        "SELECT id, coffees, amount_cents, refunded_cents, currency, status, visibility, name, message, held, erased_at \
          FROM donations WHERE id = ?1",
     )
     .bind(id)

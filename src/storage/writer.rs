@@ -81,11 +81,14 @@ pub(super) async fn run(
     mut conn: SqliteConnection,
     mut commands: mpsc::Receiver<Command>,
     batch_max: usize,
+    busy_timeout: std::time::Duration,
     counters: Counters,
 ) {
     let mut next: Option<Command> = None;
-    // A checkpoint that readers held back is retried after each batch until it completes.
-    let mut pending_checkpoint = false;
+    // A checkpoint that readers held back is retried after a later batch until it completes:
+    // without waiting for the readers (a long-lived reader, such as Litestream's, would
+    // otherwise hold every write up for the busy timeout), and at most every few seconds.
+    let mut pending_checkpoint: Option<std::time::Instant> = None;
     loop {
         let command = match next.take() {
             Some(command) => command,
@@ -97,7 +100,7 @@ pub(super) async fn run(
         match command {
             Command::Checkpoint(reply) => {
                 let done = checkpoint(&mut conn).await;
-                pending_checkpoint = !matches!(done, Ok(true));
+                pending_checkpoint = (!matches!(done, Ok(true))).then(std::time::Instant::now);
                 let _ = reply.send(done);
             }
             Command::Write(job) => {
@@ -113,8 +116,9 @@ pub(super) async fn run(
                     }
                 }
                 commit(&mut conn, batch, &counters).await;
-                if pending_checkpoint {
-                    pending_checkpoint = !matches!(checkpoint(&mut conn).await, Ok(true));
+                if pending_checkpoint.is_some_and(|at| at.elapsed() >= CHECKPOINT_RETRY) {
+                    let done = checkpoint_without_waiting(&mut conn, busy_timeout).await;
+                    pending_checkpoint = (!done).then(std::time::Instant::now);
                 }
             }
         }
@@ -197,6 +201,25 @@ async fn refresh_wall_version(conn: &mut SqliteConnection, counters: &Counters) 
         // Before the migrations ran there is no wall yet.
         Err(e) => tracing::debug!(error = ?e, "cannot read the wall's version"),
     }
+}
+
+/// How often a held-back checkpoint is tried again.
+const CHECKPOINT_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A retry that gives up at once if a reader is in the way, instead of waiting the busy timeout.
+async fn checkpoint_without_waiting(conn: &mut SqliteConnection, busy_timeout: std::time::Duration) -> bool {
+    let restore = format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis());
+    let done = match execute(conn, "PRAGMA busy_timeout = 0").await {
+        Ok(()) => matches!(checkpoint(conn).await, Ok(true)),
+        Err(_) => false,
+    };
+    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(restore))
+        .execute(&mut *conn)
+        .await
+    {
+        tracing::error!(error = ?e, "could not restore the busy timeout after a checkpoint");
+    }
+    done
 }
 
 /// `PRAGMA wal_checkpoint(TRUNCATE)`: whether every frame was copied and the WAL truncated. A

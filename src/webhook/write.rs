@@ -147,7 +147,8 @@ pub(super) async fn apply_session(
         };
         let (new, update) = (new_event(incoming, None), update_of(&change));
         if ledger::insert_donation_and_event(conn, recovered, &update, &new, outcome.ledger(), now).await? {
-            let notice = notice_for(None, change.status).map(|k| (recovered.id.clone(), k));
+            let notice = notice_for(None, (change.status, change.facts.refunded_cents()))
+                .map(|k| (recovered.id.clone(), k));
             return Ok(Applied {
                 outcome,
                 learned: true,
@@ -230,7 +231,12 @@ async fn apply_to(
         recorded,
         notice: change
             .as_ref()
-            .and_then(|c| notice_for(Some(row.status), c.status))
+            .and_then(|c| {
+                notice_for(
+                    Some((row.status, row.refunded_cents)),
+                    (c.status, c.facts.refunded_cents()),
+                )
+            })
             .map(|k| (row.id.clone(), k)),
     })
 }

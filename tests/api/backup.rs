@@ -48,7 +48,10 @@ async fn a_backup_taken_while_webhooks_are_written_is_consistent_private_and_nev
         if i == 40 {
             let (url, target) = (url.clone(), target.clone());
             backup = Some(tokio::task::spawn_blocking(move || {
-                kaffeekasse(&["backup", &target], &[("DATABASE_URL", &url)])
+                kaffeekasse(
+                    &["backup", &target],
+                    &[("DATABASE_URL", &url), ("APP_ENV", "production")],
+                )
             }));
         }
         let id = format!("cs_bk_{i}");
@@ -98,6 +101,37 @@ async fn a_backup_taken_while_webhooks_are_written_is_consistent_private_and_nev
         before,
         "the old backup is untouched"
     );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("nightly.db")],
+        "no partial file is left behind"
+    );
+}
+
+#[tokio::test]
+async fn odd_names_are_written_where_asked_and_a_failed_backup_leaves_nothing() {
+    let app = spawn_app().await;
+    app.donation("cs_odd").paid().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = app.settings.database.url.as_str();
+    // A name SQLite would read as a URI if it were relative.
+    let odd = dir.path().join("file:odd.db");
+
+    let report = kaffeekasse::storage::backup::backup(url, &odd).await.unwrap();
+    let missing_dir = kaffeekasse::storage::backup::backup(url, &dir.path().join("no/such/dir/x.db")).await;
+
+    assert_eq!((report.donations, report.events), (1, 1));
+    assert!(odd.exists());
+    assert!(missing_dir.is_err());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("file:odd.db")]);
 }
 
 #[tokio::test]

@@ -43,7 +43,7 @@ async fn a_form_donation_sends_the_exact_checkout_parameters_and_redirects_with_
     params.sort();
     let mut expected: Vec<(String, String)> = [
         ("adaptive_pricing[enabled]", "false".to_owned()),
-        ("cancel_url", "https://blog.example.de".to_owned()),
+        ("cancel_url", "https://blog.example.de/".to_owned()),
         ("client_reference_id", donation.id.clone()),
         ("line_items[0][price_data][currency]", "eur".into()),
         ("line_items[0][price_data][product_data][name]", "Kaffee".into()),

@@ -49,3 +49,43 @@ async fn head_works_on_every_get_route_and_sends_no_body() {
     let donate = app.client.head(app.url("/donate")).send().await.unwrap();
     assert_eq!(donate.status(), 405);
 }
+
+/// Everything the server writes for one request on a fresh connection, read until it closes.
+async fn raw(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn on_the_wire_a_head_answer_ends_with_its_headers() {
+    // An HTTP client never reads a HEAD answer's body, so only the raw bytes can show one.
+    let app = spawn_app().await;
+    for path in ["/", "/supporters", "/api/stats", "/healthz"] {
+        let answer = raw(
+            &app,
+            &format!("HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        let (head, rest) = answer.split_once("\r\n\r\n").expect("a complete header block");
+        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+        assert!(
+            head.to_ascii_lowercase().contains("content-length: "),
+            "{path}: {head}"
+        );
+        assert_eq!(rest, "", "{path}: no body after the headers");
+    }
+    let get = raw(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        get.ends_with("\r\n\r\nok"),
+        "the same request with GET does carry its body: {get}"
+    );
+}
