@@ -12,7 +12,8 @@ same run (this binary's HTTP ceiling on this machine), because the machine is sh
   RSS peak resident memory over all of it
 
   scripts/bench/run.py            # the full run (about 10 minutes), writes BENCHMARKS.md
-  scripts/bench/run.py --smoke    # a few seconds, small, no file written (CI runs this)
+  scripts/bench/run.py --smoke    # one short run at a small scale, no file written (CI runs
+                                  # this; most of its time is the release build)
 
 Needs wrk (`apt-get install wrk`)."""
 
