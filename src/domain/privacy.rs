@@ -49,6 +49,18 @@ pub fn keep_envelope(value: &mut Value) {
     }
 }
 
+/// A stored payload with `change` applied.
+pub fn rewritten(payload: &str, change: fn(&mut Value)) -> String {
+    match serde_json::from_str::<Value>(payload) {
+        Ok(mut json) => {
+            change(&mut json);
+            json.to_string()
+        }
+        // A payload that is not JSON cannot be redacted field by field: it goes entirely.
+        Err(_) => "{}".to_owned(),
+    }
+}
+
 fn redact(value: &mut Value, drop: &dyn Fn(&str) -> bool) {
     match value {
         Value::Object(map) => {

@@ -2,6 +2,8 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
+use crate::domain::privacy;
+
 /// What became of a stored event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventStatus {
@@ -125,24 +127,40 @@ pub async fn payload(conn: &mut SqliteConnection, id: &str) -> Result<Option<Str
 /// minutes; an event still unmatched after a week belongs to something else on the account.
 pub const DEFER_FOR_SECS: i64 = 7 * 86_400;
 
-/// Deferred events, oldest first. Events deferred for longer than [`DEFER_FOR_SECS`] are first
-/// settled as ignored, so the retry list cannot grow without bound.
+/// Deferred events, oldest first. Up to `limit` events deferred for longer than
+/// [`DEFER_FOR_SECS`] are first settled as ignored, so the retry list cannot grow without bound;
+/// they belong to something else on the account (a shop's refund, a dispute with its evidence),
+/// so only their envelope is kept, as for any event we do not act on: no erasure could find a
+/// payer in a row that names no donation.
 pub async fn deferred(
     conn: &mut SqliteConnection,
     limit: i64,
     now: i64,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query(
-        "UPDATE stripe_events SET status = 'ignored', error = 'no matching donation within 7 days' \
-         WHERE status = 'deferred' AND received_at < ?1",
+    let cutoff = now - DEFER_FOR_SECS;
+    let expired: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, payload FROM stripe_events WHERE status = 'deferred' AND received_at < ?1 LIMIT ?2",
     )
-    .bind(now - DEFER_FOR_SECS)
-    .execute(&mut *conn)
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(&mut *conn)
     .await?;
+    for (id, payload) in expired {
+        sqlx::query(
+            "UPDATE stripe_events SET status = 'ignored', error = 'no matching donation within 7 days', \
+             payload = ?2 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(privacy::rewritten(&payload, privacy::keep_envelope))
+        .execute(&mut *conn)
+        .await?;
+    }
     sqlx::query_as(
-        "SELECT id, payload FROM stripe_events WHERE status = 'deferred' ORDER BY created, id LIMIT ?1",
+        "SELECT id, payload FROM stripe_events WHERE status = 'deferred' AND received_at >= ?2 \
+         ORDER BY created, id LIMIT ?1",
     )
     .bind(limit)
+    .bind(cutoff)
     .fetch_all(conn)
     .await
 }

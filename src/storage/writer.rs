@@ -85,18 +85,28 @@ pub(super) async fn run(
     counters: Counters,
 ) {
     let mut next: Option<Command> = None;
-    // A checkpoint that readers held back is retried after a later batch until it completes:
-    // without waiting for the readers (a long-lived reader, such as Litestream's, would
-    // otherwise hold every write up for the busy timeout), and at most every few seconds.
+    // A checkpoint that readers held back is retried every few seconds until it completes,
+    // after a batch or while the jar is idle (an erased name must not wait in the WAL for the
+    // next coffee), and without waiting for the readers: a long-lived reader, such as
+    // Litestream's, would otherwise hold every write up for the busy timeout.
     let mut pending_checkpoint: Option<std::time::Instant> = None;
     loop {
-        let command = match next.take() {
-            Some(command) => command,
-            None => match commands.recv().await {
-                Some(command) => command,
-                None => return,
-            },
+        let received = match (next.take(), pending_checkpoint) {
+            (Some(command), _) => Some(command),
+            (None, None) => commands.recv().await,
+            (None, Some(at)) => {
+                let wait = CHECKPOINT_RETRY.saturating_sub(at.elapsed());
+                match tokio::time::timeout(wait, commands.recv()).await {
+                    Ok(received) => received,
+                    Err(_idle) => {
+                        let done = checkpoint_without_waiting(&mut conn, busy_timeout).await;
+                        pending_checkpoint = (!done).then(std::time::Instant::now);
+                        continue;
+                    }
+                }
+            }
         };
+        let Some(command) = received else { return };
         match command {
             Command::Checkpoint(reply) => {
                 let done = checkpoint(&mut conn).await;
@@ -229,7 +239,7 @@ async fn checkpoint(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
         .fetch_one(conn)
         .await?;
     if busy != 0 {
-        tracing::warn!("the WAL checkpoint was held back by a reader; it is retried after the next write");
+        tracing::warn!("the WAL checkpoint was held back by a reader; it is retried in a few seconds");
     }
     Ok(busy == 0)
 }

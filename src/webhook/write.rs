@@ -77,7 +77,7 @@ pub(super) fn new_event<'a>(incoming: &'a Incoming, stored: Option<&'a str>) -> 
 
 /// A payload as an erasure leaves it.
 pub(super) fn erased(payload: &str) -> String {
-    rewritten(payload, privacy::redact_for_erasure)
+    privacy::rewritten(payload, privacy::redact_for_erasure)
 }
 
 /// What the ledger keeps of an event that was not recorded together with its donation: an event
@@ -86,22 +86,11 @@ pub(super) fn erased(payload: &str) -> String {
 pub(super) fn stored_payload(applied: &Applied, payload: &str) -> Option<String> {
     match &applied.outcome {
         Outcome::Ignored(why) if *why == EVENT_NOT_HANDLED => {
-            Some(rewritten(payload, privacy::keep_envelope))
+            Some(privacy::rewritten(payload, privacy::keep_envelope))
         }
         Outcome::Ignored(_) => Some(erased(payload)),
         _ if applied.erased => Some(erased(payload)),
         _ => None,
-    }
-}
-
-fn rewritten(payload: &str, change: fn(&mut serde_json::Value)) -> String {
-    match serde_json::from_str::<serde_json::Value>(payload) {
-        Ok(mut json) => {
-            change(&mut json);
-            json.to_string()
-        }
-        // A payload that is not JSON cannot be redacted field by field: it goes entirely.
-        Err(_) => "{}".to_owned(),
     }
 }
 

@@ -223,17 +223,24 @@ async fn a_refund_of_a_charge_we_did_not_create_is_ignored_not_deferred() {
 }
 
 #[tokio::test]
-async fn an_event_deferred_for_over_a_week_is_settled_as_ignored() {
+async fn an_event_deferred_for_over_a_week_is_settled_as_ignored_keeping_only_its_envelope() {
     let app = spawn_app().await;
     let d = app.donation("cs_test_old").named("Anna", "Danke!").create().await;
-    app.post_webhook(&event(
-        "evt_orphan",
-        "charge.dispute.created",
-        dispute("dp_x", "ch_x", "pi_elsewhere", "needs_response", 500),
-        now(),
-    ))
-    .await;
+    let mut orphan = dispute("dp_x", "ch_x", "pi_elsewhere", "needs_response", 500);
+    orphan["evidence"]["customer_name"] = json!("Quendolin Shopkundin");
+    app.post_webhook(&event("evt_orphan", "charge.dispute.created", orphan, now()))
+        .await;
     assert_eq!(app.event_status("evt_orphan").await.as_deref(), Some("deferred"));
+    let stored = || async {
+        sqlx::query_scalar::<_, String>("SELECT payload FROM stripe_events WHERE id = 'evt_orphan'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    assert!(
+        stored().await.contains("\"charge\":\"ch_x\""),
+        "a deferred event keeps what matches it later"
+    );
     sqlx::query("UPDATE stripe_events SET received_at = received_at - 8 * 86400 WHERE id = 'evt_orphan'")
         .execute(&app.pool)
         .await
@@ -249,6 +256,10 @@ async fn an_event_deferred_for_over_a_week_is_settled_as_ignored() {
 
     assert_eq!(app.event_status("evt_orphan").await.as_deref(), Some("ignored"));
     assert_eq!(app.event_status("evt_new").await.as_deref(), Some("applied"));
+    // Someone else's dispute, with its evidence: no erasure could ever find it, so none of it stays.
+    let kept: serde_json::Value = serde_json::from_str(&stored().await).unwrap();
+    assert_eq!(kept["data"]["object"], json!({"id": "dp_x", "object": "dispute"}));
+    assert_eq!(kept["type"], "charge.dispute.created");
 }
 
 #[tokio::test]

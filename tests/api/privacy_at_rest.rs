@@ -151,6 +151,52 @@ async fn an_erased_name_is_in_no_file_of_the_database() {
     assert!(!contains("Quokka"), "the message too");
 }
 
+/// A reader holding an old snapshot (Litestream's, a backup) holds the checkpoint back. Once it
+/// lets go, the erased name leaves the WAL even if no other write ever comes.
+#[tokio::test]
+async fn an_erased_name_leaves_the_wal_after_a_reader_lets_go_even_when_the_jar_is_idle() {
+    let app = TestApp::with_admin(&[("DATABASE_BUSY_TIMEOUT_MS", "50")]).await;
+    let name = "Ottilie Wombatpfote";
+    let id = app.donation("cs_held").public(name, "Servus").paid().await;
+    let path = app
+        .settings
+        .database
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let files = [path.clone(), format!("{path}-wal"), format!("{path}-shm")];
+    let contains = move || {
+        files.iter().any(|f| {
+            std::fs::read(f).is_ok_and(|bytes| bytes.windows(name.len()).any(|w| w == name.as_bytes()))
+        })
+    };
+    let mut reader = app.pool.acquire().await.expect("a reader");
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM donations;")
+        .execute(&mut *reader)
+        .await
+        .expect("the reader holds a snapshot");
+
+    let erased = app
+        .admin_post(
+            &format!("/api/admin/donations/{id}/erase"),
+            Some(json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+    assert!(contains(), "the reader's snapshot keeps the old frames");
+
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut *reader)
+        .await
+        .expect("the reader lets go");
+    drop(reader);
+    eventually("the held-back checkpoint completes without another write", || {
+        let gone = !contains();
+        async move { gone }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_csv_quotes_every_field_and_has_a_german_excel_flavour() {
     let app = TestApp::with_admin(&[]).await;
