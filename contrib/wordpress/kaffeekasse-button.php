@@ -38,7 +38,7 @@ function kaffeekasse_button($atts) {
         . '<input type="hidden" name="lang" value="%s">'
         . '<label>%s <select name="coffees">%s</select></label> '
         . '<button type="submit">☕ %s</button></form>',
-        esc_url(KAFFEEKASSE_URL . '/donate'),
+        esc_url(KAFFEEKASSE_URL . '/donate?lang=' . ($en ? 'en' : 'de')),
         $en ? 'en' : 'de',
         esc_html($en ? 'How many coffees' : 'Anzahl Kaffees'),
         $options,

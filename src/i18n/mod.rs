@@ -47,9 +47,12 @@ impl Lang {
         }
     }
 
+    /// The best-weighted language we speak among the header's first entries (a browser sends a
+    /// handful; a longer header only costs more to read).
     fn from_accept_language(header: &str) -> Option<Lang> {
-        let mut ranked: Vec<(f32, Lang)> = header
+        header
             .split(',')
+            .take(16)
             .filter_map(|part| {
                 let mut it = part.trim().split(';');
                 let lang = Lang::from_code(it.next()?.trim())?;
@@ -59,10 +62,9 @@ impl Lang {
                     .unwrap_or(1.0);
                 Some((q, lang))
             })
-            .collect();
-        // A stable sort keeps header order among equal weights.
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        ranked.first().map(|(_, l)| *l)
+            // The first of the highest weight: header order decides among equals.
+            .min_by(|a, b| b.0.total_cmp(&a.0))
+            .map(|(_, l)| l)
     }
 
     pub fn code(self) -> &'static str {
@@ -338,5 +340,17 @@ mod tests {
             .insert_header(("Accept-Language", "en"))
             .to_http_request();
         assert_eq!(Lang::negotiate(&query_wins), Lang::De);
+    }
+
+    #[test]
+    fn the_first_of_the_highest_weight_among_the_first_entries() {
+        let read = Lang::from_accept_language;
+        assert_eq!(read("en, de"), Some(Lang::En));
+        assert_eq!(read("de;q=0.9, en;q=0.9"), Some(Lang::De));
+        assert_eq!(read("de;q=0.5, en;q=0.7"), Some(Lang::En));
+        assert_eq!(read("fr, it"), None);
+        let long = format!("{}en", "fr,".repeat(16));
+        assert_eq!(read(&long), None, "entries past the sixteenth are not read");
+        assert_eq!(read(&format!("{}en", "fr,".repeat(15))), Some(Lang::En));
     }
 }

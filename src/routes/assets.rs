@@ -74,7 +74,8 @@ pub async fn file(path: web::Path<String>) -> Option<HttpResponse> {
     })
 }
 
-/// Browsers ask for `/favicon.ico` whatever the page says; they all read SVG.
+/// Browsers ask for `/favicon.ico` whatever the page says. Those that read SVG icons (all but
+/// Safari, which takes the page's `<link rel=icon>` or none) get the icon; nothing 404s.
 pub async fn favicon() -> HttpResponse {
     FAVICON_ASSET.serve(BRIEF)
 }

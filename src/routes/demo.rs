@@ -24,9 +24,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .guard(actix_web::guard::fn_guard(|ctx| {
                 ctx.app_data::<State>().is_some_and(|s| s.provider.is_demo())
             }))
-            .route("", method::get().to(show))
-            .route("/pay", web::post().to(pay))
-            .route("/cancel", web::post().to(cancel)),
+            .service(web::resource("").route(method::get().to(show)))
+            .service(web::resource("/pay").route(web::post().to(pay)))
+            .service(web::resource("/cancel").route(web::post().to(cancel))),
     );
 }
 

@@ -50,7 +50,7 @@ pub fn button_snippet(state: &State, lang: Lang) -> String {
         .collect();
     let t = lang.texts();
     format!(
-        "<form method=\"post\" action=\"{url}/donate\" target=\"_top\">\n  <input type=\"hidden\" name=\"lang\" value=\"{code}\">\n  \
+        "<form method=\"post\" action=\"{url}/donate?lang={code}\" target=\"_top\">\n  <input type=\"hidden\" name=\"lang\" value=\"{code}\">\n  \
          <label>{label}\n    <select name=\"coffees\">{options}\n    </select>\n  </label>\n  \
          <button type=\"submit\">☕ {button}</button>\n</form>",
         url = state.public_url,
@@ -58,6 +58,15 @@ pub fn button_snippet(state: &State, lang: Lang) -> String {
         label = t.field_coffees,
         button = t.home_heading,
     )
+}
+
+/// Text for an attribute of a snippet, escaped as askama escapes templates: a snippet is shown
+/// both as code and as live markup in the preview.
+fn html_text(text: &str) -> String {
+    match askama::filters::escape(text, askama::filters::Html) {
+        Ok(escaped) => escaped.to_string(),
+        Err(never) => match never {},
+    }
 }
 
 pub async fn embed(lang: Lang, here: Here, state: State) -> HttpResponse {
@@ -75,7 +84,7 @@ pub async fn embed(lang: Lang, here: Here, state: State) -> HttpResponse {
             hint: t.embed_badge_hint,
             code: format!(
                 "<a href=\"{url}/supporters?lang={code}\"><img src=\"{url}/badge.svg?lang={code}\" alt=\"{}\" height=\"20\"></a>",
-                state.site.name.replace('"', "&quot;").replace('<', "&lt;")
+                html_text(&state.site.name)
             ),
         },
         Snippet {
@@ -83,7 +92,7 @@ pub async fn embed(lang: Lang, here: Here, state: State) -> HttpResponse {
             hint: t.embed_widget_hint,
             code: format!(
                 "<iframe src=\"{url}/widget?lang={code}\" title=\"{} – {}\" width=\"320\" height=\"560\" loading=\"lazy\"></iframe>",
-                state.site.name.replace('"', "&quot;").replace('<', "&lt;"),
+                html_text(&state.site.name),
                 t.widget_frame_title
             ),
         },

@@ -9,7 +9,9 @@
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -193,7 +195,9 @@ pub async fn render_error_pages(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
     let response = next.call(req).await?;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || response.request().path() == "/metrics" {
+    if !(status.is_client_error() || status.is_server_error())
+        || super::routed_path(response.request()) == "/metrics"
+    {
         return Ok(response.map_into_left_body());
     }
     let lang = Lang::negotiate(response.request());
@@ -219,7 +223,7 @@ pub async fn render_error_pages(
     } else {
         page::message(state, lang, &Here::of(&req), status, heading, text)
     };
-    for name in [RETRY_AFTER, ALLOW] {
+    for name in [RETRY_AFTER, ALLOW, CACHE_CONTROL] {
         if let Some(v) = old.headers().get(&name) {
             page.headers_mut().insert(name, v.clone());
         }
@@ -236,13 +240,16 @@ fn is_bare(headers: &actix_web::http::header::HeaderMap) -> bool {
 }
 
 fn speaks_json(req: &actix_web::HttpRequest) -> bool {
-    let path = req.path();
-    let json_body = req
-        .headers()
+    let path = super::routed_path(req);
+    path.starts_with("/api/") || path.starts_with("/webhooks/") || sends_json(req)
+}
+
+/// Whether the request's body is JSON (its caller speaks JSON, whatever the path).
+pub fn sends_json(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    path.starts_with("/api/") || path.starts_with("/webhooks/") || json_body
+        .is_some_and(|ct| ct.starts_with("application/json"))
 }
 
 fn framework_texts(status: StatusCode, t: &'static Texts) -> (&'static str, &'static str) {

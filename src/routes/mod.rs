@@ -62,7 +62,7 @@ pub async fn request_timeout(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", method::get().to(home::show))
+    cfg.service(web::resource("/").route(method::get().to(home::show)))
         .service(
             web::resource("/donate")
                 .app_data(web::PayloadConfig::new(FORM_BODY_LIMIT))
@@ -73,25 +73,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
                 .route(web::post().to(webhook::stripe)),
         )
-        .route("/thanks", method::get().to(thanks::show))
+        .service(web::resource("/thanks").route(method::get().to(thanks::show)))
         .service(public("/supporters").route(method::get().to(supporters::show)))
         .service(public("/supporters.atom").route(method::get().to(feed::feed)))
         .service(public("/api/supporters").route(method::get().to(api::supporters)))
         .service(public("/api/stats").route(method::get().to(api::stats)))
         .service(public("/badge.svg").route(method::get().to(badge::badge)))
-        .route("/embed", method::get().to(embed::embed))
-        .route("/widget", method::get().to(embed::widget))
-        .route("/healthz", method::get().to(health::healthz))
-        .route("/readyz", method::get().to(health::readyz))
-        .route("/metrics", method::get().to(metrics::metrics))
+        .service(web::resource("/embed").route(method::get().to(embed::embed)))
+        .service(web::resource("/widget").route(method::get().to(embed::widget)))
+        .service(web::resource("/healthz").route(method::get().to(health::healthz)))
+        .service(web::resource("/readyz").route(method::get().to(health::readyz)))
+        .service(web::resource("/metrics").route(method::get().to(metrics::metrics)))
         .service(public("/static/{file}").route(method::get().to(assets::file)))
-        .route("/favicon.ico", method::get().to(assets::favicon))
-        .route("/robots.txt", method::get().to(assets::robots))
+        .service(web::resource("/favicon.ico").route(method::get().to(assets::favicon)))
+        .service(web::resource("/robots.txt").route(method::get().to(assets::robots)))
         .configure(demo::configure)
         .configure(admin::configure)
-        .route("/manage/{token}", method::get().to(manage::show))
-        .route("/manage/{token}", web::post().to(manage::update))
-        .route("/manage/{token}/erase", web::post().to(manage::erase))
+        .service(
+            web::resource("/manage/{token}")
+                .route(method::get().to(manage::show))
+                .route(web::post().to(manage::update)),
+        )
+        .service(web::resource("/manage/{token}/erase").route(web::post().to(manage::erase)))
         .default_service(web::to(not_found));
 }
 
@@ -128,16 +131,19 @@ const FORM_PAGES: &[&str] = &["/", "/widget"];
 
 /// Adds `Cache-Control: no-store` to every response under [`PRIVATE_PREFIXES`] and to the
 /// [`FORM_PAGES`], errors included.
+/// The path as routing saw it: the matched pattern, or else the path as routing decoded it
+/// (`/%74hanks` is `/thanks`). Never the raw path, which an encoded letter disguises.
+pub fn routed_path(req: &actix_web::HttpRequest) -> String {
+    req.match_pattern()
+        .unwrap_or_else(|| req.match_info().as_str().to_owned())
+}
+
 pub async fn no_store_for_private_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut response = next.call(req).await?;
-    // The matched route, since routing decodes the path (`/%74hanks` is `/thanks`).
-    let request = response.request();
-    let pattern = request
-        .match_pattern()
-        .unwrap_or_else(|| request.path().to_owned());
+    let pattern = routed_path(response.request());
     if PRIVATE_PREFIXES.iter().any(|p| pattern.starts_with(p)) || FORM_PAGES.contains(&pattern.as_str()) {
         response.headers_mut().insert(
             actix_web::http::header::CACHE_CONTROL,

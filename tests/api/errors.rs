@@ -124,6 +124,65 @@ async fn every_route_answers_bad_input_with_our_page_or_json_in_the_readers_lang
     assert!(checked > 150, "{checked} requests checked");
 }
 
+/// A method a path does not serve is a 405 naming the ones it does, on our page (or in JSON),
+/// for every registered path: never a 404 that hides the page.
+#[tokio::test]
+async fn every_path_answers_a_method_it_does_not_serve_with_405_and_allow() {
+    let app = TestApp::with_admin(&[("METRICS_TOKEN", "metrics-token-0123456789abcdef01234567")]).await;
+    let routes = registered_routes();
+    let paths: std::collections::BTreeSet<&String> = routes.iter().map(|(_, p)| p).collect();
+    let mut checked = 0;
+    for path in paths {
+        if path.starts_with("/demo/") {
+            continue; // only there in demo mode; elsewhere the path itself is unknown
+        }
+        let serves = |m: &str| routes.contains(&(m.to_owned(), path.clone()));
+        let wrong = if !serves("GET") {
+            reqwest::Method::GET
+        } else if !serves("POST") {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::PUT
+        };
+        let url = app.url(
+            &path
+                .replace("{id}", "x")
+                .replace("{action}", "x")
+                .replace("{token}", "x"),
+        );
+        let response = app
+            .client
+            .request(wrong.clone(), url)
+            .header("Accept-Language", "en")
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let what = format!("{wrong} {path}");
+        assert_eq!(response.status(), 405, "{what}");
+        let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+        for served in ["GET", "POST"] {
+            assert_eq!(allow.contains(served), serves(served), "{what}: Allow: {allow}");
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = response.text().await.unwrap();
+        if path.starts_with("/api/") || path.starts_with("/webhooks/") {
+            assert!(
+                content_type.starts_with("application/json"),
+                "{what}: {content_type}"
+            );
+        } else if path != "/healthz" && path != "/metrics" && path != "/robots.txt" {
+            assert!(text.contains("<html lang=\"en\">"), "{what}: {text}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "{checked} paths checked");
+}
+
 #[tokio::test]
 async fn the_cases_readers_met_answer_with_the_right_status_and_page() {
     let app = spawn_app().await;
@@ -179,6 +238,37 @@ async fn the_cases_readers_met_answer_with_the_right_status_and_page() {
     assert_eq!(bad_json.headers()["content-type"], "application/json");
     assert_eq!(too_big.status(), 413);
     assert!(too_big.text().await.unwrap().contains("Die Anfrage ist zu groß"));
+
+    // The forms post to /donate?lang=…: a refusal before the handler reads the form's fields
+    // still speaks the form's language, whatever the browser prefers.
+    let home = app
+        .client
+        .get(app.url("/?lang=en"))
+        .header("Accept-Language", "de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains(r#"action="/donate?lang=en""#), "{home}");
+    let too_big_en = app
+        .client
+        .post(app.url("/donate?lang=en"))
+        .header("Accept-Language", "de")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 20 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big_en.status(), 413);
+    let page = too_big_en.text().await.unwrap();
+    assert!(page.contains(r#"<html lang="en">"#), "{page}");
+
+    // Routing decodes the path, and so does the choice between page and JSON.
+    let encoded_api = german("/%61pi/supporters?limit=abc").await.unwrap();
+    assert_eq!(encoded_api.status(), 400);
+    assert_eq!(encoded_api.headers()["content-type"], "application/json");
 }
 
 /// The language link of a page, as the reader would follow it.

@@ -340,7 +340,7 @@ async fn only_the_widget_may_be_framed_and_only_by_the_configured_origins() {
             .contains("frame-ancestors 'none'")
     );
     assert!(body.contains("☕ 2 Kaffees von 1 Unterstützer:in") && body.contains("Anna"));
-    assert!(body.contains(r#"action="/donate" target="_top""#));
+    assert!(body.contains(r#"action="/donate?lang=de" target="_top""#));
     let default = spawn_app().await;
     let csp = default.get("/widget").await.headers()["content-security-policy"]
         .to_str()
@@ -379,11 +379,15 @@ async fn the_embed_page_offers_every_snippet_with_a_preview() {
     let html = app.get("/embed").await.text().await.unwrap();
 
     assert!(
-        html.contains("&#60;form method=&#34;post&#34; action=&#34;https://kaffee.example.de/donate&#34;"),
+        html.contains(
+            "&#60;form method=&#34;post&#34; action=&#34;https://kaffee.example.de/donate?lang=de&#34;"
+        ),
         "escaped snippet"
     );
     assert!(
-        html.contains(r#"<form method="post" action="https://kaffee.example.de/donate" target="_top">"#),
+        html.contains(
+            r#"<form method="post" action="https://kaffee.example.de/donate?lang=de" target="_top">"#
+        ),
         "live preview"
     );
     assert!(

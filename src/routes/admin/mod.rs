@@ -17,34 +17,34 @@ use super::method;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
-            .route("/login", method::get().to(login::form))
-            .route("/login", web::post().to(login::submit))
-            .route("/logout", web::post().to(login::logout))
-            .route("/logout-all", web::post().to(login::logout_all))
-            .route("", method::get().to(pages::list))
-            .route("/", method::get().to(pages::list))
-            .route("/donations/{id}", method::get().to(pages::detail))
-            .route("/donations/{id}/{action}", web::post().to(pages::act))
-            .route("/events", method::get().to(pages::events))
-            .route("/events/{id}/replay", web::post().to(pages::replay))
-            .route("/notifications", method::get().to(notifications::page))
-            .route("/notifications/test", web::post().to(notifications::send_test))
+            .service(
+                web::resource("/login")
+                    .route(method::get().to(login::form))
+                    .route(web::post().to(login::submit)),
+            )
+            .service(web::resource("/logout").route(web::post().to(login::logout)))
+            .service(web::resource("/logout-all").route(web::post().to(login::logout_all)))
+            .service(web::resource("").route(method::get().to(pages::list)))
+            .service(web::resource("/").route(method::get().to(pages::list)))
+            .service(web::resource("/donations/{id}").route(method::get().to(pages::detail)))
+            .service(web::resource("/donations/{id}/{action}").route(web::post().to(pages::act)))
+            .service(web::resource("/events").route(method::get().to(pages::events)))
+            .service(web::resource("/events/{id}/replay").route(web::post().to(pages::replay)))
+            .service(web::resource("/notifications").route(method::get().to(notifications::page)))
+            .service(web::resource("/notifications/test").route(web::post().to(notifications::send_test)))
             .default_service(web::to(pages::unknown)),
     )
     .service(
         web::scope("/api/admin")
-            .route("/donations", method::get().to(api::list))
-            .route("/donations.csv", method::get().to(export::csv))
-            .route("/donations/{id}", method::get().to(api::detail))
-            .route("/donations/{id}/{action}", web::post().to(api::act))
-            .route("/totals", method::get().to(api::totals))
-            .route("/events", method::get().to(api::events))
-            .route("/events/{id}/replay", web::post().to(api::replay))
-            .route("/notifications", method::get().to(notifications::api_list))
-            .route(
-                "/notifications/test",
-                web::post().to(notifications::api_send_test),
-            )
+            .service(web::resource("/donations").route(method::get().to(api::list)))
+            .service(web::resource("/donations.csv").route(method::get().to(export::csv)))
+            .service(web::resource("/donations/{id}").route(method::get().to(api::detail)))
+            .service(web::resource("/donations/{id}/{action}").route(web::post().to(api::act)))
+            .service(web::resource("/totals").route(method::get().to(api::totals)))
+            .service(web::resource("/events").route(method::get().to(api::events)))
+            .service(web::resource("/events/{id}/replay").route(web::post().to(api::replay)))
+            .service(web::resource("/notifications").route(method::get().to(notifications::api_list)))
+            .service(web::resource("/notifications/test").route(web::post().to(notifications::api_send_test)))
             .default_service(web::to(api::unknown)),
     );
 }

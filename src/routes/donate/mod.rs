@@ -2,7 +2,7 @@
 //! donation and sends the reader to the checkout (303 for forms, JSON for scripts).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
@@ -34,11 +34,7 @@ pub async fn donate(
     mut lang: Lang,
     state: State,
 ) -> Result<HttpResponse, PageError> {
-    let is_json = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
+    let is_json = crate::routes::error::sends_json(&req);
     let result = async {
         let raw: RawDonation = if is_json {
             serde_json::from_slice(&body).map_err(|e| DonateError::BadBody(e.to_string()))?

@@ -38,7 +38,7 @@ pub fn registered_routes() -> BTreeSet<(String, String)> {
             }
             // `public(path)` is a resource that may be compressed (routes/mod.rs).
             if let Some(r) = quoted(line, "web::resource(\"").or_else(|| quoted(line, "public(\"")) {
-                resource = Some(r);
+                resource = Some(format!("{scope}{r}"));
             }
             if !line.starts_with(".route(") {
                 continue;
