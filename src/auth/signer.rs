@@ -109,4 +109,10 @@ mod tests {
         assert!(s.verify("manage", "x", &sig));
         assert!(!s.verify("admin-session", "x", &sig));
     }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let shown = format!("{:?}", signer("k1-0123456789abcdef0123456789abcdef"));
+        assert_eq!(shown, "Signer([REDACTED])");
+    }
 }

@@ -407,3 +407,44 @@ fn stripes_amount_is_stored_once_and_flagged_when_it_differs_from_what_we_asked(
         "back to what we asked for is no mismatch"
     );
 }
+
+#[test]
+fn a_refund_with_either_a_charge_or_a_payment_intent_finds_its_donation() {
+    let step = |fields: Value| {
+        let refund = patched("refund", fields);
+        interpret(&event("charge.refund.updated", refund), &rules(&[]), 0)
+    };
+    for (charge, intent) in [(json!("ch_1"), Value::Null), (Value::Null, json!("pi_1"))] {
+        let found = step(json!({"id": "re_1", "amount": 500, "status": "failed",
+                                "charge": charge, "payment_intent": intent}));
+        assert!(
+            matches!(found, Step::Payment { .. }),
+            "{charge} {intent}: {found:?}"
+        );
+    }
+    let neither = step(json!({"id": "re_1", "amount": 500, "status": "failed",
+                              "charge": null, "payment_intent": null}));
+    assert!(matches!(neither, Step::Ignored(_)), "{neither:?}");
+}
+
+#[test]
+fn a_recovered_donation_trusts_its_coffee_count_only_from_one_up() {
+    let recovered = |coffees: &str| {
+        let mut session = our_session("complete", "paid");
+        session["metadata"]["coffees"] = json!(coffees);
+        let step = session_step(interpret(
+            &event("checkout.session.completed", session),
+            &rules(&[]),
+            0,
+        ));
+        step.recovered.unwrap().coffees
+    };
+    assert_eq!(recovered("2"), 2);
+    assert_eq!(recovered("1"), 1);
+    assert_eq!(
+        recovered("0"),
+        2,
+        "none is no count: the amount (10,00 €) says two"
+    );
+    assert_eq!(recovered("zwei"), 2);
+}

@@ -303,4 +303,30 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_header_of_exactly_the_limit_is_read() {
+        let body = b"{}";
+        let secrets = [secret("whsec_a")];
+        let good = sign(body, &[&secrets[0]], 1000);
+        let pad = MAX_HEADER_BYTES - good.len() - ",v0=".len();
+        let exact = format!("{good},v0={}", "a".repeat(pad));
+        assert_eq!(exact.len(), MAX_HEADER_BYTES);
+        assert_eq!(verify(Some(&exact), body, &secrets, 1000, 300), Ok(()));
+        let over = format!("{exact}a");
+        assert_eq!(
+            verify(Some(&over), body, &secrets, 1000, 300),
+            Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_matching_signature_sent_twice_still_matches() {
+        let body = b"{}";
+        let secrets = [secret("whsec_a")];
+        let good = sign(body, &[&secrets[0]], 1000);
+        let v1 = good.split("v1=").nth(1).unwrap();
+        let twice = format!("{good},v1={v1}");
+        assert_eq!(verify(Some(&twice), body, &secrets, 1000, 300), Ok(()));
+    }
 }

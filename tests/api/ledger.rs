@@ -283,3 +283,65 @@ async fn a_corrupt_stored_status_is_an_error_not_a_silent_pending() {
     assert_eq!(page.status(), 500, "not shown as a pending payment");
     assert!(page.text().await.unwrap().contains("Etwas ist schiefgelaufen"));
 }
+
+/// After reconciliation every deferred event is tried again, even when this process learned no
+/// new id: the donation may have been completed by another process (`kaffeekasse replay`).
+#[tokio::test]
+async fn retrying_deferred_events_applies_those_whose_donation_is_now_known() {
+    let app = spawn_app().await;
+    let id = app.donation("cs_test_known").paid().await;
+    app.post_webhook(&event(
+        "evt_early_dispute",
+        "charge.dispute.created",
+        dispute("dp_early", "ch_early", "pi_early", "needs_response", 500),
+        now(),
+    ))
+    .await;
+    assert_eq!(
+        app.event_status("evt_early_dispute").await.as_deref(),
+        Some("deferred")
+    );
+    // Another process records the payment's id, as a replay would.
+    sqlx::query("UPDATE donations SET payment_intent_id = 'pi_early' WHERE id = ?1")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    app.ledger().retry_deferred().await.unwrap();
+
+    assert_eq!(
+        app.event_status("evt_early_dispute").await.as_deref(),
+        Some("applied")
+    );
+    assert_eq!(app.row("cs_test_known").await.unwrap().status, "disputed");
+}
+
+/// A replayed event's ledger row says what the replay did, not what happened the first time.
+#[tokio::test]
+async fn a_replay_records_the_event_s_new_outcome() {
+    let app = spawn_app().await;
+    let id = app.donation("cs_test_replayed").paid().await;
+    app.post_webhook(&event(
+        "evt_replayed",
+        "charge.dispute.created",
+        dispute("dp_replayed", "ch_replayed", "pi_replayed", "needs_response", 500),
+        now(),
+    ))
+    .await;
+    assert_eq!(
+        app.event_status("evt_replayed").await.as_deref(),
+        Some("deferred")
+    );
+    sqlx::query("UPDATE donations SET payment_intent_id = 'pi_replayed' WHERE id = ?1")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let outcome = app.ledger().replay("evt_replayed").await.unwrap();
+
+    assert_eq!(outcome.map(|o| o.status().as_str()), Some("applied"));
+    assert_eq!(app.event_status("evt_replayed").await.as_deref(), Some("applied"));
+    assert_eq!(app.row("cs_test_replayed").await.unwrap().status, "disputed");
+}

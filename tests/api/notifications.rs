@@ -8,7 +8,7 @@ use kaffeekasse::domain::Channel;
 use kaffeekasse::notify::{Sender, Targets};
 use kaffeekasse::webhook::event::Incoming;
 use secrecy::SecretString;
-use serde_json::Value;
+use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -363,4 +363,91 @@ async fn without_channels_nothing_is_queued_and_the_test_button_says_why() {
     assert!(page.contains("NOTIFY_NTFY_URL"));
     let via_api = app.admin_post("/api/admin/notifications/test", None).await;
     assert_eq!(via_api.status(), 422);
+}
+
+/// The thanks page settling a coffee wakes the sender at once, as a webhook does: the blogger
+/// does not wait for the sender's next poll, a minute away.
+#[tokio::test]
+async fn a_coffee_settled_by_the_thanks_page_is_sent_at_once() {
+    let hook = receiver("/hook", ResponseTemplate::new(204)).await;
+    let app = spawn_app_with(&[
+        ("NOTIFY_WEBHOOK_URL", &format!("{}/hook", hook.uri())),
+        ("NOTIFY_WEBHOOK_SECRET", NOTIFY_SECRET),
+    ])
+    .await;
+    let id = app
+        .donation("cs_test_back")
+        .public("Anna", "Danke")
+        .create()
+        .await;
+    app.stripe
+        .session_replies(
+            "cs_test_back",
+            session("cs_test_back", &id, "paid", "complete", 500),
+            1,
+        )
+        .await;
+
+    let thanks = app.get("/thanks?session_id=cs_test_back").await;
+
+    assert_eq!(thanks.status(), 200);
+    assert_eq!(app.row("cs_test_back").await.unwrap().status, "paid");
+    eventually("the notification, long before the sender's next poll", || async {
+        bodies(&hook).await.len() == 1
+    })
+    .await;
+}
+
+/// A deferred event settled when a later one teaches its id is announced at once too: here a
+/// dispute naming only a charge we had not seen, then a failed refund (no news of its own)
+/// that tells which donation the charge paid.
+#[tokio::test]
+async fn a_deferred_event_settled_later_is_sent_at_once() {
+    let hook = receiver("/hook", ResponseTemplate::new(204)).await;
+    let app = spawn_app_with(&[
+        ("NOTIFY_WEBHOOK_URL", &format!("{}/hook", hook.uri())),
+        ("NOTIFY_WEBHOOK_SECRET", NOTIFY_SECRET),
+    ])
+    .await;
+    let id = app.donation("cs_test_late").paid().await;
+    eventually("the coffee", || async { bodies(&hook).await.len() == 1 }).await;
+    let mut early = dispute("dp_late", "ch_late", "pi_cs_test_late", "needs_response", 500);
+    early["payment_intent"] = Value::Null;
+    app.post_webhook(&event(
+        "evt_dispute_first",
+        "charge.dispute.created",
+        early,
+        now(),
+    ))
+    .await;
+    assert_eq!(
+        app.event_status("evt_dispute_first").await.as_deref(),
+        Some("deferred")
+    );
+
+    let mut failed = fixture("refund");
+    for (k, v) in [
+        ("id", json!("re_late")),
+        ("amount", json!(100)),
+        ("status", json!("failed")),
+        ("charge", json!("ch_late")),
+        ("payment_intent", json!("pi_cs_test_late")),
+        ("metadata", json!({"donation_id": id})),
+    ] {
+        failed[k] = v;
+    }
+    app.deliver("evt_refund_failed", "charge.refund.updated", failed)
+        .await;
+
+    assert_eq!(
+        app.event_status("evt_dispute_first").await.as_deref(),
+        Some("applied")
+    );
+    eventually(
+        "the dispute's notification, long before the sender's next poll",
+        || async { bodies(&hook).await.len() == 2 },
+    )
+    .await;
+    let sent: Value = bodies(&hook).await[1].body_json().unwrap();
+    assert_eq!(sent["type"], "donation.disputed");
 }
