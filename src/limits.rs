@@ -417,6 +417,7 @@ mod tests {
         let shared = GlobalLimiter::new(rate("2/1h")).counting_refusals(refused.clone());
         assert!(shared.admit());
         assert!(shared.admit());
+        assert_eq!(refused.get(), 0, "admissions are not refusals");
         assert!(!shared.admit());
         assert!(!shared.admit());
         assert_eq!(refused.get(), 2);
