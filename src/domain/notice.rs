@@ -137,6 +137,16 @@ mod tests {
             Some(created + 3600),
             "no overflow"
         );
+        let three_days = 3 * 24 * 60 * 60;
+        assert!(
+            next_attempt(5, created, created + three_days - 1).is_some(),
+            "still trying"
+        );
+        assert_eq!(
+            next_attempt(5, created, created + three_days),
+            None,
+            "three days, not more"
+        );
         let late = created + GIVE_UP_AFTER_SECS;
         assert_eq!(next_attempt(5, created, late - 1), Some(late - 1 + 480));
         assert_eq!(next_attempt(5, created, late), None);
