@@ -149,4 +149,41 @@ mod tests {
         assert!(map.contains_key(&first), "recently failing again: kept");
         assert!(map.contains_key(&key("203.0.113.1")));
     }
+
+    #[test]
+    fn a_lockout_lasts_fifteen_minutes_from_the_first_failure() {
+        let lockout = Lockout::default();
+        let c = key("192.0.2.1");
+        let ten_minutes_ago = Instant::now() - Duration::from_secs(10 * 60);
+        for _ in 0..MAX_FAILURES {
+            lockout.record_failure_at(c, ten_minutes_ago);
+        }
+        let left = lockout.retry_after(c).expect("still locked out");
+        assert!(
+            left > Duration::from_secs(4 * 60) && left <= Duration::from_secs(5 * 60),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_client_never_grows_a_full_table_and_expired_windows_make_room_first() {
+        let lockout = Lockout::default();
+        let t0 = Instant::now();
+        let client =
+            |i: u32| ClientKey::from(std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i)));
+        for i in 0..MAX_TRACKED as u32 {
+            lockout.record_failure_at(client(i), t0);
+        }
+        assert_eq!(lockout.tracked(), MAX_TRACKED);
+        lockout.record_failure_at(key("203.0.113.1"), t0 + Duration::from_millis(1));
+        assert!(lockout.tracked() <= MAX_TRACKED, "{}", lockout.tracked());
+
+        let expired = Lockout::default();
+        for i in 0..MAX_TRACKED as u32 {
+            expired.record_failure_at(client(i), t0);
+        }
+        // A window later every entry has expired: they go, and nobody else is dropped.
+        expired.record_failure_at(key("203.0.113.1"), t0 + WINDOW);
+        assert_eq!(expired.tracked(), 1);
+    }
 }

@@ -137,6 +137,11 @@ mod tests {
         );
         assert_eq!(c.title, "☕ 2 Kaffees für 10,00\u{a0}€");
         assert!(c.body.contains("Von: Anna"), "{}", c.body);
+        assert!(
+            !c.body.contains("Freigabe"),
+            "not held, so nothing waits: {}",
+            c.body
+        );
         assert!(c.body.contains("Nachricht: Danke für den Blog"));
         assert!(c.body.contains("https://k.de/admin/donations/d-1"));
         assert_eq!(c.json["type"], "donation.paid");

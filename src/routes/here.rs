@@ -127,6 +127,14 @@ mod tests {
         );
         assert_eq!(switch(Method::POST, "/admin/login"), "/admin?lang=en");
         assert_eq!(
+            switch(Method::POST, "/admin/events/evt_1/replay"),
+            "/admin/events?lang=en"
+        );
+        assert_eq!(
+            switch(Method::POST, "/admin/notifications/test"),
+            "/admin/notifications?lang=en"
+        );
+        assert_eq!(
             switch(Method::POST, "/demo/checkout/cs_demo_1/pay"),
             "/demo/checkout/cs_demo_1?lang=en"
         );
