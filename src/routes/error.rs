@@ -196,7 +196,7 @@ pub async fn render_error_pages(
     let response = next.call(req).await?;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
-        || super::routed_path(response.request()) == "/metrics"
+        || super::routed::path(response.request()) == "/metrics"
     {
         return Ok(response.map_into_left_body());
     }
@@ -240,7 +240,7 @@ fn is_bare(headers: &actix_web::http::header::HeaderMap) -> bool {
 }
 
 fn speaks_json(req: &actix_web::HttpRequest) -> bool {
-    let path = super::routed_path(req);
+    let path = super::routed::path(req);
     path.starts_with("/api/") || path.starts_with("/webhooks/") || sends_json(req)
 }
 

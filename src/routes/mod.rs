@@ -20,6 +20,7 @@ mod method;
 mod metrics;
 mod origin;
 pub mod page;
+mod routed;
 mod supporters;
 mod thanks;
 mod view;
@@ -131,19 +132,12 @@ const FORM_PAGES: &[&str] = &["/", "/widget"];
 
 /// Adds `Cache-Control: no-store` to every response under [`PRIVATE_PREFIXES`] and to the
 /// [`FORM_PAGES`], errors included.
-/// The path as routing saw it: the matched pattern, or else the path as routing decoded it
-/// (`/%74hanks` is `/thanks`). Never the raw path, which an encoded letter disguises.
-pub fn routed_path(req: &actix_web::HttpRequest) -> String {
-    req.match_pattern()
-        .unwrap_or_else(|| req.match_info().as_str().to_owned())
-}
-
 pub async fn no_store_for_private_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut response = next.call(req).await?;
-    let pattern = routed_path(response.request());
+    let pattern = routed::path(response.request());
     if PRIVATE_PREFIXES.iter().any(|p| pattern.starts_with(p)) || FORM_PAGES.contains(&pattern.as_str()) {
         response.headers_mut().insert(
             actix_web::http::header::CACHE_CONTROL,

@@ -109,6 +109,23 @@ async fn events_arriving_after_an_erasure_are_stored_as_the_erasure_left_the_res
     assert_eq!((row.status.as_str(), row.name), ("refunded", None));
 }
 
+/// Whether some file of the app's database (the database, its WAL or shared memory) holds
+/// `needle`'s bytes.
+fn in_database_files(app: &TestApp) -> impl Fn(&str) -> bool + use<> {
+    let path = app
+        .settings
+        .database
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let files = [path.clone(), format!("{path}-wal"), format!("{path}-shm")];
+    move |needle: &str| {
+        files.iter().any(|f| {
+            std::fs::read(f).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+    }
+}
+
 #[tokio::test]
 async fn an_erased_name_is_in_no_file_of_the_database() {
     let app = TestApp::with_admin(&[]).await;
@@ -125,18 +142,7 @@ async fn an_erased_name_is_in_no_file_of_the_database() {
             .paid()
             .await;
     }
-    let path = app
-        .settings
-        .database
-        .url
-        .trim_start_matches("sqlite://")
-        .to_owned();
-    let files = [path.clone(), format!("{path}-wal"), format!("{path}-shm")];
-    let contains = |needle: &str| {
-        files.iter().any(|f| {
-            std::fs::read(f).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
-        })
-    };
+    let contains = in_database_files(&app);
     assert!(contains(name), "the name is stored before the erasure");
 
     let erased = app
@@ -158,18 +164,8 @@ async fn an_erased_name_leaves_the_wal_after_a_reader_lets_go_even_when_the_jar_
     let app = TestApp::with_admin(&[("DATABASE_BUSY_TIMEOUT_MS", "50")]).await;
     let name = "Ottilie Wombatpfote";
     let id = app.donation("cs_held").public(name, "Servus").paid().await;
-    let path = app
-        .settings
-        .database
-        .url
-        .trim_start_matches("sqlite://")
-        .to_owned();
-    let files = [path.clone(), format!("{path}-wal"), format!("{path}-shm")];
-    let contains = move || {
-        files.iter().any(|f| {
-            std::fs::read(f).is_ok_and(|bytes| bytes.windows(name.len()).any(|w| w == name.as_bytes()))
-        })
-    };
+    let in_files = in_database_files(&app);
+    let contains = move || in_files(name);
     let mut reader = app.pool.acquire().await.expect("a reader");
     sqlx::raw_sql("BEGIN; SELECT count(*) FROM donations;")
         .execute(&mut *reader)
