@@ -1,0 +1,194 @@
+use super::*;
+
+fn key(ip: &str) -> ClientKey {
+    ClientKey::from(ip.parse::<std::net::IpAddr>().unwrap())
+}
+
+fn rate(raw: &str) -> Rate {
+    Rate::parse(raw).unwrap().unwrap()
+}
+
+#[test]
+fn a_client_gets_its_burst_then_waits_and_others_are_unaffected() {
+    let limits = DonateLimits::new(Some((rate("5/10m"), NonZeroU32::new(3).unwrap())), None);
+    for _ in 0..3 {
+        assert!(limits.check(key("192.0.2.1")).is_ok());
+    }
+    let wait = limits.check(key("192.0.2.1")).unwrap_err();
+    assert!(
+        wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
+        "{wait:?}"
+    );
+    assert!(limits.check(key("192.0.2.2")).is_ok());
+}
+
+#[test]
+fn a_bucket_refills_one_cell_per_interval() {
+    let limiter = ClientLimiter::new(rate("6/1m"), NonZeroU32::new(2).unwrap());
+    let (c, t0) = (key("192.0.2.1"), Instant::now());
+    let ok = || Ok(());
+    assert!(limiter.check_then(c, t0, ok).is_ok());
+    assert!(limiter.check_then(c, t0, ok).is_ok());
+    assert_eq!(limiter.check_then(c, t0, ok), Err(Duration::from_secs(10)));
+    assert_eq!(
+        limiter.check_then(c, t0 + Duration::from_secs(4), ok),
+        Err(Duration::from_secs(6))
+    );
+    assert!(limiter.check_then(c, t0 + Duration::from_secs(10), ok).is_ok());
+    assert!(limiter.check_then(c, t0 + Duration::from_secs(10), ok).is_err());
+}
+
+#[test]
+fn a_refusal_elsewhere_takes_nothing_from_the_client() {
+    let limiter = ClientLimiter::new(rate("1/1h"), NonZeroU32::MIN);
+    let (c, now) = (key("192.0.2.1"), Instant::now());
+    for _ in 0..5 {
+        assert_eq!(
+            limiter.check_then(c, now, || Err(Duration::from_secs(7))),
+            Err(Duration::from_secs(7))
+        );
+    }
+    assert!(
+        limiter.check_then(c, now, || Ok(())).is_ok(),
+        "still a full bucket"
+    );
+    assert!(limiter.check_then(c, now, || Ok(())).is_err());
+}
+
+#[test]
+fn the_global_bucket_stops_everyone_without_charging_their_own_buckets() {
+    let per_client = Some((rate("1/1h"), NonZeroU32::MIN));
+    let limits = DonateLimits::new(per_client, Some(rate("2/1h")));
+    assert!(limits.check(key("192.0.2.1")).is_ok());
+    assert!(limits.check(key("192.0.2.2")).is_ok());
+    assert!(
+        limits.check(key("192.0.2.3")).is_err(),
+        "the jar's bucket is empty"
+    );
+    let own = limits.per_client.as_ref().unwrap();
+    assert!(
+        own.check(key("192.0.2.3")).is_ok(),
+        "the refused reader's own bucket is still full"
+    );
+}
+
+#[test]
+fn one_ipv6_64_is_one_client() {
+    let limits = DonateLimits::new(Some((rate("1/1h"), NonZeroU32::MIN)), None);
+    assert!(limits.check(key("2001:db8:0:1::1")).is_ok());
+    assert!(limits.check(key("2001:db8:0:1::2")).is_err());
+    assert!(limits.check(key("2001:db8:0:2::1")).is_ok());
+}
+
+#[test]
+fn idle_clients_are_forgotten_and_the_table_is_capped() {
+    let limiter = ClientLimiter::new(rate("1/1s"), NonZeroU32::MIN);
+    let now = Instant::now();
+    for i in 0..(MAX_CLIENTS as u32 + 10) {
+        let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::from(i));
+        assert!(limiter.check_then(ClientKey::from(ip), now, || Ok(())).is_ok());
+    }
+    assert!(
+        limiter.tracked() <= MAX_CLIENTS && limiter.tracked() > MAX_CLIENTS * 8 / 10,
+        "{}",
+        limiter.tracked()
+    );
+    let later = ClientLimiter::new(rate("1/1s"), NonZeroU32::MIN);
+    let past = now - Duration::from_secs(2);
+    assert!(later.check_then(key("192.0.2.1"), past, || Ok(())).is_ok());
+    later.forget_idle();
+    assert_eq!(later.tracked(), 0);
+}
+
+#[test]
+fn a_busy_client_is_remembered_when_idle_ones_are_forgotten() {
+    let limiter = ClientLimiter::new(rate("1/1h"), NonZeroU32::MIN);
+    let busy = key("192.0.2.1");
+    assert!(limiter.check(busy).is_ok());
+    let idle = key("192.0.2.2");
+    let past = Instant::now() - Duration::from_secs(7200);
+    assert!(limiter.check_then(idle, past, || Ok(())).is_ok());
+    limiter.forget_idle();
+    assert_eq!(limiter.tracked(), 1, "only the idle client is forgotten");
+    assert!(limiter.check(busy).is_err(), "the busy client still waits");
+}
+
+#[test]
+fn the_table_never_holds_more_than_its_cap_and_idle_clients_make_room_first() {
+    let limiter = ClientLimiter::new(rate("1/1s"), NonZeroU32::MIN);
+    let now = Instant::now();
+    let client = |i: u32| ClientKey::from(std::net::IpAddr::V4(std::net::Ipv4Addr::from(i)));
+    for i in 0..(MAX_CLIENTS as u32 + 10) {
+        assert!(limiter.check_then(client(i), now, || Ok(())).is_ok());
+        assert!(limiter.tracked() <= MAX_CLIENTS, "{} tracked", limiter.tracked());
+    }
+    // A full table whose buckets have all refilled seconds later: the next client finds room
+    // by forgetting them, and nobody else is dropped.
+    let full = ClientLimiter::new(rate("1/1s"), NonZeroU32::MIN);
+    for i in 0..MAX_CLIENTS as u32 {
+        assert!(full.check_then(client(i), now, || Ok(())).is_ok());
+    }
+    assert_eq!(full.tracked(), MAX_CLIENTS);
+    let later = now + Duration::from_secs(5);
+    assert!(full.check_then(client(u32::MAX), later, || Ok(())).is_ok());
+    assert_eq!(full.tracked(), 1);
+}
+
+#[test]
+fn the_shared_budget_admits_its_count_then_refuses_and_counts_refusals() {
+    let refused = Counter::default();
+    let shared = GlobalLimiter::new(rate("2/1h")).counting_refusals(refused.clone());
+    assert!(shared.admit());
+    assert!(shared.admit());
+    assert_eq!(refused.get(), 0, "admissions are not refusals");
+    assert!(!shared.admit());
+    assert!(!shared.admit());
+    assert_eq!(refused.get(), 2);
+    let limiter = ClientLimiter::new(rate("10/1h"), NonZeroU32::new(10).unwrap());
+    assert!(!limiter.check_with(key("192.0.2.1"), &shared));
+    assert!(
+        limiter.check(key("192.0.2.1")).is_ok(),
+        "its own bucket untouched"
+    );
+}
+
+#[test]
+fn an_empty_global_bucket_is_reported_once_per_window() {
+    let limits = DonateLimits::new(None, Some(rate("1/1h")));
+    let warned = || *limits.warned.lock().unwrap();
+    assert!(limits.check(key("192.0.2.1")).is_ok());
+    assert_eq!(warned(), None, "nothing to report while there is room");
+    assert!(limits.check(key("192.0.2.2")).is_err());
+    let first = warned().expect("the empty bucket is reported");
+    assert!(limits.check(key("192.0.2.3")).is_err());
+    assert_eq!(warned(), Some(first), "not again within the window");
+    assert_eq!(limits.global_refused.get(), 2);
+}
+
+#[test]
+fn every_limit_forgets_its_idle_clients() {
+    let per_client = Some((rate("1/1m"), NonZeroU32::MIN));
+    let abuse = AbuseSettings {
+        trusted_proxies: Vec::new(),
+        donate_rate_per_ip: per_client,
+        donate_rate_global: None,
+        thanks_rate_per_ip: per_client,
+        manage_rate_per_ip: per_client,
+    };
+    let limits = Limits::new(&abuse, &Metrics::new());
+    let past = Instant::now() - Duration::from_secs(3600);
+    let all = [
+        limits.donate.per_client.as_ref().unwrap(),
+        limits.thanks.as_ref().unwrap(),
+        limits.manage.as_ref().unwrap(),
+        &limits.unknown_session_clients,
+    ];
+    for limiter in all {
+        assert!(limiter.check_then(key("192.0.2.1"), past, || Ok(())).is_ok());
+        assert_eq!(limiter.tracked(), 1);
+    }
+    limits.forget_idle();
+    for limiter in all {
+        assert_eq!(limiter.tracked(), 0);
+    }
+}
