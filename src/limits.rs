@@ -93,9 +93,8 @@ impl ClientLimiter {
         Ok(())
     }
 
-    /// Forgets clients whose buckets are full again, so memory stays bounded.
-    pub fn forget_idle(&self) {
-        let now = Instant::now();
+    /// Forgets clients whose buckets are full again at `now`, so memory stays bounded.
+    pub fn forget_idle(&self, now: Instant) {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         clients.retain(|_, tat| *tat > now);
         clients.shrink_to_fit();
@@ -214,9 +213,9 @@ impl DonateLimits {
         }
     }
 
-    pub fn forget_idle_clients(&self) {
+    pub fn forget_idle_clients(&self, now: Instant) {
         if let Some(limiter) = &self.per_client {
-            limiter.forget_idle();
+            limiter.forget_idle(now);
         }
     }
 }
@@ -264,11 +263,11 @@ impl Limits {
     }
 
     /// Forgets clients whose buckets are full again (run every minute).
-    pub fn forget_idle(&self) {
-        self.donate.forget_idle_clients();
-        self.unknown_session_clients.forget_idle();
+    pub fn forget_idle(&self, now: Instant) {
+        self.donate.forget_idle_clients(now);
+        self.unknown_session_clients.forget_idle(now);
         for limiter in [&self.thanks, &self.manage].into_iter().flatten() {
-            limiter.forget_idle();
+            limiter.forget_idle(now);
         }
     }
 }

@@ -94,23 +94,25 @@ fn idle_clients_are_forgotten_and_the_table_is_capped() {
         limiter.tracked()
     );
     let later = ClientLimiter::new(rate("1/1s"), NonZeroU32::MIN);
-    let past = now - Duration::from_secs(2);
-    assert!(later.check_then(key("192.0.2.1"), past, || Ok(())).is_ok());
-    later.forget_idle();
+    assert!(later.check_then(key("192.0.2.1"), now, || Ok(())).is_ok());
+    later.forget_idle(now + Duration::from_secs(2));
     assert_eq!(later.tracked(), 0);
 }
 
 #[test]
 fn a_busy_client_is_remembered_when_idle_ones_are_forgotten() {
+    // Instants only go forward from now: going back past the machine's uptime would panic.
     let limiter = ClientLimiter::new(rate("1/1h"), NonZeroU32::MIN);
-    let busy = key("192.0.2.1");
-    assert!(limiter.check(busy).is_ok());
-    let idle = key("192.0.2.2");
-    let past = Instant::now() - Duration::from_secs(7200);
-    assert!(limiter.check_then(idle, past, || Ok(())).is_ok());
-    limiter.forget_idle();
+    let (t0, two_hours) = (Instant::now(), Duration::from_secs(7200));
+    let (busy, idle) = (key("192.0.2.1"), key("192.0.2.2"));
+    assert!(limiter.check_then(idle, t0, || Ok(())).is_ok());
+    assert!(limiter.check_then(busy, t0 + two_hours, || Ok(())).is_ok());
+    limiter.forget_idle(t0 + two_hours);
     assert_eq!(limiter.tracked(), 1, "only the idle client is forgotten");
-    assert!(limiter.check(busy).is_err(), "the busy client still waits");
+    assert!(
+        limiter.check_then(busy, t0 + two_hours, || Ok(())).is_err(),
+        "the busy client still waits"
+    );
 }
 
 #[test]
@@ -122,16 +124,25 @@ fn the_table_never_holds_more_than_its_cap_and_idle_clients_make_room_first() {
         assert!(limiter.check_then(client(i), now, || Ok(())).is_ok());
         assert!(limiter.tracked() <= MAX_CLIENTS, "{} tracked", limiter.tracked());
     }
-    // A full table whose buckets have all refilled seconds later: the next client finds room
-    // by forgetting them, and nobody else is dropped.
+    // A full table whose buckets have all but one refilled seconds later: the next client finds
+    // room by forgetting them, and the one still waiting is kept.
     let full = ClientLimiter::new(rate("1/1s"), NonZeroU32::MIN);
-    for i in 0..MAX_CLIENTS as u32 {
+    for i in 0..MAX_CLIENTS as u32 - 1 {
         assert!(full.check_then(client(i), now, || Ok(())).is_ok());
     }
+    let waiting = key("198.51.100.7");
+    assert!(
+        full.check_then(waiting, now + Duration::from_secs(10), || Ok(()))
+            .is_ok()
+    );
     assert_eq!(full.tracked(), MAX_CLIENTS);
     let later = now + Duration::from_secs(5);
     assert!(full.check_then(client(u32::MAX), later, || Ok(())).is_ok());
-    assert_eq!(full.tracked(), 1);
+    assert_eq!(full.tracked(), 2);
+    assert!(
+        full.check_then(waiting, later, || Ok(())).is_err(),
+        "still waiting"
+    );
 }
 
 #[test]
@@ -176,7 +187,7 @@ fn every_limit_forgets_its_idle_clients() {
         manage_rate_per_ip: per_client,
     };
     let limits = Limits::new(&abuse, &Metrics::new());
-    let past = Instant::now() - Duration::from_secs(3600);
+    let now = Instant::now();
     let all = [
         limits.donate.per_client.as_ref().unwrap(),
         limits.thanks.as_ref().unwrap(),
@@ -184,10 +195,10 @@ fn every_limit_forgets_its_idle_clients() {
         &limits.unknown_session_clients,
     ];
     for limiter in all {
-        assert!(limiter.check_then(key("192.0.2.1"), past, || Ok(())).is_ok());
+        assert!(limiter.check_then(key("192.0.2.1"), now, || Ok(())).is_ok());
         assert_eq!(limiter.tracked(), 1);
     }
-    limits.forget_idle();
+    limits.forget_idle(now + Duration::from_secs(3600));
     for limiter in all {
         assert_eq!(limiter.tracked(), 0);
     }

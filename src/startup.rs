@@ -149,7 +149,9 @@ impl Application {
                 provider,
             ));
         }
-        tasks.spawn(every_minute(state.clone(), |s| s.limits.forget_idle()));
+        tasks.spawn(every_minute(state.clone(), |s| {
+            s.limits.forget_idle(std::time::Instant::now())
+        }));
         if let Some(sender) = sender {
             tasks.spawn(sender.run(outbox.wake));
         }

@@ -34,9 +34,13 @@ pub struct Lockout {
 impl Lockout {
     /// How long `client` must still wait, if it is locked out.
     pub fn retry_after(&self, client: ClientKey) -> Option<Duration> {
+        self.retry_after_at(client, Instant::now())
+    }
+
+    fn retry_after_at(&self, client: ClientKey, now: Instant) -> Option<Duration> {
         let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let f = map.get(&client)?;
-        let left = WINDOW.checked_sub(f.since.elapsed())?;
+        let left = WINDOW.checked_sub(now.saturating_duration_since(f.since))?;
         (f.count >= MAX_FAILURES).then_some(left)
     }
 
@@ -154,11 +158,14 @@ mod tests {
     fn a_lockout_lasts_fifteen_minutes_from_the_first_failure() {
         let lockout = Lockout::default();
         let c = key("192.0.2.1");
-        let ten_minutes_ago = Instant::now() - Duration::from_secs(10 * 60);
+        // Instants only go forward from now: going back past the machine's uptime would panic.
+        let t0 = Instant::now();
         for _ in 0..MAX_FAILURES {
-            lockout.record_failure_at(c, ten_minutes_ago);
+            lockout.record_failure_at(c, t0);
         }
-        let left = lockout.retry_after(c).expect("still locked out");
+        let left = lockout
+            .retry_after_at(c, t0 + Duration::from_secs(10 * 60))
+            .expect("still locked out");
         assert!(
             left > Duration::from_secs(4 * 60) && left <= Duration::from_secs(5 * 60),
             "{left:?}"
@@ -179,11 +186,14 @@ mod tests {
         assert!(lockout.tracked() <= MAX_TRACKED, "{}", lockout.tracked());
 
         let expired = Lockout::default();
-        for i in 0..MAX_TRACKED as u32 {
+        for i in 0..MAX_TRACKED as u32 - 1 {
             expired.record_failure_at(client(i), t0);
         }
-        // A window later every entry has expired: they go, and nobody else is dropped.
+        let recent = key("198.51.100.7");
+        expired.record_failure_at(recent, t0 + Duration::from_secs(60));
+        // A window later every entry but the recent one has expired: they go, and nobody else.
         expired.record_failure_at(key("203.0.113.1"), t0 + WINDOW);
-        assert_eq!(expired.tracked(), 1);
+        assert_eq!(expired.tracked(), 2);
+        assert!(expired.failures.lock().unwrap().contains_key(&recent));
     }
 }

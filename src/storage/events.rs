@@ -131,12 +131,13 @@ pub const DEFER_FOR_SECS: i64 = 7 * 86_400;
 /// [`DEFER_FOR_SECS`] are first settled as ignored, so the retry list cannot grow without bound;
 /// they belong to something else on the account (a shop's refund, a dispute with its evidence),
 /// so only their envelope is kept, as for any event we do not act on: no erasure could find a
-/// payer in a row that names no donation.
+/// payer in a row that names no donation. The flag says whether more may have expired than
+/// this call settled (ask again).
 pub async fn deferred(
     conn: &mut SqliteConnection,
     limit: i64,
     now: i64,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
+) -> Result<(Vec<(String, String)>, bool), sqlx::Error> {
     let cutoff = now - DEFER_FOR_SECS;
     let expired: Vec<(String, String)> = sqlx::query_as(
         "SELECT id, payload FROM stripe_events WHERE status = 'deferred' AND received_at < ?1 LIMIT ?2",
@@ -145,6 +146,7 @@ pub async fn deferred(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
+    let more_expired = i64::try_from(expired.len()).is_ok_and(|n| n >= limit);
     for (id, payload) in expired {
         sqlx::query(
             "UPDATE stripe_events SET status = 'ignored', error = 'no matching donation within 7 days', \
@@ -155,14 +157,15 @@ pub async fn deferred(
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query_as(
+    let waiting = sqlx::query_as(
         "SELECT id, payload FROM stripe_events WHERE status = 'deferred' AND received_at >= ?2 \
          ORDER BY created, id LIMIT ?1",
     )
     .bind(limit)
     .bind(cutoff)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok((waiting, more_expired))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sqlx::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
@@ -81,36 +82,42 @@ pub(super) async fn run(
     mut conn: SqliteConnection,
     mut commands: mpsc::Receiver<Command>,
     batch_max: usize,
-    busy_timeout: std::time::Duration,
+    busy_timeout: Duration,
     counters: Counters,
 ) {
     let mut next: Option<Command> = None;
-    // A checkpoint that readers held back is retried every few seconds until it completes,
-    // after a batch or while the jar is idle (an erased name must not wait in the WAL for the
-    // next coffee), and without waiting for the readers: a long-lived reader, such as
-    // Litestream's, would otherwise hold every write up for the busy timeout.
-    let mut pending_checkpoint: Option<std::time::Instant> = None;
+    // A checkpoint that readers held back is retried until it completes, after a batch or while
+    // the jar is idle (an erased name must not wait in the WAL for the next coffee), and without
+    // waiting for the readers: a long-lived reader, such as Litestream's, would otherwise hold
+    // every write up for the busy timeout.
+    let mut held: Option<HeldBack> = None;
     loop {
-        let received = match (next.take(), pending_checkpoint) {
+        let received = match (next.take(), held) {
             (Some(command), _) => Some(command),
             (None, None) => commands.recv().await,
-            (None, Some(at)) => {
-                let wait = CHECKPOINT_RETRY.saturating_sub(at.elapsed());
-                match tokio::time::timeout(wait, commands.recv()).await {
-                    Ok(received) => received,
-                    Err(_idle) => {
-                        let done = checkpoint_without_waiting(&mut conn, busy_timeout).await;
-                        pending_checkpoint = (!done).then(std::time::Instant::now);
-                        continue;
-                    }
+            (None, Some(h)) => match tokio::time::timeout_at(h.due.into(), commands.recv()).await {
+                Ok(received) => received,
+                Err(_idle) => {
+                    held = retry_checkpoint(&mut conn, busy_timeout, h).await;
+                    continue;
                 }
-            }
+            },
         };
         let Some(command) = received else { return };
         match command {
             Command::Checkpoint(reply) => {
                 let done = checkpoint(&mut conn).await;
-                pending_checkpoint = (!matches!(done, Ok(true))).then(std::time::Instant::now);
+                held = match done {
+                    Ok(true) => None,
+                    Ok(false) => {
+                        tracing::warn!(
+                            "the WAL checkpoint was held back by a reader; it is retried in the background"
+                        );
+                        Some(HeldBack::first())
+                    }
+                    // The caller hears of the error; the retries may still succeed.
+                    Err(_) => Some(HeldBack::first()),
+                };
                 let _ = reply.send(done);
             }
             Command::Write(job) => {
@@ -126,9 +133,10 @@ pub(super) async fn run(
                     }
                 }
                 commit(&mut conn, batch, &counters).await;
-                if pending_checkpoint.is_some_and(|at| at.elapsed() >= CHECKPOINT_RETRY) {
-                    let done = checkpoint_without_waiting(&mut conn, busy_timeout).await;
-                    pending_checkpoint = (!done).then(std::time::Instant::now);
+                if let Some(h) = held
+                    && Instant::now() >= h.due
+                {
+                    held = retry_checkpoint(&mut conn, busy_timeout, h).await;
                 }
             }
         }
@@ -213,11 +221,54 @@ async fn refresh_wall_version(conn: &mut SqliteConnection, counters: &Counters) 
     }
 }
 
-/// How often a held-back checkpoint is tried again.
-const CHECKPOINT_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+/// A held-back checkpoint is first tried again after this long, then after twice as long each
+/// time, up to the maximum: a reader that never lets go (Litestream) costs a try every few
+/// minutes, not a stream of them.
+const CHECKPOINT_RETRY: Duration = Duration::from_secs(5);
+const CHECKPOINT_RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// A checkpoint that readers held back: when to try again, and the wait that led there.
+#[derive(Debug, Clone, Copy)]
+struct HeldBack {
+    due: Instant,
+    delay: Duration,
+}
+
+impl HeldBack {
+    fn first() -> Self {
+        HeldBack {
+            due: Instant::now() + CHECKPOINT_RETRY,
+            delay: CHECKPOINT_RETRY,
+        }
+    }
+
+    fn again(self) -> Self {
+        let delay = (self.delay * 2).min(CHECKPOINT_RETRY_MAX);
+        HeldBack {
+            due: Instant::now() + delay,
+            delay,
+        }
+    }
+}
+
+/// Tries a held-back checkpoint again: `None` once it completed.
+async fn retry_checkpoint(
+    conn: &mut SqliteConnection,
+    busy_timeout: Duration,
+    h: HeldBack,
+) -> Option<HeldBack> {
+    if checkpoint_without_waiting(conn, busy_timeout).await {
+        tracing::info!("the held-back WAL checkpoint completed");
+        None
+    } else {
+        let next = h.again();
+        tracing::debug!(next_try_in = ?next.delay, "the WAL checkpoint is still held back");
+        Some(next)
+    }
+}
 
 /// A retry that gives up at once if a reader is in the way, instead of waiting the busy timeout.
-async fn checkpoint_without_waiting(conn: &mut SqliteConnection, busy_timeout: std::time::Duration) -> bool {
+async fn checkpoint_without_waiting(conn: &mut SqliteConnection, busy_timeout: Duration) -> bool {
     let restore = format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis());
     let done = match execute(conn, "PRAGMA busy_timeout = 0").await {
         Ok(()) => matches!(checkpoint(conn).await, Ok(true)),
@@ -238,9 +289,6 @@ async fn checkpoint(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
     let (busy, _log, _copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
         .fetch_one(conn)
         .await?;
-    if busy != 0 {
-        tracing::warn!("the WAL checkpoint was held back by a reader; it is retried in a few seconds");
-    }
     Ok(busy == 0)
 }
 

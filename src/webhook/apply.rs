@@ -246,8 +246,8 @@ async fn retry_deferred(
         return Ok(false);
     }
     let mut queued = false;
-    let waiting = events::deferred(conn, 500, now).await?;
-    let mut still_deferred = false;
+    let (waiting, more_expired) = events::deferred(conn, 500, now).await?;
+    let mut still_deferred = more_expired;
     for (id, payload) in waiting {
         let Ok(event) = Event::parse(payload.as_bytes()) else {
             continue;

@@ -186,10 +186,16 @@ async fn an_erased_name_leaves_the_wal_after_a_reader_lets_go_even_when_the_jar_
         .await
         .expect("the reader lets go");
     drop(reader);
-    eventually("the held-back checkpoint completes without another write", || {
-        let gone = !contains();
-        async move { gone }
-    })
+    // The writer retries 5 s after the checkpoint was held back, then 10 s after that.
+    let limit = std::time::Duration::from_secs(30);
+    eventually_within(
+        limit,
+        "the held-back checkpoint completes without another write",
+        || {
+            let gone = !contains();
+            async move { gone }
+        },
+    )
     .await;
 }
 

@@ -275,12 +275,21 @@ pub struct Donation {
 
 /// Waits until `check` holds, polling, for at most ten seconds: for work the app does in the
 /// background (a notification sent). Fails the test with `what` if it never holds.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    eventually_within(std::time::Duration::from_secs(10), what, check).await;
+}
+
+/// [`eventually`] with another limit: for work the app does on its own schedule.
+pub async fn eventually_within<F, Fut>(limit: std::time::Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
     while !check().await {
         assert!(std::time::Instant::now() < deadline, "never happened: {what}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
