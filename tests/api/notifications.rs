@@ -30,6 +30,17 @@ async fn bodies(server: &MockServer) -> Vec<wiremock::Request> {
     server.received_requests().await.unwrap_or_default()
 }
 
+/// A sender of the app's outbox to `hook` only, driven by the test with `send_due`.
+fn webhook_sender(app: &TestApp, hook: &MockServer) -> Sender {
+    Sender::new(
+        app.db.clone(),
+        Targets::new(notify_settings(hook)).unwrap(),
+        Arc::new(kaffeekasse::metrics::Metrics::new()),
+        "K".into(),
+        app.address.clone(),
+    )
+}
+
 async fn outbox(app: &TestApp) -> Vec<(String, String, Option<i64>, i64)> {
     sqlx::query_as("SELECT channel, kind, sent_at, attempts FROM notifications ORDER BY channel")
         .fetch_all(&app.pool)
@@ -144,14 +155,7 @@ async fn a_coffee_settled_by_the_thanks_page_is_announced_and_an_erasure_before_
         .await
         .unwrap();
     let hook = receiver("/hook", ResponseTemplate::new(200)).await;
-    let metrics = Arc::new(kaffeekasse::metrics::Metrics::new());
-    let sender = Sender::new(
-        app.db.clone(),
-        Targets::new(notify_settings(&hook)).unwrap(),
-        metrics,
-        "K".into(),
-        app.address.clone(),
-    );
+    let sender = webhook_sender(&app, &hook);
 
     assert_eq!(sender.send_due(now()).await.unwrap().sent, 1);
 
@@ -224,14 +228,7 @@ async fn a_failing_receiver_is_retried_with_backoff_and_gets_the_same_id_each_ti
         .await;
     let app = spawn_app().await;
     paid_through_ledger(&app, "cs_retry").await;
-    let metrics = Arc::new(kaffeekasse::metrics::Metrics::new());
-    let sender = Sender::new(
-        app.db.clone(),
-        Targets::new(notify_settings(&hook)).unwrap(),
-        metrics,
-        "K".into(),
-        app.address.clone(),
-    );
+    let sender = webhook_sender(&app, &hook);
     let t0 = now();
 
     let first = sender.send_due(t0).await.unwrap();
@@ -264,14 +261,7 @@ async fn after_three_days_of_failures_the_sender_gives_up_and_says_so() {
     let hook = receiver("/hook", ResponseTemplate::new(500)).await;
     let app = spawn_app().await;
     paid_through_ledger(&app, "cs_give_up").await;
-    let metrics = Arc::new(kaffeekasse::metrics::Metrics::new());
-    let sender = Sender::new(
-        app.db.clone(),
-        Targets::new(notify_settings(&hook)).unwrap(),
-        metrics,
-        "K".into(),
-        app.address.clone(),
-    );
+    let sender = webhook_sender(&app, &hook);
 
     sender.send_due(now()).await.unwrap();
     sender.send_due(now() + 3 * 86_400).await.unwrap();
