@@ -4,6 +4,7 @@
 //! functions, unit-tested where they are defined.
 
 mod coffees;
+mod disputes;
 mod error;
 mod lifecycle;
 mod moderation;
@@ -17,7 +18,8 @@ mod word_enum;
 
 pub use coffees::Coffees;
 pub use error::{ParseError, UnknownValue};
-pub use lifecycle::{CheckoutState, DisputeState, DonationStatus, Effect, Facts};
+pub use disputes::Disputes;
+pub use lifecycle::{ChargeAmount, CheckoutState, DisputeState, DonationStatus, Effect, Facts};
 pub use money::{Currency, Money};
 pub use notice::{Channel, NoticeKind, next_attempt, notice_for};
 pub use refunds::{Refund, RefundState, Refunds, RefundsById};

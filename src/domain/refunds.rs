@@ -41,10 +41,14 @@ impl RefundState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One refund, in the charge's own currency (Stripe refunds in the currency the reader paid).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refund {
     pub amount: i64,
     pub state: RefundState,
+    /// Lower-case ISO code; absent in rows stored before currencies were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// Every refund known by id, as stored (JSON).
@@ -78,16 +82,29 @@ impl Refunds {
         self.charge_max = self.charge_max.max(amount_refunded.max(0));
     }
 
-    pub fn refund(&mut self, id: &str, amount: i64, state: RefundState) {
+    pub fn refund(&mut self, id: &str, amount: i64, currency: Option<&str>, state: RefundState) {
         let seen = self.by_id.0.entry(id.to_owned()).or_insert(Refund {
             amount: amount.max(0),
             state,
+            currency: None,
         });
         seen.state = seen.state.max(state);
         seen.amount = seen.amount.max(amount.max(0));
+        // The larger of two spellings, so that the order of reports cannot matter.
+        let currency = currency.map(str::to_ascii_lowercase);
+        seen.currency = seen.currency.take().max(currency);
     }
 
-    /// What is refunded now, in cents.
+    /// Whether a refund reported a currency other than `currency`: then its amounts cannot be
+    /// compared with the donation's until the charge's own amount is known.
+    pub fn in_other_currency(&self, currency: &str) -> bool {
+        self.by_id
+            .0
+            .values()
+            .any(|r| r.currency.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(currency)))
+    }
+
+    /// What is refunded now, in the charge's smallest currency unit.
     pub fn total(&self) -> i64 {
         let (live, failed) = self.by_id.0.values().fold((0, 0), |(live, failed), r| {
             if r.state.is_live() {
@@ -116,12 +133,12 @@ mod tests {
     fn a_refund_that_fails_gives_its_amount_back_whichever_report_came_first() {
         let mut a = Refunds::default();
         a.charge_reported(500);
-        a.refund("re_1", 500, RefundState::Succeeded);
-        a.refund("re_1", 500, RefundState::Failed);
+        a.refund("re_1", 500, None, RefundState::Succeeded);
+        a.refund("re_1", 500, None, RefundState::Failed);
         let mut b = Refunds::default();
-        b.refund("re_1", 500, RefundState::Failed);
+        b.refund("re_1", 500, None, RefundState::Failed);
         b.charge_reported(500);
-        b.refund("re_1", 500, RefundState::Pending);
+        b.refund("re_1", 500, None, RefundState::Pending);
         assert_eq!((a.total(), b.total()), (0, 0));
         assert_eq!(a, b);
     }
@@ -129,9 +146,9 @@ mod tests {
     #[test]
     fn a_second_refund_known_by_id_counts_after_a_first_one_failed() {
         let mut r = Refunds::default();
-        r.refund("re_1", 300, RefundState::Failed);
+        r.refund("re_1", 300, None, RefundState::Failed);
         r.charge_reported(300);
-        r.refund("re_2", 500, RefundState::Succeeded);
+        r.refund("re_2", 500, None, RefundState::Succeeded);
         r.charge_reported(500);
         assert_eq!(r.total(), 500);
     }
@@ -139,11 +156,14 @@ mod tests {
     #[test]
     fn refunds_by_id_round_trip_as_json() {
         let mut r = Refunds::default();
-        r.refund("re_1", 300, RefundState::Failed);
+        r.refund("re_1", 300, None, RefundState::Failed);
         let json = r.by_id.to_json();
         assert_eq!(json, r#"{"re_1":{"amount":300,"state":"failed"}}"#);
         assert_eq!(RefundsById::try_from(json).unwrap(), r.by_id);
         assert!(RefundsById::try_from("not json".to_owned()).is_err());
+        r.refund("re_2", 100, Some("GBP"), RefundState::Pending);
+        assert!(r.by_id.to_json().contains(r#""re_2":{"amount":100,"state":"pending","currency":"gbp"}"#));
+        assert!(r.in_other_currency("eur") && !r.in_other_currency("GBP"));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::domain::{CheckoutState, DisputeState, DonationStatus, Facts, Refunds, RefundsById, Visibility};
+use crate::domain::{
+    ChargeAmount, CheckoutState, DisputeState, Disputes, DonationStatus, Facts, Refunds, RefundsById, Visibility,
+};
 
 /// A donation about to be stored, before Stripe has told us anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +40,14 @@ pub struct DonationRow {
     pub charge_refunded_cents: i64,
     #[sqlx(try_from = "String")]
     pub refunds: RefundsById,
+    /// Derived from `disputes` (kept for the accounts).
     #[sqlx(try_from = "String")]
     pub dispute_state: DisputeState,
+    #[sqlx(try_from = "String")]
+    pub disputes: Disputes,
+    /// What the reader was charged, in their currency, once known.
+    pub charge_amount: Option<i64>,
+    pub charge_currency: Option<String>,
     pub coffees: i64,
     pub expected_amount_cents: i64,
     pub amount_cents: i64,
@@ -70,6 +78,9 @@ impl DonationRow {
             charge_refunded_cents: 0,
             refunds: RefundsById::default(),
             dispute_state: DisputeState::None,
+            disputes: Disputes::default(),
+            charge_amount: None,
+            charge_currency: None,
             coffees: i64::from(d.coffees),
             expected_amount_cents: d.amount_cents,
             amount_cents: d.amount_cents,
@@ -92,15 +103,19 @@ impl DonationRow {
                 charge_max: self.charge_refunded_cents,
                 by_id: self.refunds.clone(),
             },
-            dispute: self.dispute_state,
+            disputes: self.disputes.clone(),
+            charge: self
+                .charge_amount
+                .zip(self.charge_currency.as_deref())
+                .map(|(amount, currency)| ChargeAmount::new(amount, currency)),
             paid_at: self.paid_at,
         }
     }
 }
 
 const COLUMNS: &str = "id, provider, checkout_session_id, payment_intent_id, charge_id, status, \
-    checkout_state, refunded_cents, charge_refunded_cents, refunds, dispute_state, coffees, expected_amount_cents, amount_cents, \
-    currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at, erased_at";
+    checkout_state, refunded_cents, charge_refunded_cents, refunds, dispute_state, disputes, charge_amount, \
+    charge_currency, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at, erased_at";
 
 /// Inserts unless a donation with this id or checkout session exists. Returns whether it did.
 pub async fn insert(conn: &mut SqliteConnection, d: &NewDonation) -> Result<bool, sqlx::Error> {
@@ -204,22 +219,25 @@ pub struct DonationUpdate<'a> {
     /// Stripe's amount and currency, and whether they differ from what we asked for.
     pub amount: Option<(i64, &'a str, bool)>,
     pub facts: &'a Facts,
+    /// In the jar's currency, derived from the facts.
+    pub refunded_cents: i64,
     pub status: DonationStatus,
 }
 
 /// A query over SQLite with its arguments, for the binders below.
 pub(super) type Q<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
-/// Inserts a donation with an event's change already applied (`?1`..`?25`), unless one with
+/// Inserts a donation with an event's change already applied (`?1`..`?28`), unless one with
 /// this id or checkout session exists.
 pub(super) const INSERT_CHANGED: &str = "INSERT INTO donations (id, provider, checkout_session_id, \
      payment_intent_id, charge_id, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, \
      name, message, visibility, consent_at, consent_version, held, livemode, created_at, updated_at, status, \
-     checkout_state, refunded_cents, dispute_state, paid_at, charge_refunded_cents, refunds) \
+     checkout_state, refunded_cents, dispute_state, paid_at, charge_refunded_cents, refunds, disputes, \
+     charge_amount, charge_currency) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, \
-     ?19, ?20, ?21, ?22, ?23, ?24, ?25) ON CONFLICT DO NOTHING";
+     ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28) ON CONFLICT DO NOTHING";
 /// How many parameters [`INSERT_CHANGED`] takes.
-pub(super) const INSERT_CHANGED_PARAMS: usize = 25;
+pub(super) const INSERT_CHANGED_PARAMS: usize = 28;
 
 pub(super) fn bind_insert_changed<'q>(q: Q<'q>, d: &'q NewDonation, u: &DonationUpdate<'q>) -> Q<'q> {
     let public = d.visibility.is_public();
@@ -244,22 +262,25 @@ pub(super) fn bind_insert_changed<'q>(q: Q<'q>, d: &'q NewDonation, u: &Donation
         .bind(d.created_at)
         .bind(u.status.as_str())
         .bind(u.facts.checkout.as_str())
-        .bind(u.facts.refunded_cents())
-        .bind(u.facts.dispute.as_str())
+        .bind(u.refunded_cents)
+        .bind(u.facts.disputes.state().as_str())
         .bind(u.facts.paid_at)
         .bind(u.facts.refunds.charge_max)
         .bind(u.facts.refunds.by_id.to_json())
+        .bind(u.facts.disputes.to_json())
+        .bind(u.facts.charge.as_ref().map(|c| c.amount))
+        .bind(u.facts.charge.as_ref().map(|c| c.currency.clone()))
 }
 
-/// Writes an event's change to donation `?1` (`?1`..`?15`).
+/// Writes an event's change to donation `?1` (`?1`..`?18`).
 pub(super) const UPDATE: &str = "UPDATE donations SET checkout_session_id = COALESCE(checkout_session_id, ?2), \
      payment_intent_id = COALESCE(payment_intent_id, ?3), charge_id = COALESCE(charge_id, ?4), \
      amount_cents = COALESCE(?5, amount_cents), currency = COALESCE(?6, currency), \
      amount_mismatch = MAX(amount_mismatch, ?7), checkout_state = ?8, refunded_cents = ?9, \
      dispute_state = ?10, paid_at = ?11, status = ?12, updated_at = ?13, charge_refunded_cents = ?14, \
-     refunds = ?15 WHERE id = ?1";
+     refunds = ?15, disputes = ?16, charge_amount = ?17, charge_currency = ?18 WHERE id = ?1";
 /// How many parameters [`UPDATE`] takes.
-pub(super) const UPDATE_PARAMS: usize = 15;
+pub(super) const UPDATE_PARAMS: usize = 18;
 
 pub(super) fn bind_update<'q>(q: Q<'q>, id: &'q str, u: &DonationUpdate<'q>, now: i64) -> Q<'q> {
     let (amount, currency, mismatch) = match u.amount {
@@ -274,13 +295,16 @@ pub(super) fn bind_update<'q>(q: Q<'q>, id: &'q str, u: &DonationUpdate<'q>, now
         .bind(currency)
         .bind(mismatch)
         .bind(u.facts.checkout.as_str())
-        .bind(u.facts.refunded_cents())
-        .bind(u.facts.dispute.as_str())
+        .bind(u.refunded_cents)
+        .bind(u.facts.disputes.state().as_str())
         .bind(u.facts.paid_at)
         .bind(u.status.as_str())
         .bind(now)
         .bind(u.facts.refunds.charge_max)
         .bind(u.facts.refunds.by_id.to_json())
+        .bind(u.facts.disputes.to_json())
+        .bind(u.facts.charge.as_ref().map(|c| c.amount))
+        .bind(u.facts.charge.as_ref().map(|c| c.currency.clone()))
 }
 
 pub async fn update(

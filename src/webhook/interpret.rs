@@ -5,7 +5,7 @@
 //! to record when Stripe tells us about one we have no row for. `apply.rs` only carries the
 //! resulting [`Step`] out inside a transaction.
 
-use crate::domain::{DisputeState, Effect, RefundState, Rules, SupporterName, Visibility};
+use crate::domain::{ChargeAmount, DisputeState, Effect, RefundState, Rules, SupporterName, Visibility};
 use crate::storage::donations::{Keys, NewDonation};
 
 use super::event::{Charge, Dispute, Event, Payload, Refund, Session};
@@ -34,12 +34,23 @@ pub struct SessionStep {
     /// Every identifier the session carries, remembered on the donation for later events.
     pub keys: Keys,
     pub effect: Effect,
+    /// What the reader was charged, in their currency, unless the session expired: refunds are
+    /// counted against it.
+    pub charged: Option<ChargeAmount>,
     /// Stripe's amount and currency in the account's currency, unless the session expired.
     pub settled: Option<(i64, String)>,
     /// The donation to record when there is no row yet: a listed Payment Link's, or one of ours
     /// whose row is missing (a restored backup). `None` for an expiry: an abandoned visit is not a
     /// donation, only money movements create rows.
     pub recovered: Option<NewDonation>,
+}
+
+impl SessionStep {
+    /// Every effect the session has on its donation.
+    pub fn effects(&self) -> Vec<Effect> {
+        let charged = self.charged.clone().map(Effect::Charged);
+        std::iter::once(self.effect.clone()).chain(charged).collect()
+    }
 }
 
 /// Why an event of a type we do not act on was ignored.
@@ -105,6 +116,10 @@ fn session_step(rules: &Rules, s: &Session, effect: Effect, now: i64) -> Step {
     Step::Session(Box::new(SessionStep {
         lookup,
         keys,
+        charged: s
+            .charged()
+            .filter(|_| !expired)
+            .map(|(amount, currency)| ChargeAmount::new(amount, currency)),
         effect,
         settled: s
             .settled_amount()
@@ -129,6 +144,7 @@ fn refund_step(rules: &Rules, c: &Charge) -> Step {
     };
     let reported = Effect::Refunded {
         amount_refunded: refunded_amount(c),
+        charge: c.currency.as_deref().map(|cur| ChargeAmount::new(c.amount, cur)),
     };
     let each = c.refunds.data.iter().map(refund_effect);
     Step::Payment {
@@ -141,6 +157,7 @@ fn refund_effect(r: &Refund) -> Effect {
     Effect::Refund {
         id: r.id.clone(),
         amount: r.amount,
+        currency: r.currency.as_ref().map(|c| c.to_ascii_lowercase()),
         state: RefundState::from_stripe(r.status.as_deref()),
     }
 }
@@ -185,7 +202,10 @@ fn dispute_step(d: &Dispute) -> Step {
     let state = DisputeState::from_stripe(d.status.as_deref());
     Step::Payment {
         keys,
-        effects: vec![Effect::Dispute(state)],
+        effects: vec![Effect::Dispute {
+            id: d.id.clone(),
+            state,
+        }],
     }
 }
 

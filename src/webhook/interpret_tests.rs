@@ -86,6 +86,34 @@ fn our_paid_session_is_found_by_our_id_or_its_own_and_learns_its_payment_intent(
 }
 
 #[test]
+fn an_adaptive_pricing_session_settles_in_euros_and_remembers_the_readers_charge() {
+    let session = patched(
+        "checkout.session",
+        json!({"id": "cs_1", "status": "complete", "payment_status": "paid", "amount_total": 860,
+               "currency": "GBP", "payment_link": "plink_1",
+               "currency_conversion": {"amount_total": 1000, "source_currency": "eur"},
+               "metadata": {}}),
+    );
+    let step = session_step(interpret(
+        &event("checkout.session.completed", session.clone()),
+        &rules(&["plink_1"]),
+        0,
+    ));
+    assert_eq!(step.settled, Some((1000, "eur".to_owned())));
+    assert_eq!(step.charged, Some(ChargeAmount::new(860, "gbp")));
+    assert_eq!(
+        step.effects(),
+        vec![step.effect.clone(), Effect::Charged(ChargeAmount::new(860, "gbp"))]
+    );
+    let expired = session_step(interpret(
+        &event("checkout.session.expired", session),
+        &rules(&["plink_1"]),
+        0,
+    ));
+    assert_eq!((expired.effects(), expired.charged), (vec![Effect::Expired], None));
+}
+
+#[test]
 fn an_unpaid_completion_and_the_async_outcomes_give_their_effects() {
     let r = rules(&[]);
     let unpaid = session_step(interpret(
@@ -205,7 +233,7 @@ fn a_refund_is_ours_only_with_our_id_or_when_payment_links_are_listed() {
     let charge = patched(
         "charge",
         json!({"id": "ch_1", "amount": 1000, "amount_refunded": 300, "refunded": false,
-               "payment_intent": "pi_1", "metadata": {}}),
+               "currency": "EUR", "payment_intent": "pi_1", "metadata": {}}),
     );
     let event = event("charge.refunded", charge);
     assert_eq!(
@@ -215,7 +243,13 @@ fn a_refund_is_ours_only_with_our_id_or_when_payment_links_are_listed() {
     let Step::Payment { keys, effects } = interpret(&event, &rules(&["plink_1"]), 0) else {
         panic!("a payment step")
     };
-    assert_eq!(effects, vec![Effect::Refunded { amount_refunded: 300 }]);
+    assert_eq!(
+        effects,
+        vec![Effect::Refunded {
+            amount_refunded: 300,
+            charge: Some(ChargeAmount::new(1000, "eur")),
+        }]
+    );
     assert_eq!(keys.charge_id.as_deref(), Some("ch_1"));
     assert_eq!(keys.payment_intent_id.as_deref(), Some("pi_1"));
 }
@@ -270,21 +304,33 @@ fn a_dispute_s_state_comes_from_its_status_whatever_the_event() {
     ] {
         assert_eq!(
             effect("charge.dispute.updated", status),
-            Effect::Dispute(Open),
+            Effect::Dispute {
+                id: "dp_1".into(),
+                state: Open
+            },
             "{status}"
         );
     }
     for status in ["won", "warning_closed", "prevented"] {
         assert_eq!(
             effect("charge.dispute.closed", status),
-            Effect::Dispute(Won),
+            Effect::Dispute {
+                id: "dp_1".into(),
+                state: Won
+            },
             "{status}"
         );
     }
-    assert_eq!(effect("charge.dispute.closed", "lost"), Effect::Dispute(Lost));
+    assert_eq!(effect("charge.dispute.closed", "lost"), Effect::Dispute {
+                id: "dp_1".into(),
+                state: Lost
+            });
     assert_eq!(
         effect("charge.dispute.created", "lost"),
-        Effect::Dispute(Lost),
+        Effect::Dispute {
+                id: "dp_1".into(),
+                state: Lost
+            },
         "the status decides, not the event's name"
     );
 }
@@ -293,7 +339,8 @@ fn a_dispute_s_state_comes_from_its_status_whatever_the_event() {
 fn a_failed_refund_and_a_charge_s_refund_list_name_each_refund() {
     let refund = patched(
         "refund",
-        json!({"id": "re_1", "amount": 500, "status": "failed", "charge": "ch_1", "payment_intent": "pi_1"}),
+        json!({"id": "re_1", "amount": 500, "currency": "GBP", "status": "failed", "charge": "ch_1",
+               "payment_intent": "pi_1"}),
     );
     let Step::Payment { keys, effects } = interpret(&event("charge.refund.updated", refund), &rules(&[]), 0)
     else {
@@ -305,6 +352,7 @@ fn a_failed_refund_and_a_charge_s_refund_list_name_each_refund() {
         vec![Effect::Refund {
             id: "re_1".into(),
             amount: 500,
+            currency: Some("gbp".into()),
             state: RefundState::Failed
         }]
     );

@@ -14,6 +14,8 @@ pub struct Change {
     pub learned: Keys,
     pub amount: Option<AmountChange>,
     pub facts: Facts,
+    /// In the jar's currency, derived from the facts and the amount.
+    pub refunded_cents: i64,
     pub status: DonationStatus,
 }
 
@@ -48,15 +50,24 @@ pub fn merge(
     let amount =
         settled.and_then(|s| amount_change((row.amount_cents, &row.currency), row.expected_amount_cents, s));
     // The status is judged against the amount Stripe charged, once known.
-    let amount_cents = amount.as_ref().map_or(row.amount_cents, |a| a.amount_cents);
+    let (amount_cents, currency) = amount
+        .as_ref()
+        .map_or((row.amount_cents, row.currency.as_str()), |a| {
+            (a.amount_cents, a.currency.as_str())
+        });
     let facts = effects.iter().fold(row.facts(), |facts, e| facts.apply(e));
-    let status = facts.status(amount_cents);
-    let unchanged =
-        learned == Keys::default() && amount.is_none() && facts == row.facts() && status == row.status;
+    let status = facts.status(amount_cents, currency);
+    let refunded_cents = facts.refunded_cents(amount_cents, currency);
+    let unchanged = learned == Keys::default()
+        && amount.is_none()
+        && facts == row.facts()
+        && status == row.status
+        && refunded_cents == row.refunded_cents;
     (!unchanged).then_some(Change {
         learned,
         amount,
         facts,
+        refunded_cents,
         status,
     })
 }
@@ -64,7 +75,7 @@ pub fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CheckoutState, DisputeState, Visibility};
+    use crate::domain::{ChargeAmount, CheckoutState, DisputeState, Visibility};
 
     fn row() -> DonationRow {
         DonationRow {
@@ -79,6 +90,9 @@ mod tests {
             charge_refunded_cents: 0,
             refunds: Default::default(),
             dispute_state: DisputeState::None,
+            disputes: Default::default(),
+            charge_amount: None,
+            charge_currency: None,
             coffees: 2,
             expected_amount_cents: 1000,
             amount_cents: 1000,
@@ -142,7 +156,10 @@ mod tests {
 
     #[test]
     fn the_status_is_judged_against_stripes_amount() {
-        let refunded = Effect::Refunded { amount_refunded: 800 };
+        let refunded = Effect::Refunded {
+            amount_refunded: 800,
+            charge: None,
+        };
         let mut paid = row();
         paid.checkout_state = CheckoutState::Paid;
         paid.status = DonationStatus::Paid;
@@ -167,5 +184,22 @@ mod tests {
         assert!(!change.learned_an_id());
         let partial = merge(&paid, &keys(None, None), &[refunded], None).unwrap();
         assert_eq!(partial.status, DonationStatus::Paid, "800 of 1000 is partial");
+    }
+
+    #[test]
+    fn a_refund_in_the_readers_currency_counts_as_its_share_of_the_euros() {
+        let mut paid = row();
+        paid.checkout_state = CheckoutState::Paid;
+        paid.status = DonationStatus::Paid;
+        paid.charge_amount = Some(860);
+        paid.charge_currency = Some("gbp".into());
+        let refunded = |amount_refunded| Effect::Refunded {
+            amount_refunded,
+            charge: Some(ChargeAmount::new(860, "GBP")),
+        };
+        let full = merge(&paid, &keys(None, None), &[refunded(860)], None).unwrap();
+        assert_eq!((full.status, full.refunded_cents), (DonationStatus::Refunded, 1000));
+        let half = merge(&paid, &keys(None, None), &[refunded(430)], None).unwrap();
+        assert_eq!((half.status, half.refunded_cents), (DonationStatus::Paid, 500));
     }
 }

@@ -85,6 +85,12 @@ impl Session {
         }
     }
 
+    /// What the reader was charged, in their own currency: the top-level total, which with
+    /// Adaptive Pricing is not the account's currency (see [`Session::settled_amount`]).
+    pub fn charged(&self) -> Option<(i64, &str)> {
+        Some((self.amount_total?, self.currency.as_deref()?))
+    }
+
     pub fn is_ours(&self) -> bool {
         self.metadata.get("kaffeekasse").map(String::as_str) == Some("1")
     }
@@ -124,6 +130,9 @@ pub struct Charge {
     pub amount_refunded: i64,
     #[serde(default)]
     pub refunded: bool,
+    /// The charge's own currency: the reader's, with Adaptive Pricing.
+    #[serde(default)]
+    pub currency: Option<String>,
     #[serde(default, deserialize_with = "expandable_id")]
     pub payment_intent: Option<String>,
     #[serde(default, deserialize_with = "metadata")]
@@ -152,6 +161,9 @@ pub struct Refund {
     pub id: String,
     #[serde(default)]
     pub amount: i64,
+    /// The charge's currency, in which the amount is.
+    #[serde(default)]
+    pub currency: Option<String>,
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "expandable_id")]

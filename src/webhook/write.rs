@@ -127,7 +127,7 @@ pub(super) async fn apply_session(
         && let Some(change) = merge::merge(
             &DonationRow::from_new(recovered),
             &step.keys,
-            std::slice::from_ref(&step.effect),
+            &step.effects(),
             settled,
         )
     {
@@ -136,7 +136,7 @@ pub(super) async fn apply_session(
         };
         let (new, update) = (new_event(incoming, None), update_of(&change));
         if ledger::insert_donation_and_event(conn, recovered, &update, &new, outcome.ledger(), now).await? {
-            let notice = notice_for(None, (change.status, change.facts.refunded_cents()))
+            let notice = notice_for(None, (change.status, change.refunded_cents))
                 .map(|k| (recovered.id.clone(), k));
             return Ok(Applied {
                 outcome,
@@ -159,8 +159,7 @@ pub(super) async fn apply_session(
             }
         }
     };
-    let effects = std::slice::from_ref(&step.effect);
-    apply_to(conn, &row, &step.keys, effects, settled, now, record).await
+    apply_to(conn, &row, &step.keys, &step.effects(), settled, now, record).await
 }
 
 fn update_of(change: &merge::Change) -> DonationUpdate<'_> {
@@ -171,6 +170,7 @@ fn update_of(change: &merge::Change) -> DonationUpdate<'_> {
             .as_ref()
             .map(|a| (a.amount_cents, a.currency.as_str(), a.mismatch)),
         facts: &change.facts,
+        refunded_cents: change.refunded_cents,
         status: change.status,
     }
 }
@@ -223,7 +223,7 @@ async fn apply_to(
             .and_then(|c| {
                 notice_for(
                     Some((row.status, row.refunded_cents)),
-                    (c.status, c.facts.refunded_cents()),
+                    (c.status, c.refunded_cents),
                 )
             })
             .map(|k| (row.id.clone(), k)),
