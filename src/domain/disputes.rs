@@ -103,7 +103,11 @@ mod tests {
         let mut d = Disputes::legacy(Open);
         assert_eq!(d.state(), Open);
         d.record("dp_1", Won);
-        assert_eq!(d.state(), Won, "the legacy open was this dispute, seen before ids were kept");
+        assert_eq!(
+            d.state(),
+            Won,
+            "the legacy open was this dispute, seen before ids were kept"
+        );
         assert_eq!(Disputes::legacy(None), Disputes::default());
     }
 

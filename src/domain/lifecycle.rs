@@ -302,27 +302,17 @@ mod tests {
             ("abandoned", vec![Expired], DonationStatus::Expired),
             (
                 "fully refunded",
-                vec![
-                    Completed { paid: true, at: 10 },
-                    refunded(AMOUNT),
-                ],
+                vec![Completed { paid: true, at: 10 }, refunded(AMOUNT)],
                 DonationStatus::Refunded,
             ),
             (
                 "refunded in two steps",
-                vec![
-                    Completed { paid: true, at: 10 },
-                    refunded(300),
-                    refunded(AMOUNT),
-                ],
+                vec![Completed { paid: true, at: 10 }, refunded(300), refunded(AMOUNT)],
                 DonationStatus::Refunded,
             ),
             (
                 "partly refunded",
-                vec![
-                    Completed { paid: true, at: 10 },
-                    refunded(300),
-                ],
+                vec![Completed { paid: true, at: 10 }, refunded(300)],
                 DonationStatus::Paid,
             ),
             (
@@ -345,7 +335,10 @@ mod tests {
             ),
             (
                 "dispute open",
-                vec![Completed { paid: true, at: 10 }, dispute("dp_1", DisputeState::Open)],
+                vec![
+                    Completed { paid: true, at: 10 },
+                    dispute("dp_1", DisputeState::Open),
+                ],
                 DonationStatus::Disputed,
             ),
             (
@@ -488,14 +481,25 @@ mod tests {
     fn a_refund_counts_as_its_share_of_the_charge_rounded_towards_keeping_the_coffee() {
         let gbp = run(&[charged(860, "gbp"), refunded_of(430, 860, "gbp")]);
         assert_eq!(gbp.refunded_cents(AMOUNT, "eur"), 500);
-        let jpy = run(&[charged(1700, "jpy"), refund_in("re_1", 1000, "jpy", RefundState::Succeeded)]);
-        assert_eq!(jpy.refunded_cents(AMOUNT, "eur"), 588, "1000 of 1700 yen, rounded down");
+        let jpy = run(&[
+            charged(1700, "jpy"),
+            refund_in("re_1", 1000, "jpy", RefundState::Succeeded),
+        ]);
+        assert_eq!(
+            jpy.refunded_cents(AMOUNT, "eur"),
+            588,
+            "1000 of 1700 yen, rounded down"
+        );
         let one_yen_short = run(&[charged(1700, "jpy"), refunded_of(1699, 1700, "jpy")]);
         assert_eq!(one_yen_short.refunded_cents(AMOUNT, "eur"), 999);
         let all = run(&[refunded_of(1700, 1700, "jpy")]);
         assert_eq!(all.refunded_cents(AMOUNT, "eur"), AMOUNT);
         let over = run(&[refunded(AMOUNT * 3)]);
-        assert_eq!(over.refunded_cents(AMOUNT, "eur"), AMOUNT, "never more than the donation");
+        assert_eq!(
+            over.refunded_cents(AMOUNT, "eur"),
+            AMOUNT,
+            "never more than the donation"
+        );
     }
 
     #[test]
@@ -520,10 +524,7 @@ mod tests {
     #[test]
     fn a_completion_after_a_refund_does_not_resurrect_the_entry() {
         use Effect::*;
-        let f = run(&[
-            refunded(AMOUNT),
-            Completed { paid: true, at: 1 },
-        ]);
+        let f = run(&[refunded(AMOUNT), Completed { paid: true, at: 1 }]);
         assert_eq!(f.status(AMOUNT, "eur"), DonationStatus::Refunded);
     }
 

@@ -17,8 +17,8 @@ mod text;
 mod word_enum;
 
 pub use coffees::Coffees;
-pub use error::{ParseError, UnknownValue};
 pub use disputes::Disputes;
+pub use error::{ParseError, UnknownValue};
 pub use lifecycle::{ChargeAmount, CheckoutState, DisputeState, DonationStatus, Effect, Facts};
 pub use money::{Currency, Money};
 pub use notice::{Channel, NoticeKind, next_attempt, notice_for};

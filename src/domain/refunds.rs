@@ -98,10 +98,11 @@ impl Refunds {
     /// Whether a refund reported a currency other than `currency`: then its amounts cannot be
     /// compared with the donation's until the charge's own amount is known.
     pub fn in_other_currency(&self, currency: &str) -> bool {
-        self.by_id
-            .0
-            .values()
-            .any(|r| r.currency.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(currency)))
+        self.by_id.0.values().any(|r| {
+            r.currency
+                .as_deref()
+                .is_some_and(|c| !c.eq_ignore_ascii_case(currency))
+        })
     }
 
     /// What is refunded now, in the charge's smallest currency unit.
@@ -162,7 +163,11 @@ mod tests {
         assert_eq!(RefundsById::try_from(json).unwrap(), r.by_id);
         assert!(RefundsById::try_from("not json".to_owned()).is_err());
         r.refund("re_2", 100, Some("GBP"), RefundState::Pending);
-        assert!(r.by_id.to_json().contains(r#""re_2":{"amount":100,"state":"pending","currency":"gbp"}"#));
+        assert!(
+            r.by_id
+                .to_json()
+                .contains(r#""re_2":{"amount":100,"state":"pending","currency":"gbp"}"#)
+        );
         assert!(r.in_other_currency("eur") && !r.in_other_currency("GBP"));
     }
 

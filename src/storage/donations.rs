@@ -3,7 +3,8 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::domain::{
-    ChargeAmount, CheckoutState, DisputeState, Disputes, DonationStatus, Facts, Refunds, RefundsById, Visibility,
+    ChargeAmount, CheckoutState, DisputeState, Disputes, DonationStatus, Facts, Refunds, RefundsById,
+    Visibility,
 };
 
 /// A donation about to be stored, before Stripe has told us anything.

@@ -103,14 +103,20 @@ fn an_adaptive_pricing_session_settles_in_euros_and_remembers_the_readers_charge
     assert_eq!(step.charged, Some(ChargeAmount::new(860, "gbp")));
     assert_eq!(
         step.effects(),
-        vec![step.effect.clone(), Effect::Charged(ChargeAmount::new(860, "gbp"))]
+        vec![
+            step.effect.clone(),
+            Effect::Charged(ChargeAmount::new(860, "gbp"))
+        ]
     );
     let expired = session_step(interpret(
         &event("checkout.session.expired", session),
         &rules(&["plink_1"]),
         0,
     ));
-    assert_eq!((expired.effects(), expired.charged), (vec![Effect::Expired], None));
+    assert_eq!(
+        (expired.effects(), expired.charged),
+        (vec![Effect::Expired], None)
+    );
 }
 
 #[test]
@@ -321,16 +327,19 @@ fn a_dispute_s_state_comes_from_its_status_whatever_the_event() {
             "{status}"
         );
     }
-    assert_eq!(effect("charge.dispute.closed", "lost"), Effect::Dispute {
-                id: "dp_1".into(),
-                state: Lost
-            });
+    assert_eq!(
+        effect("charge.dispute.closed", "lost"),
+        Effect::Dispute {
+            id: "dp_1".into(),
+            state: Lost
+        }
+    );
     assert_eq!(
         effect("charge.dispute.created", "lost"),
         Effect::Dispute {
-                id: "dp_1".into(),
-                state: Lost
-            },
+            id: "dp_1".into(),
+            state: Lost
+        },
         "the status decides, not the event's name"
     );
 }

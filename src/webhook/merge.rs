@@ -198,7 +198,10 @@ mod tests {
             charge: Some(ChargeAmount::new(860, "GBP")),
         };
         let full = merge(&paid, &keys(None, None), &[refunded(860)], None).unwrap();
-        assert_eq!((full.status, full.refunded_cents), (DonationStatus::Refunded, 1000));
+        assert_eq!(
+            (full.status, full.refunded_cents),
+            (DonationStatus::Refunded, 1000)
+        );
         let half = merge(&paid, &keys(None, None), &[refunded(430)], None).unwrap();
         assert_eq!((half.status, half.refunded_cents), (DonationStatus::Paid, 500));
     }

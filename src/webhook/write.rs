@@ -136,8 +136,8 @@ pub(super) async fn apply_session(
         };
         let (new, update) = (new_event(incoming, None), update_of(&change));
         if ledger::insert_donation_and_event(conn, recovered, &update, &new, outcome.ledger(), now).await? {
-            let notice = notice_for(None, (change.status, change.refunded_cents))
-                .map(|k| (recovered.id.clone(), k));
+            let notice =
+                notice_for(None, (change.status, change.refunded_cents)).map(|k| (recovered.id.clone(), k));
             return Ok(Applied {
                 outcome,
                 learned: true,

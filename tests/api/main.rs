@@ -6,6 +6,7 @@ mod backup;
 mod basics;
 mod browser;
 mod cli;
+mod currencies;
 mod demo;
 mod donate;
 mod errors;
