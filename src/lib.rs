@@ -13,6 +13,7 @@ pub mod payments;
 pub mod public;
 pub mod random;
 pub mod reconcile;
+pub mod retention;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -149,6 +149,10 @@ impl Application {
                 provider,
             ));
         }
+        tasks.spawn(crate::retention::every_hour(
+            db.clone(),
+            settings.database.abandoned_retention,
+        ));
         tasks.spawn(every_minute(state.clone(), |s| {
             s.limits.forget_idle(std::time::Instant::now())
         }));

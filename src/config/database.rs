@@ -14,6 +14,9 @@ pub struct DatabaseSettings {
     pub read_connections: u32,
     /// How many queued writes the writer commits together (`1`: one commit each).
     pub batch_max: usize,
+    /// How long a checkout that never paid keeps its name and message, and a failed or ignored
+    /// event its payload (storage limitation, GDPR Art. 5(1)(e)).
+    pub abandoned_retention: Duration,
 }
 
 pub(super) fn read(v: &Vars) -> Result<DatabaseSettings, ConfigError> {
@@ -24,5 +27,8 @@ pub(super) fn read(v: &Vars) -> Result<DatabaseSettings, ConfigError> {
         busy_timeout: Duration::from_millis(v.num("DATABASE_BUSY_TIMEOUT_MS", 5000, 10..=60_000)?),
         read_connections: v.num("DATABASE_READ_CONNECTIONS", 4, 1..=64)?,
         batch_max: v.num("WEBHOOK_BATCH_MAX", 64, 1..=1024)?,
+        abandoned_retention: Duration::from_secs(
+            86_400 * v.num::<u64>("ABANDONED_RETENTION_DAYS", 30, 1..=3650)?,
+        ),
     })
 }

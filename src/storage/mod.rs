@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod lookups;
 pub mod ops;
 pub mod outbox;
+pub mod retention;
 pub mod sessions;
 pub mod state;
 pub mod supporters;

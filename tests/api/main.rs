@@ -23,6 +23,7 @@ mod privacy;
 mod privacy_at_rest;
 mod read_path;
 mod reconcile;
+mod retention;
 mod state_machine;
 mod wall;
 mod webhook_security;

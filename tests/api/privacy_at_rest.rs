@@ -109,23 +109,6 @@ async fn events_arriving_after_an_erasure_are_stored_as_the_erasure_left_the_res
     assert_eq!((row.status.as_str(), row.name), ("refunded", None));
 }
 
-/// Whether some file of the app's database (the database, its WAL or shared memory) holds
-/// `needle`'s bytes.
-fn in_database_files(app: &TestApp) -> impl Fn(&str) -> bool + use<> {
-    let path = app
-        .settings
-        .database
-        .url
-        .trim_start_matches("sqlite://")
-        .to_owned();
-    let files = [path.clone(), format!("{path}-wal"), format!("{path}-shm")];
-    move |needle: &str| {
-        files.iter().any(|f| {
-            std::fs::read(f).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
-        })
-    }
-}
-
 #[tokio::test]
 async fn an_erased_name_is_in_no_file_of_the_database() {
     let app = TestApp::with_admin(&[]).await;

@@ -295,3 +295,20 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Whether some file of the app's database (the database, its WAL or shared memory) holds
+/// `needle`'s bytes.
+pub fn in_database_files(app: &TestApp) -> impl Fn(&str) -> bool + use<> {
+    let path = app
+        .settings
+        .database
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let files = [path.clone(), format!("{path}-wal"), format!("{path}-shm")];
+    move |needle: &str| {
+        files.iter().any(|f| {
+            std::fs::read(f).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+    }
+}

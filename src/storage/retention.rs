@@ -1,0 +1,66 @@
+//! Storage limitation (GDPR Art. 5(1)(e)): what is kept only as long as it serves a purpose.
+//!
+//! - A checkout that never paid (abandoned, expired, failed) is no coffee: after the retention
+//!   period it is erased like a donor's own erasure (name, message, consent, and the personal
+//!   parts of its events), keeping the amounts and Stripe ids for the accounts.
+//! - A failed or ignored event keeps only its envelope after that time: it names no coffee, and
+//!   nothing would ever reach a payer in it.
+//!
+//! Each call does a bounded amount of work; the caller repeats while a call was full.
+
+use sqlx::SqliteConnection;
+
+use crate::domain::privacy;
+
+/// What one call pruned.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub donations: u64,
+    pub events: u64,
+}
+
+impl Pruned {
+    pub fn any(&self) -> bool {
+        self.donations + self.events > 0
+    }
+}
+
+/// Prunes up to `limit` donations and `limit` events older than `cutoff`.
+pub async fn prune(
+    conn: &mut SqliteConnection,
+    cutoff: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Pruned, sqlx::Error> {
+    let unpaid: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM donations WHERE checkout_state IN ('open', 'expired', 'failed') \
+         AND erased_at IS NULL AND created_at < ?1 ORDER BY created_at LIMIT ?2",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut pruned = Pruned::default();
+    for id in &unpaid {
+        if super::admin::erase(conn, id, now).await? {
+            pruned.donations += 1;
+        }
+    }
+    let events: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, payload FROM stripe_events WHERE status IN ('failed', 'ignored') AND enveloped = 0 \
+         AND received_at < ?1 ORDER BY received_at LIMIT ?2",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, payload) in events {
+        sqlx::query("UPDATE stripe_events SET payload = ?2, enveloped = 1 WHERE id = ?1")
+            .bind(id)
+            .bind(privacy::rewritten(&payload, privacy::keep_envelope))
+            .execute(&mut *conn)
+            .await?;
+        pruned.events += 1;
+    }
+    Ok(pruned)
+}
