@@ -60,12 +60,6 @@ impl Application {
             .unwrap_or_else(|| self_url.clone());
 
         let metrics = Arc::new(Metrics::new());
-        let provider = Arc::new(match &settings.payment.stripe() {
-            None => Provider::Demo(DemoProvider::new(public_url.clone())),
-            Some(s) => Provider::Stripe(Box::new(
-                StripeProvider::new(s)?.with_metrics(Arc::clone(&metrics)),
-            )),
-        });
         let mut webhook = settings.webhook;
         if webhook.secrets.is_empty() {
             // Demo only (config requires a secret for Stripe): nobody else needs to know it.
@@ -76,6 +70,15 @@ impl Application {
             Some(secret) => secret,
             // Generated once and kept, so manage links survive restarts.
             None => SecretString::from(signing_secret(&db).await?),
+        });
+        let provider = Arc::new(match &settings.payment.stripe() {
+            None => Provider::Demo(DemoProvider::new(
+                public_url.clone(),
+                signer.derive("demo-checkout", b""),
+            )),
+            Some(s) => Provider::Stripe(Box::new(
+                StripeProvider::new(s)?.with_metrics(Arc::clone(&metrics)),
+            )),
         });
         let admin = settings.admin.token.map(|token| {
             let secure = public_url.starts_with("https://");

@@ -6,7 +6,8 @@
 
 use serde_json::{Value, json};
 
-use super::CheckoutSession;
+use super::{CheckoutRequest, CheckoutSession};
+use crate::auth::signer::Signer;
 use crate::storage::donations::DonationRow;
 
 /// Stripe's example `checkout.session` object, as published in its OpenAPI fixtures.
@@ -17,15 +18,23 @@ pub const DEMO_API_VERSION: &str = "2025-09-30.clover";
 
 pub struct DemoProvider {
     public_url: String,
+    /// Turns an idempotency key into its session id.
+    session_ids: Signer,
 }
 
 impl DemoProvider {
-    pub fn new(public_url: String) -> Self {
-        DemoProvider { public_url }
+    pub fn new(public_url: String, session_ids: Signer) -> Self {
+        DemoProvider {
+            public_url,
+            session_ids,
+        }
     }
 
-    pub fn create_checkout(&self) -> CheckoutSession {
-        let id = format!("cs_demo_{}", crate::random::token());
+    /// As Stripe does, the same idempotency key gives the same session (a double click leads
+    /// to one checkout). The id is keyed, so it cannot be guessed from the key.
+    pub fn create_checkout(&self, req: &CheckoutRequest) -> CheckoutSession {
+        let mac = self.session_ids.sign("demo-session", &req.idempotency_key);
+        let id = format!("cs_demo_{}", &mac[..32]);
         let url = format!("{}/demo/checkout/{id}", self.public_url);
         CheckoutSession { id, url }
     }
@@ -75,6 +84,33 @@ pub fn completed_event(donation: &DonationRow, success_url: &str, cancel_url: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
+
+    fn request(key: &str) -> CheckoutRequest {
+        CheckoutRequest {
+            donation_id: "d".into(),
+            idempotency_key: key.into(),
+            description: String::new(),
+            submit_message: String::new(),
+            coffees: 1,
+            unit_amount_cents: 500,
+            currency: "eur".into(),
+            lang: crate::i18n::Lang::De,
+            success_url: String::new(),
+            cancel_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_same_key_gives_the_same_session_and_another_key_another() {
+        let demo = DemoProvider::new("http://jar".into(), Signer::new(SecretString::from("k")));
+        let first = demo.create_checkout(&request("key-1"));
+        assert_eq!(first.id, demo.create_checkout(&request("key-1")).id);
+        assert_ne!(first.id, demo.create_checkout(&request("key-2")).id);
+        assert_eq!(first.url, format!("http://jar/demo/checkout/{}", first.id));
+        let other_jar = DemoProvider::new("http://jar".into(), Signer::new(SecretString::from("j")));
+        assert_ne!(first.id, other_jar.create_checkout(&request("key-1")).id, "keyed");
+    }
 
     #[test]
     fn the_fixture_is_a_checkout_session() {

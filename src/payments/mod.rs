@@ -92,7 +92,7 @@ pub enum Provider {
 impl Provider {
     pub async fn create_checkout(&self, req: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
         match self {
-            Provider::Demo(p) => Ok(p.create_checkout()),
+            Provider::Demo(p) => Ok(p.create_checkout(req)),
             Provider::Stripe(p) => p.create_checkout(req).await,
         }
     }

@@ -126,3 +126,32 @@ async fn a_pending_donation_shows_a_self_refreshing_confirmation_page() {
         "refreshing stops after a few tries"
     );
 }
+
+#[tokio::test]
+async fn a_double_submit_in_the_demo_leads_to_one_checkout_as_with_stripe() {
+    let app = spawn_demo_app().await;
+    let nonce = nonce_of(&app.get("/").await.text().await.unwrap());
+    let form = [("coffees", "2"), ("nonce", nonce.as_str()), ("name", "Anna")];
+
+    let (first, second) = tokio::join!(app.post_form("/donate", &form), app.post_form("/donate", &form));
+    let third = app.post_form("/donate", &form).await;
+
+    for r in [&first, &second, &third] {
+        assert_eq!(r.status(), 303, "a double submit is no error");
+    }
+    assert_eq!(first.headers()["location"], second.headers()["location"]);
+    assert_eq!(first.headers()["location"], third.headers()["location"]);
+    assert_eq!(app.count("donations").await, 1);
+    let post = |key: &'static str| {
+        app.client
+            .post(app.url("/donate"))
+            .header("Idempotency-Key", key)
+            .json(&serde_json::json!({"coffees": 1}))
+            .send()
+    };
+    let a: serde_json::Value = post("script-order-1").await.unwrap().json().await.unwrap();
+    let b: serde_json::Value = post("script-order-1").await.unwrap().json().await.unwrap();
+    assert_eq!(a["id"], b["id"], "the same key, the same demo session");
+    assert!(a["id"].as_str().unwrap().starts_with("cs_demo_"));
+    assert_eq!(app.count("donations").await, 2);
+}

@@ -68,12 +68,6 @@ impl wiremock::Respond for SlowStripe {
     }
 }
 
-fn nonce_of(page: &str) -> String {
-    let marker = "name=\"nonce\" value=\"";
-    let start = page.find(marker).expect("the form carries a nonce") + marker.len();
-    page[start..start + page[start..].find('"').unwrap()].to_owned()
-}
-
 #[tokio::test]
 async fn a_double_click_waits_for_the_first_checkout_and_gets_the_same_one() {
     let app = spawn_app().await;

@@ -312,3 +312,10 @@ pub fn in_database_files(app: &TestApp) -> impl Fn(&str) -> bool + use<> {
         })
     }
 }
+
+/// The nonce the donate form on `page` carries.
+pub fn nonce_of(page: &str) -> String {
+    let marker = "name=\"nonce\" value=\"";
+    let start = page.find(marker).expect("the form carries a nonce") + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
