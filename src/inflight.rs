@@ -56,6 +56,36 @@ impl Drop for KeyGuard<'_> {
     }
 }
 
+/// Idempotency keys whose checkout the provider answered with a 5xx. Stripe saves that answer
+/// under the key and replays it for 24 hours, so a reader who tries the same form again (the
+/// form's nonce makes the same key) is sent under a successor key instead.
+#[derive(Default)]
+pub struct SpoiledKeys(Mutex<HashMap<String, u32>>);
+
+impl SpoiledKeys {
+    /// Entries kept at most; past it the table starts over, which costs at worst one more
+    /// replayed error for a key spoiled before (a reader's next try spoils it again).
+    const MAX: usize = 10_000;
+
+    /// The key to send for `key` now: itself, or its successor after each spoiled attempt.
+    pub fn current(&self, key: &str) -> String {
+        match self.0.lock().map_or(0, |m| m.get(key).copied().unwrap_or(0)) {
+            0 => key.to_owned(),
+            n => format!("{key}-retry{n}"),
+        }
+    }
+
+    /// The provider answered `key`'s current successor with an error it would replay.
+    pub fn spoil(&self, key: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::MAX && !map.contains_key(key) {
+                map.clear();
+            }
+            *map.entry(key.to_owned()).or_default() += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +102,31 @@ mod tests {
         let again = locks.lock("k").await;
         drop(again);
         assert!(locks.is_empty());
+    }
+
+    #[test]
+    fn a_spoiled_key_is_followed_by_a_new_successor_each_time() {
+        let keys = SpoiledKeys::default();
+        assert_eq!(keys.current("k"), "k");
+        keys.spoil("k");
+        assert_eq!(keys.current("k"), "k-retry1");
+        keys.spoil("k");
+        assert_eq!(keys.current("k"), "k-retry2");
+        assert_eq!(keys.current("other"), "other");
+    }
+
+    #[test]
+    fn a_full_table_of_spoiled_keys_starts_over() {
+        let keys = SpoiledKeys::default();
+        for i in 0..SpoiledKeys::MAX {
+            keys.spoil(&i.to_string());
+        }
+        keys.spoil("0");
+        assert_eq!(keys.current("0"), "0-retry2", "a known key is counted on");
+        keys.spoil("new");
+        assert_eq!(
+            (keys.current("new"), keys.current("0")),
+            ("new-retry1".into(), "0".into())
+        );
     }
 }

@@ -124,6 +124,7 @@ impl Application {
             metrics: Arc::clone(&metrics),
             metrics_token: settings.admin.metrics_token,
             checkout_locks: Default::default(),
+            spoiled_keys: Default::default(),
             outbox: outbox.clone(),
             reconcile_enabled: settings
                 .payment

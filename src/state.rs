@@ -7,7 +7,7 @@ use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::config::{AbuseSettings, SiteSettings, WebhookSettings};
 use crate::domain::Rules;
-use crate::inflight::KeyedLocks;
+use crate::inflight::{KeyedLocks, SpoiledKeys};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::payments::Provider;
@@ -49,6 +49,8 @@ pub struct AppState {
     pub outbox: Outbox,
     /// One checkout at a time per idempotency key (a double-clicked form).
     pub checkout_locks: KeyedLocks,
+    /// Idempotency keys the provider answered with an error it would replay (a 5xx).
+    pub spoiled_keys: SpoiledKeys,
     /// The newest wall pages, until the next write.
     pub wall_cache: WallCache,
 }

@@ -42,9 +42,14 @@ pub struct CheckoutSession {
 pub enum ProviderError {
     #[error("the payment provider did not answer in time")]
     Timeout,
-    /// A network error or a 5xx: worth one retry.
+    /// A network error, or a 409 (a request with the same key is still running): the same
+    /// request may succeed if sent again.
     #[error("the payment provider is unavailable: {0}")]
     Unavailable(String),
+    /// A 5xx (or a proxy's error page). Stripe saves the answer under the idempotency key once
+    /// it started executing and replays it, so the same key would only get the same error.
+    #[error("the payment provider failed on its side: {0}")]
+    ServerError(String),
     /// 429: Stripe's rate limit for the account; back off.
     #[error("the payment provider's rate limit was reached")]
     RateLimited,
@@ -55,9 +60,13 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// Whether the same request may succeed if sent again at once.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, ProviderError::Timeout | ProviderError::Unavailable(_))
+    /// Whether the same request, with the same idempotency key, may succeed if sent again:
+    /// what Stripe's own libraries retry (a connection failure, a timeout, 409 and 429).
+    pub fn retries_with_same_key(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Timeout | ProviderError::Unavailable(_) | ProviderError::RateLimited
+        )
     }
 
     /// One word for the metrics.
@@ -65,6 +74,7 @@ impl ProviderError {
         match self {
             ProviderError::Timeout => "timeout",
             ProviderError::Unavailable(_) => "unavailable",
+            ProviderError::ServerError(_) => "server_error",
             ProviderError::RateLimited => "rate_limited",
             ProviderError::NotFound => "not_found",
             ProviderError::Failed(_) => "failed",

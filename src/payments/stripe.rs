@@ -110,13 +110,15 @@ impl StripeProvider {
             .metadata(metadata)
             .payment_intent_data(intent);
         // The same request always carries the same key, so a double submit or our own retry
-        // cannot create a second session. A network error or a 5xx is retried once with it.
+        // cannot create a second session. Only what may succeed with that key is retried, once
+        // (a 5xx would be replayed: the caller starts afresh under another key).
         let key = IdempotencyKey::new(format!("kaffeekasse-checkout-{}", req.idempotency_key))
             .map_err(|e| ProviderError::Failed(format!("idempotency key: {e:?}")))?;
         const OP: &str = "create_session";
         let session: Session = match self.send(request.build(), Some(key.clone()), OP).await {
-            Err(e) if e.is_transient() => {
+            Err(e) if e.retries_with_same_key() => {
                 tracing::warn!(error = %e, "creating the checkout session failed; retrying once with the same key");
+                tokio::time::sleep(retry_delay(&e)).await;
                 self.send(request.build(), Some(key), OP).await?
             }
             other => other?,
@@ -232,16 +234,28 @@ impl StripeProvider {
                 StripeError::Stripe(_, 429) => ProviderError::RateLimited,
                 // 409: a request with the same idempotency key is still in progress (another
                 // process, or a first attempt that timed out here but not at Stripe).
-                StripeError::Stripe(errors, status) if status >= 500 || status == 409 => {
-                    ProviderError::Unavailable(format!("status {status}: {errors:?}"))
+                StripeError::Stripe(errors, 409) => {
+                    ProviderError::Unavailable(format!("status 409: {errors:?}"))
+                }
+                StripeError::Stripe(errors, status) if status >= 500 => {
+                    ProviderError::ServerError(format!("status {status}: {errors:?}"))
                 }
                 // An error status whose body is not Stripe's JSON: a proxy or load balancer in
                 // front of Stripe answered (a 502 or 503 page).
                 StripeError::JSONDeserialize(why) if why == "error deserializing Stripe error" => {
-                    ProviderError::Unavailable(why)
+                    ProviderError::ServerError(why)
                 }
                 other => ProviderError::Failed(other.to_string()),
             })?;
         Ok(miniserde::json::to_string(&value))
+    }
+}
+
+/// How long to wait before the one retry: Stripe asks for a back-off on 429; a connection
+/// failure or a 409 is usually over in a moment.
+fn retry_delay(e: &ProviderError) -> std::time::Duration {
+    match e {
+        ProviderError::RateLimited => std::time::Duration::from_millis(1000),
+        _ => std::time::Duration::from_millis(200),
     }
 }

@@ -25,6 +25,7 @@ mod read_path;
 mod reconcile;
 mod retention;
 mod state_machine;
+mod stripe_retries;
 mod wall;
 mod webhook_security;
 mod xss;

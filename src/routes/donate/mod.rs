@@ -12,7 +12,7 @@ use super::here::Here;
 use super::home::render_form;
 use super::page;
 use crate::i18n::Lang;
-use crate::payments::CheckoutRequest;
+use crate::payments::{CheckoutRequest, ProviderError};
 use crate::state::State;
 use crate::storage::{self, donations::NewDonation};
 
@@ -132,7 +132,10 @@ async fn start_checkout(
         Some(key) => Some(state.checkout_locks.lock(key).await),
         None => None,
     };
-    let (donation_id, idempotency_key) = checkout_identity(state, idempotency_key).await?;
+    // After a 5xx the form's key would only get Stripe's saved error again: its successor.
+    let form_key = idempotency_key.clone();
+    let sent_key = idempotency_key.map(|k| state.spoiled_keys.current(&k));
+    let (donation_id, idempotency_key) = checkout_identity(state, sent_key).await?;
     let lang_suffix = if lang == Lang::En { "&lang=en" } else { "" };
     let request = CheckoutRequest {
         idempotency_key,
@@ -149,11 +152,15 @@ async fn start_checkout(
         ),
         cancel_url: cancel_url(state),
     };
-    let session = state
-        .provider
-        .create_checkout(&request)
-        .await
-        .map_err(DonateError::Provider)?;
+    let session = match state.provider.create_checkout(&request).await {
+        Ok(session) => session,
+        Err(e) => {
+            if let (ProviderError::ServerError(_), Some(key)) = (&e, &form_key) {
+                state.spoiled_keys.spoil(key);
+            }
+            return Err(DonateError::Provider(e));
+        }
+    };
     // The row is written only once the provider has a session for it, so a provider failure
     // leaves nothing behind that could look like a live donation.
     let name = form.name.as_ref().map(|n| n.as_str().to_owned());

@@ -86,6 +86,18 @@ impl StripeMock {
         .await;
     }
 
+    /// The idempotency key of every POST Stripe received, in order.
+    pub async fn idempotency_keys(&self) -> Vec<String> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// How many requests Stripe has received so far.
     pub async fn calls(&self) -> usize {
         self.server.received_requests().await.map_or(0, |r| r.len())
