@@ -9,6 +9,7 @@ pub mod backup;
 pub mod donations;
 pub mod events;
 pub mod ledger;
+pub mod lock;
 pub mod lookups;
 pub mod ops;
 pub mod outbox;
