@@ -13,6 +13,7 @@ pub mod lock;
 pub mod lookups;
 pub mod ops;
 pub mod outbox;
+pub mod restore;
 pub mod sessions;
 pub mod state;
 pub mod supporters;

@@ -22,6 +22,7 @@ mod privacy;
 mod privacy_at_rest;
 mod read_path;
 mod reconcile;
+mod restore;
 mod state_machine;
 mod wall;
 mod webhook_security;
