@@ -58,9 +58,20 @@ pub fn exclusive(database: &Path) -> anyhow::Result<DatabaseLock> {
     }
 }
 
-/// Opens (or creates, private) the lock file. It stays empty; only the lock on it matters.
+/// Opens (or creates, private) the lock file. It stays empty; only the lock on it matters, and a
+/// read-only descriptor can hold it, so a lock file created by another user who may write here
+/// (root running `restore`) does not lock the service out, as long as it can read it.
 fn open(database: &Path) -> anyhow::Result<File> {
     let path = lock_path(database);
+    match File::open(&path) {
+        Ok(file) => return Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("cannot open the lock file {}", path.display()))
+            );
+        }
+    }
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]

@@ -19,6 +19,7 @@ pub mod state;
 pub mod supporters;
 
 mod db;
+mod files;
 mod writer;
 
 pub use db::{Db, JobFuture, connect};

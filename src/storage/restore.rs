@@ -17,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 
 use super::backup::{self, BackupReport};
+use super::files::{Owner, copy_private, make_private, remove_if_there, sibling};
 use super::lock;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -48,6 +49,9 @@ pub async fn restore(url: &str, from: &Path) -> anyhow::Result<RestoreReport> {
         std::path::absolute(database).with_context(|| format!("cannot resolve {}", database.display()))?;
     let from = std::path::absolute(from).with_context(|| format!("cannot resolve {}", from.display()))?;
     let _held = lock::exclusive(&database)?;
+    let owner = Owner::of(&database);
+    // Root restoring for a service user: the service must be able to open the lock file.
+    owner.give(&lock::lock_path(&database)).ok();
     refuse_odd_sources(&from, &database)?;
     let pending = inspect(&from).await?;
 
@@ -65,6 +69,7 @@ pub async fn restore(url: &str, from: &Path) -> anyhow::Result<RestoreReport> {
             .and_then(|f| f.sync_all())
             .context("syncing the restored copy to disk")?;
         make_private(&partial)?;
+        owner.give(&partial)?;
         put_in_place(&partial, &database)?;
         Ok(RestoreReport {
             database: database.clone(),
@@ -80,13 +85,6 @@ pub async fn restore(url: &str, from: &Path) -> anyhow::Result<RestoreReport> {
         }
     }
     done
-}
-
-/// `path` with `suffix` appended to its name (`db` → `db-wal`).
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 fn refuse_odd_sources(from: &Path, database: &Path) -> anyhow::Result<()> {
@@ -175,22 +173,6 @@ pub fn pending_migrations(
     Ok(embedded.len() - applied.len())
 }
 
-/// Copies `from` to `to`, which is created new with mode 0600 (never world-readable, not for a
-/// moment), and syncs it.
-fn copy_private(from: &Path, to: &Path) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut target = options
-        .open(to)
-        .with_context(|| format!("cannot create {}", to.display()))?;
-    let mut source = std::fs::File::open(from).with_context(|| format!("cannot read {}", from.display()))?;
-    std::io::copy(&mut source, &mut target)
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    target.sync_all().context("syncing the copy to disk")
-}
-
 /// Brings the copy to this version's schema, on a rollback journal: no `-wal` beside it when it
 /// is renamed (the service turns WAL back on when it opens the database).
 async fn migrate(copy: &Path) -> anyhow::Result<()> {
@@ -218,16 +200,6 @@ async fn newest_event(copy: &Path) -> anyhow::Result<Option<i64>> {
         .context("reading the newest event's time")?;
     conn.close().await.ok();
     Ok(newest)
-}
-
-fn make_private(path: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot make {} private", path.display()))?;
-    }
-    Ok(())
 }
 
 /// Renames `copy` over `database` once the old database's journal files are out of the way.
@@ -263,14 +235,6 @@ fn put_in_place(copy: &Path, database: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("syncing {}", dir.display()))?;
     }
     Ok(())
-}
-
-fn remove_if_there(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot remove {}", path.display()))),
-    }
 }
 
 #[cfg(test)]

@@ -364,3 +364,32 @@ async fn a_backup_from_an_older_version_is_migrated_to_this_one() {
         newest.display()
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_restored_file_and_its_lock_belong_to_the_old_databases_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let app = spawn_app().await;
+    app.donation("cs_owner").paid().await;
+    let (_backups, file) = backup_of(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("kasse.db");
+    existing_database(&database).await;
+    std::fs::remove_file(dir.path().join("kasse.db.lock")).unwrap();
+    // As the service's own user: root gives the database to another one, as systemd's
+    // DynamicUser does. Without root there is nobody else to give it to.
+    if std::os::unix::fs::chown(&database, Some(4242), Some(4242)).is_err() {
+        eprintln!("skipped: changing a file's owner needs root");
+        return;
+    }
+
+    let output = restore(&file, &database);
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let owner = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.uid(), m.gid())
+    };
+    assert_eq!(owner(&database), (4242, 4242));
+    assert_eq!(owner(&dir.path().join("kasse.db.lock")), (4242, 4242));
+}
