@@ -46,6 +46,11 @@ enum Command {
         /// Where to write it; must not exist yet.
         file: PathBuf,
     },
+    /// Put a backup in place of the database (with the service stopped), then migrate it.
+    Restore {
+        /// The backup to restore; it is left as it is.
+        file: PathBuf,
+    },
     /// Admin sessions.
     Admin {
         #[command(subcommand)]
@@ -65,6 +70,9 @@ async fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Backup { file } = &command {
         return backup(file).await;
+    }
+    if let Command::Restore { file } = &command {
+        return restore(file).await;
     }
     let settings = match Settings::from_env() {
         Ok(s) => s,
@@ -121,6 +129,7 @@ async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         }
         // Handled before the configuration is read; here for completeness.
         Command::Backup { file } => return Ok(backup(&file).await),
+        Command::Restore { file } => return Ok(restore(&file).await),
         Command::Admin {
             command: AdminCommand::LogoutAll,
         } => {
@@ -153,6 +162,45 @@ async fn backup(file: &std::path::Path) -> ExitCode {
                 report.donations,
                 report.events,
                 report.notifications
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kaffeekasse: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `restore`, like `backup`, reads only `DATABASE_URL`.
+async fn restore(file: &std::path::Path) -> ExitCode {
+    let database = match Settings::database_from_env() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("kaffeekasse: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match storage::restore::restore(&database.url, file).await {
+        Ok(report) => {
+            let counts = &report.counts;
+            let (supporters, coffees, cents) = counts.wall;
+            println!(
+                "restored {} to {}: {} donations, {} events, {} notifications; the wall shows {supporters} supporters, {coffees} coffees, {cents} cents; {} migration(s) applied; integrity ok",
+                file.display(),
+                report.database.display(),
+                counts.donations,
+                counts.events,
+                counts.notifications,
+                report.migrated
+            );
+            // Stripe retries a delivery for three days: an event made before the backup may
+            // have arrived after it. Reconciling is idempotent, so reaching back costs nothing.
+            let days = report
+                .newest_event
+                .map_or(3, |at| (storage::now() - at).max(0) / 86_400 + 4);
+            println!(
+                "start the service, then fetch what came after the backup: kaffeekasse reconcile --since {days}"
             );
             ExitCode::SUCCESS
         }

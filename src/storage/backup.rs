@@ -108,8 +108,8 @@ fn create_private(to: &Path) -> anyhow::Result<()> {
     })
 }
 
-/// Opens the copy read-only, checks its integrity and counts what it holds.
-async fn check(path: &Path) -> anyhow::Result<BackupReport> {
+/// Opens the copy read-only, checks its integrity and counts what it holds (a restore's too).
+pub(crate) async fn check(path: &Path) -> anyhow::Result<BackupReport> {
     let mut conn = SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)

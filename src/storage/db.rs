@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::lock::{self, DatabaseLock};
 pub use super::writer::JobFuture;
 use super::writer::{self, Command, Job};
 use crate::config::DatabaseSettings;
@@ -28,6 +29,8 @@ pub struct Db {
     batches: Arc<AtomicU64>,
     /// The writer task, until `Application` takes it to supervise.
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// The shared lock on `<db>.lock` that tells `kaffeekasse restore` the database is in use.
+    _lock: Option<Arc<DatabaseLock>>,
 }
 
 impl Db {
@@ -104,6 +107,13 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     let url = &settings.url;
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?;
+    // Before the file is touched: a restore in progress must not find it opened (or created).
+    let file = options.get_filename();
+    let in_memory = file.as_os_str().is_empty() || file.to_str() == Some(":memory:");
+    let held = match in_memory {
+        true => None,
+        false => Some(Arc::new(lock::shared(file)?)),
+    };
     private_files(options.get_filename())?;
     let options = options
         .create_if_missing(true)
@@ -142,6 +152,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         version,
         batches,
         task: Arc::new(Mutex::new(Some(task))),
+        _lock: held,
     })
 }
 

@@ -9,15 +9,18 @@ pub mod backup;
 pub mod donations;
 pub mod events;
 pub mod ledger;
+pub mod lock;
 pub mod lookups;
 pub mod ops;
 pub mod outbox;
+pub mod restore;
 pub mod retention;
 pub mod sessions;
 pub mod state;
 pub mod supporters;
 
 mod db;
+mod files;
 mod writer;
 
 pub use db::{Db, JobFuture, connect};

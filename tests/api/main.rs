@@ -23,6 +23,7 @@ mod privacy;
 mod privacy_at_rest;
 mod read_path;
 mod reconcile;
+mod restore;
 mod retention;
 mod state_machine;
 mod stripe_retries;
