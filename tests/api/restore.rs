@@ -92,6 +92,7 @@ async fn the_service_does_not_open_a_database_while_it_is_being_restored() {
         busy_timeout: std::time::Duration::from_secs(1),
         read_connections: 1,
         batch_max: 1,
+        abandoned_retention: std::time::Duration::from_secs(86_400),
     };
 
     let refused = kaffeekasse::storage::connect(&settings).await.err().unwrap();
