@@ -9,6 +9,7 @@ mod cli;
 mod currencies;
 mod demo;
 mod donate;
+mod double_submit;
 mod errors;
 mod going_live;
 mod head;
