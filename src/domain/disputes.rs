@@ -1,11 +1,32 @@
 //! A charge's disputes, each by id. A charge can be disputed again after a first dispute was
 //! won, so one state per charge would let the won dispute hide the later one. Each dispute's
-//! status climbs `open < won < lost` (see [`DisputeState`]), so merging by maximum per id is
+//! status climbs `none < open < won < lost`, so merging by maximum per id is
 //! order-independent, and the charge's state is derived from all of them.
 
 use std::collections::BTreeMap;
 
-use super::lifecycle::DisputeState;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DisputeState {
+    None,
+    Open,
+    Won,
+    Lost,
+}
+
+impl DisputeState {
+    /// A dispute's `status`. Warnings (inquiries) and reviews are open; `won`, a closed warning
+    /// and `prevented` (stopped before it became a chargeback, API 2025-08-27) cost nothing and
+    /// count as won; `lost` is lost. An unknown status means a dispute exists: open.
+    pub fn from_stripe(status: Option<&str>) -> DisputeState {
+        match status {
+            Some("won" | "warning_closed" | "prevented") => DisputeState::Won,
+            Some("lost") => DisputeState::Lost,
+            _ => DisputeState::Open,
+        }
+    }
+}
+
+super::word_enum!(DisputeState { None => "none", Open => "open", Won => "won", Lost => "lost" });
 
 /// The key of the one dispute state a row stored before disputes were kept by id.
 const LEGACY: &str = "";

@@ -12,7 +12,7 @@
 //! duplication of a donation's events gives the same [`Facts`], and therefore the same
 //! [`DonationStatus`], as in-order delivery. The property test below checks exactly that.
 
-use super::disputes::Disputes;
+use super::disputes::{DisputeState, Disputes};
 use super::refunds::{RefundState, Refunds};
 
 /// How far the checkout itself got.
@@ -24,27 +24,6 @@ pub enum CheckoutState {
     Expired,
     Failed,
     Paid,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum DisputeState {
-    None,
-    Open,
-    Won,
-    Lost,
-}
-
-impl DisputeState {
-    /// A dispute's `status`. Warnings (inquiries) and reviews are open; `won`, a closed warning
-    /// and `prevented` (stopped before it became a chargeback, API 2025-08-27) cost nothing and
-    /// count as won; `lost` is lost. An unknown status means a dispute exists: open.
-    pub fn from_stripe(status: Option<&str>) -> DisputeState {
-        match status {
-            Some("won" | "warning_closed" | "prevented") => DisputeState::Won,
-            Some("lost") => DisputeState::Lost,
-            _ => DisputeState::Open,
-        }
-    }
 }
 
 /// What the public and the ledger see. Derived from [`Facts`], never set directly.
@@ -226,7 +205,6 @@ fn share(refunded: i64, charged: i64, amount: i64) -> i64 {
 }
 
 super::word_enum!(CheckoutState { Open => "open", Processing => "processing", Expired => "expired", Failed => "failed", Paid => "paid" });
-super::word_enum!(DisputeState { None => "none", Open => "open", Won => "won", Lost => "lost" });
 super::word_enum!(DonationStatus {
     Pending => "pending", Processing => "processing", Paid => "paid", Failed => "failed",
     Expired => "expired", Refunded => "refunded", Disputed => "disputed", Lost => "lost",

@@ -17,9 +17,9 @@ mod text;
 mod word_enum;
 
 pub use coffees::Coffees;
-pub use disputes::Disputes;
+pub use disputes::{DisputeState, Disputes};
 pub use error::{ParseError, UnknownValue};
-pub use lifecycle::{ChargeAmount, CheckoutState, DisputeState, DonationStatus, Effect, Facts};
+pub use lifecycle::{ChargeAmount, CheckoutState, DonationStatus, Effect, Facts};
 pub use money::{Currency, Money};
 pub use notice::{Channel, NoticeKind, next_attempt, notice_for};
 pub use refunds::{Refund, RefundState, Refunds, RefundsById};

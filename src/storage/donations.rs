@@ -41,7 +41,6 @@ pub struct DonationRow {
     pub charge_refunded_cents: i64,
     #[sqlx(try_from = "String")]
     pub refunds: RefundsById,
-    /// Derived from `disputes` (kept for the accounts).
     #[sqlx(try_from = "String")]
     pub dispute_state: DisputeState,
     #[sqlx(try_from = "String")]
