@@ -1,6 +1,7 @@
 //! Kaffeekasse: a self-hosted tip jar. See ARCHITECTURE.md for how the modules fit together.
 
 pub mod auth;
+pub mod budget;
 pub mod client_key;
 pub mod config;
 pub mod domain;

@@ -185,6 +185,9 @@ fn every_limit_forgets_its_idle_clients() {
         donate_rate_global: None,
         thanks_rate_per_ip: per_client,
         manage_rate_per_ip: per_client,
+        body_timeout: std::time::Duration::from_secs(5),
+        body_budget: (1 << 20, 1 << 16),
+        connections_per_client: 8,
     };
     let limits = Limits::new(&abuse, &Metrics::new());
     let now = Instant::now();

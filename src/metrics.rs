@@ -54,7 +54,7 @@ pub struct StripeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StripeErrorLabels {
     pub operation: String,
-    /// `timeout`, `unavailable`, `rate_limited`, `not_found`, `failed`.
+    /// `timeout`, `unavailable`, `server_error`, `rate_limited`, `not_found`, `failed`.
     pub kind: String,
 }
 

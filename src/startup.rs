@@ -16,6 +16,8 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
+use crate::budget::{BodyBudget, ConnectionSlots};
+use crate::client_key::ClientKey;
 use crate::config::Settings;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -40,6 +42,12 @@ impl Application {
     /// Opens and migrates the database, binds the listener, builds the server (not yet running)
     /// and starts the background tasks.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        match crate::budget::raise_open_files_limit() {
+            Some((soft, hard)) => {
+                tracing::info!(soft, hard, "open files: the soft limit is raised to the hard one")
+            }
+            None => tracing::warn!("open files: the limits could not be read"),
+        }
         let db = storage::connect(&settings.database).await?;
         db.migrate().await?;
 
@@ -105,6 +113,9 @@ impl Application {
             metrics.webhook_arrived(at);
         }
         let limits = Limits::new(&settings.abuse, &metrics);
+        let bodies = BodyBudget::new(settings.abuse.body_budget.0, settings.abuse.body_budget.1);
+        let connections = ConnectionSlots::new(settings.abuse.connections_per_client);
+        let proxies = settings.abuse.trusted_proxies.clone();
         tracing::info!(%public_url, provider = provider.name(), livemode = provider.livemode(), "starting Kaffeekasse");
 
         let state = web::Data::new(AppState {
@@ -125,6 +136,7 @@ impl Application {
             metrics_token: settings.admin.metrics_token,
             checkout_locks: Default::default(),
             spoiled_keys: Default::default(),
+            bodies,
             outbox: outbox.clone(),
             reconcile_enabled: settings
                 .payment
@@ -169,6 +181,7 @@ impl Application {
             App::new()
                 // Innermost first: every page error becomes a page, and every page then gets its
                 // caching and security headers; the timeout is outermost of ours.
+                .wrap(from_fn(routes::body_limits::budget))
                 .wrap(from_fn(routes::error::render_error_pages))
                 .wrap(from_fn(routes::no_store_for_private_pages))
                 .wrap(routes::security_headers(https))
@@ -182,7 +195,18 @@ impl Application {
                 .app_data(web::JsonConfig::default().limit(routes::FORM_BODY_LIMIT))
                 .configure(routes::configure)
         })
-        // Slow-loris protection: headers within 10 s, idle keep-alive connections closed.
+        // Each client's open connections are counted (a proxy's are the readers' behind it).
+        .on_connect(move |io, ext| {
+            let peer = io
+                .downcast_ref::<actix_web::rt::net::TcpStream>()
+                .and_then(|tcp| tcp.peer_addr().ok())
+                .map(|a| a.ip().to_canonical());
+            if let Some(ip) = peer.filter(|ip| !proxies.iter().any(|net| net.contains(ip))) {
+                ext.insert(connections.open(ClientKey::from(ip)));
+            }
+        })
+        // Slow-loris protection: headers within 10 s, bodies within BODY_TIMEOUT_SECS (the
+        // body_limits middleware), idle keep-alive connections closed.
         .client_request_timeout(Duration::from_secs(10))
         .client_disconnect_timeout(Duration::from_secs(5))
         .keep_alive(Duration::from_secs(30))

@@ -49,6 +49,8 @@ pub struct AppState {
     pub outbox: Outbox,
     /// One checkout at a time per idempotency key (a double-clicked form).
     pub checkout_locks: KeyedLocks,
+    /// Bytes of request bodies still arriving, per client and in all.
+    pub bodies: crate::budget::BodyBudget,
     /// Idempotency keys the provider answered with an error it would replay (a 5xx).
     pub spoiled_keys: SpoiledKeys,
     /// The newest wall pages, until the next write.

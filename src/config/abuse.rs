@@ -18,6 +18,12 @@ pub struct AbuseSettings {
     pub thanks_rate_per_ip: Option<(Rate, NonZeroU32)>,
     /// Changes through manage links one client address may make, and its burst; `None` is off.
     pub manage_rate_per_ip: Option<(Rate, NonZeroU32)>,
+    /// How long a request's body may take to arrive after its headers.
+    pub body_timeout: std::time::Duration,
+    /// Bytes of unfinished request bodies the process holds at most, and one client at most.
+    pub body_budget: (usize, usize),
+    /// Connections one client may have open (a trusted proxy's are not counted).
+    pub connections_per_client: usize,
 }
 
 pub(super) fn read(v: &Vars) -> Result<AbuseSettings, ConfigError> {
@@ -42,5 +48,12 @@ pub(super) fn read(v: &Vars) -> Result<AbuseSettings, ConfigError> {
             .rate("MANAGE_RATE_PER_IP", "10/1m")?
             .map(|r| burst("MANAGE_BURST_PER_IP", 5).map(|b| (r, b)))
             .transpose()?,
+        body_timeout: std::time::Duration::from_secs(v.num("BODY_TIMEOUT_SECS", 5, 1..=120)?),
+        // A webhook body is at most 256 KiB: a client may send four at once, the process 64.
+        body_budget: (
+            v.num("BODY_BUDGET_BYTES", 16 << 20, 64 << 10..=1 << 30)?,
+            v.num("BODY_BUDGET_PER_CLIENT_BYTES", 1 << 20, 16 << 10..=1 << 30)?,
+        ),
+        connections_per_client: v.num("CONNECTIONS_PER_CLIENT", 32, 1..=100_000)?,
     })
 }

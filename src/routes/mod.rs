@@ -5,6 +5,7 @@ mod admin;
 mod api;
 mod assets;
 mod badge;
+pub mod body_limits;
 pub mod client_ip;
 mod demo;
 mod donate;

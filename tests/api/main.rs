@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod basics;
 mod browser;
+mod budgets;
 mod cli;
 mod currencies;
 mod demo;
