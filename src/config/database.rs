@@ -28,7 +28,8 @@ pub(super) fn read(v: &Vars) -> Result<DatabaseSettings, ConfigError> {
         read_connections: v.num("DATABASE_READ_CONNECTIONS", 4, 1..=64)?,
         batch_max: v.num("WEBHOOK_BATCH_MAX", 64, 1..=1024)?,
         abandoned_retention: Duration::from_secs(
-            86_400 * v.num::<u64>("ABANDONED_RETENTION_DAYS", 30, 1..=3650)?,
+            // At least past Stripe's three days of webhook retries.
+            86_400 * v.num::<u64>("ABANDONED_RETENTION_DAYS", 30, 4..=3650)?,
         ),
     })
 }

@@ -51,14 +51,19 @@ impl Disputes {
     }
 
     /// The charge's state: lost if any dispute was lost, disputed while any is open, won once
-    /// every one was won. The legacy state counts only until a dispute is known by id (it is
-    /// most likely the same dispute, seen before ids were kept).
+    /// every one was won. The legacy state is most likely the dispute first known by id, seen
+    /// before ids were kept, so it is a floor for that one: a late, older event of a dispute
+    /// already lost or won cannot reopen it.
     pub fn state(&self) -> DisputeState {
-        let by_id = self.0.iter().filter(|(id, _)| id.as_str() != LEGACY);
-        let states: Vec<DisputeState> = if by_id.clone().next().is_some() {
-            by_id.map(|(_, s)| *s).collect()
-        } else {
-            self.0.values().copied().collect()
+        let legacy = self.0.get(LEGACY).copied().unwrap_or(DisputeState::None);
+        let mut by_id = self
+            .0
+            .iter()
+            .filter(|(id, _)| id.as_str() != LEGACY)
+            .map(|(_, s)| *s);
+        let states: Vec<DisputeState> = match by_id.next() {
+            None => vec![legacy],
+            Some(first) => std::iter::once(first.max(legacy)).chain(by_id).collect(),
         };
         if states.contains(&DisputeState::Lost) {
             DisputeState::Lost

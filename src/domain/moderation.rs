@@ -8,8 +8,14 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Dots that NFKC leaves as they are (it already maps `．` U+FF0E, `﹒` U+FE52 and `․` U+2024).
-const DOT_LOOKALIKES: &[char] = &['\u{3002}', '\u{FF61}', '\u{FE12}'];
+/// Dots that NFKC leaves as they are (it already maps `．` U+FF0E, `﹒` U+FE52 and `․` U+2024):
+/// ideographic full stops, the middle dot and the Arabic full stop.
+const DOT_LOOKALIKES: &[char] = &['\u{3002}', '\u{FF61}', '\u{FE12}', '\u{00B7}', '\u{06D4}'];
+
+/// Invisible characters that split a word for a matcher but not for a reader.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+}
 
 /// Spellings of a dot in brackets; spaces around them are part of the trick, too.
 const BRACKETED_DOTS: &[&str] = &[
@@ -20,12 +26,24 @@ const BRACKETED_DOTS: &[&str] = &[
 pub(super) fn normalized(text: &str) -> String {
     let plain: String = text
         .nfkc()
+        .filter(|c| !is_invisible(*c))
         .map(|c| if DOT_LOOKALIKES.contains(&c) { '.' } else { c })
         .collect::<String>()
         .to_lowercase();
-    BRACKETED_DOTS.iter().fold(plain, |s, dot| {
-        s.replace(&format!(" {dot} "), ".").replace(dot, ".")
-    })
+    BRACKETED_DOTS.iter().fold(plain, |s, dot| join_at(&s, dot))
+}
+
+/// `text` with each `dot` and the spaces on either side of it replaced by a plain dot.
+fn join_at(text: &str, dot: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(dot) {
+        out.push_str(rest[..at].trim_end());
+        out.push('.');
+        rest = rest[at + dot.len()..].trim_start();
+    }
+    out.push_str(rest);
+    out
 }
 
 pub(super) fn has_blocked_word(text: &str, blocked: &[String]) -> bool {
@@ -133,6 +151,12 @@ mod tests {
             ("parenthesised dot", "spam(.)com"),
             ("bracketed dot with spaces", "spam [.] com"),
             ("dot in words", "spam (dot) com"),
+            ("bracketed dot, a space before", "spam [.]com"),
+            ("bracketed dot, a space after", "spam[.] com"),
+            ("zero-width joiner beside the dot", "spam\u{200D}.\u{200D}com"),
+            ("zero-width space in the word", "ww\u{200B}w.spam"),
+            ("middle dot", "spam·com"),
+            ("Arabic full stop", "spam۔com"),
             ("German dot in words", "spam [punkt] de"),
             ("full-width www", "ｗｗｗ．spam"),
             ("full-width scheme", "ｈｔｔｐｓ：／／spam"),

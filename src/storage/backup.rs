@@ -77,6 +77,8 @@ async fn snapshot(url: &str, into: &Path) -> anyhow::Result<()> {
     // Not `create_if_missing`: a mistyped DATABASE_URL must not back up a new empty database.
     let source = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?;
+    // Held like any user of the database, so a restore cannot replace it under the snapshot.
+    let _in_use = super::lock::shared(source.get_filename())?;
     let mut conn = source
         .connect()
         .await

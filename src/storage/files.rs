@@ -63,18 +63,20 @@ impl Owner {
         }
     }
 
-    pub(super) fn give(self, path: &Path) -> anyhow::Result<()> {
+    /// Gives the open `file` to the owner: through its handle, so a name swapped for a link in
+    /// the meantime cannot redirect the change to another file.
+    pub(super) fn give(self, file: &std::fs::File) -> anyhow::Result<()> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
             let Some((uid, gid)) = self.ids else {
                 return Ok(());
             };
-            let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let meta = file.metadata().context("cannot read the restored file")?;
             if (meta.uid(), meta.gid()) == (uid, gid) {
                 return Ok(());
             }
-            match std::os::unix::fs::chown(path, Some(uid), Some(gid)) {
+            match std::os::unix::fs::fchown(file, Some(uid), Some(gid)) {
                 Ok(()) => {}
                 Err(e) if self.known => {
                     return Err(anyhow::Error::new(e).context(format!(
@@ -89,12 +91,23 @@ impl Owner {
     }
 }
 
-pub(super) fn make_private(path: &Path) -> anyhow::Result<()> {
+/// Opens `path` for the last steps on it (sync, mode, owner), refusing a symbolic link.
+pub(super) fn open_no_link(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    options
+        .open(path)
+        .with_context(|| format!("cannot open {} (a symbolic link is refused)", path.display()))
+}
+
+pub(super) fn make_private(file: &std::fs::File) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot make {} private", path.display()))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .context("cannot make the restored file private")?;
     }
     Ok(())
 }

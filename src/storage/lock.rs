@@ -22,14 +22,21 @@ pub fn lock_path(database: &Path) -> PathBuf {
 /// Held while the database is open; the lock goes with the last clone.
 #[derive(Debug)]
 pub struct DatabaseLock {
-    _file: File,
+    file: File,
+}
+
+impl DatabaseLock {
+    /// The open lock file, for changes that must reach this file and no other (its owner).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
 }
 
 /// A shared lock for a process that uses the database. Fails if a restore is replacing it.
 pub fn shared(database: &Path) -> anyhow::Result<DatabaseLock> {
     let file = open(database)?;
     match file.try_lock_shared() {
-        Ok(()) => Ok(DatabaseLock { _file: file }),
+        Ok(()) => Ok(DatabaseLock { file }),
         Err(TryLockError::WouldBlock) => anyhow::bail!(
             "{} is being restored (`kaffeekasse restore` holds {}); start again once it is done",
             database.display(),
@@ -45,7 +52,7 @@ pub fn shared(database: &Path) -> anyhow::Result<DatabaseLock> {
 pub fn exclusive(database: &Path) -> anyhow::Result<DatabaseLock> {
     let file = open(database)?;
     match file.try_lock() {
-        Ok(()) => Ok(DatabaseLock { _file: file }),
+        Ok(()) => Ok(DatabaseLock { file }),
         Err(TryLockError::WouldBlock) => anyhow::bail!(
             "{} is in use (another process holds {}): stop the service (and any \
              `kaffeekasse reconcile` or `replay`) before restoring",
@@ -61,9 +68,16 @@ pub fn exclusive(database: &Path) -> anyhow::Result<DatabaseLock> {
 /// Opens (or creates, private) the lock file. It stays empty; only the lock on it matters, and a
 /// read-only descriptor can hold it, so a lock file created by another user who may write here
 /// (root running `restore`) does not lock the service out, as long as it can read it.
+///
+/// Never through a symbolic link: whoever may write the directory (the service's user) could
+/// otherwise point the lock at any file, whose owner a restore run as root would then change.
 fn open(database: &Path) -> anyhow::Result<File> {
     let path = lock_path(database);
-    match File::open(&path) {
+    let mut read = std::fs::OpenOptions::new();
+    read.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut read, libc::O_NOFOLLOW);
+    match read.open(&path) {
         Ok(file) => return Ok(file),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
@@ -75,7 +89,10 @@ fn open(database: &Path) -> anyhow::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    }
     options
         .open(&path)
         .with_context(|| format!("cannot open the lock file {}", path.display()))

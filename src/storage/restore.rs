@@ -17,7 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 
 use super::backup::{self, BackupReport};
-use super::files::{Owner, copy_private, make_private, remove_if_there, sibling};
+use super::files::{Owner, copy_private, make_private, open_no_link, remove_if_there, sibling};
 use super::lock;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -48,10 +48,10 @@ pub async fn restore(url: &str, from: &Path) -> anyhow::Result<RestoreReport> {
     let database =
         std::path::absolute(database).with_context(|| format!("cannot resolve {}", database.display()))?;
     let from = std::path::absolute(from).with_context(|| format!("cannot resolve {}", from.display()))?;
-    let _held = lock::exclusive(&database)?;
+    let held = lock::exclusive(&database)?;
     let owner = Owner::of(&database);
     // Root restoring for a service user: the service must be able to open the lock file.
-    owner.give(&lock::lock_path(&database)).ok();
+    owner.give(held.file()).ok();
     refuse_odd_sources(&from, &database)?;
     let pending = inspect(&from).await?;
 
@@ -65,11 +65,11 @@ pub async fn restore(url: &str, from: &Path) -> anyhow::Result<RestoreReport> {
         migrate(&partial).await?;
         let counts = backup::check(&partial).await?;
         let newest_event = newest_event(&partial).await?;
-        std::fs::File::open(&partial)
-            .and_then(|f| f.sync_all())
-            .context("syncing the restored copy to disk")?;
-        make_private(&partial)?;
-        owner.give(&partial)?;
+        let copy = open_no_link(&partial)?;
+        copy.sync_all().context("syncing the restored copy to disk")?;
+        make_private(&copy)?;
+        owner.give(&copy)?;
+        drop(copy);
         put_in_place(&partial, &database)?;
         Ok(RestoreReport {
             database: database.clone(),

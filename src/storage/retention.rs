@@ -25,6 +25,10 @@ impl Pruned {
     }
 }
 
+/// How long a checkout still open (no outcome from Stripe yet) is kept whatever the retention
+/// period: the sweeper may still find it paid for 60 days (`SWEEP_UNTIL_SECS` in reconcile.rs).
+pub const OPEN_KEPT_SECS: i64 = 61 * 86_400;
+
 /// Prunes up to `limit` donations and `limit` events older than `cutoff`.
 pub async fn prune(
     conn: &mut SqliteConnection,
@@ -32,12 +36,15 @@ pub async fn prune(
     now: i64,
     limit: i64,
 ) -> Result<Pruned, sqlx::Error> {
+    // Expired and failed are final; processing (SEPA on its way) is not a checkout that never paid.
     let unpaid: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM donations WHERE checkout_state IN ('open', 'expired', 'failed') \
-         AND erased_at IS NULL AND created_at < ?1 ORDER BY created_at LIMIT ?2",
+         AND erased_at IS NULL AND created_at < ?1 \
+         AND (checkout_state != 'open' OR created_at < ?3) ORDER BY created_at LIMIT ?2",
     )
     .bind(cutoff)
     .bind(limit)
+    .bind(cutoff.min(now - OPEN_KEPT_SECS))
     .fetch_all(&mut *conn)
     .await?;
     let mut pruned = Pruned::default();

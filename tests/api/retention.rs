@@ -34,6 +34,18 @@ async fn after_the_retention_period_nothing_personal_of_unpaid_checkouts_is_left
         .public("Paula Bezahlt", "Danke!")
         .paid()
         .await;
+    // A SEPA payment still on its way is not a checkout that never paid.
+    let sepa = app
+        .donation("cs_sepa")
+        .public("Sepa Unterwegs", "Lastschrift")
+        .create()
+        .await;
+    app.deliver(
+        "evt_sepa",
+        "checkout.session.completed",
+        session("cs_sepa", &sepa, "unpaid", "complete", 500),
+    )
+    .await;
     // Someone else's checkout on a shared account (ignored), and an event we could not read
     // (failed), each with a person in it.
     let mut foreign = session("cs_shop", "", "paid", "complete", 4200);
@@ -68,12 +80,30 @@ async fn after_the_retention_period_nothing_personal_of_unpaid_checkouts_is_left
     let due = kaffeekasse::retention::run(&app.db, RETENTION, now() + 31 * DAY)
         .await
         .unwrap();
-
-    assert_eq!((due.donations, due.events), (2, 2), "{due:?}");
+    assert_eq!(
+        (due.donations, due.events),
+        (1, 2),
+        "the expired checkout and both events: {due:?}"
+    );
+    assert!(
+        contains("Quirin Verlassen"),
+        "a checkout with no outcome yet waits for the sweeper's 60 days"
+    );
+    let late = kaffeekasse::retention::run(&app.db, RETENTION, now() + 62 * DAY)
+        .await
+        .unwrap();
+    assert_eq!((late.donations, late.events), (1, 0), "{late:?}");
     for p in personal {
         assert!(!contains(p), "{p} is still in a database file");
     }
     assert!(contains("Paula Bezahlt"), "a paid coffee keeps its name");
+    let on_its_way = app.row("cs_sepa").await.unwrap();
+    assert_eq!(on_its_way.status, "processing");
+    assert_eq!(
+        on_its_way.name.as_deref(),
+        Some("Sepa Unterwegs"),
+        "so does a payment on its way"
+    );
     let unpaid = app.row("cs_abandoned").await.unwrap();
     assert_eq!(
         (unpaid.name, unpaid.message, unpaid.status.as_str()),
@@ -93,10 +123,11 @@ async fn after_the_retention_period_nothing_personal_of_unpaid_checkouts_is_left
     assert!(output.status.success(), "{}", text(&output.stderr));
     let copy = std::fs::read(&backup).unwrap();
     for p in personal.iter().chain(["Paula Bezahlt"].iter()) {
+        // (The SEPA donor's name stays too, as checked above.)
         let found = copy.windows(p.len()).any(|w| w == p.as_bytes());
         assert_eq!(found, *p == "Paula Bezahlt", "{p} in the backup");
     }
-    let again = kaffeekasse::retention::run(&app.db, RETENTION, now() + 32 * DAY)
+    let again = kaffeekasse::retention::run(&app.db, RETENTION, now() + 63 * DAY)
         .await
         .unwrap();
     assert!(!again.any(), "each row is pruned once: {again:?}");
