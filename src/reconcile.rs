@@ -163,7 +163,11 @@ pub async fn sweep(db: &Db, ledger: &Ledger, stripe: &StripeProvider) -> anyhow:
                 break;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not ask Stripe about a pending session; the sweep continues next run");
+                // The kind only: Stripe's message may name the session, a capability.
+                tracing::warn!(
+                    kind = e.kind(),
+                    "could not ask Stripe about a pending session; the sweep continues next run"
+                );
                 report.stopped = true;
                 break;
             }

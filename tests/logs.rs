@@ -1,5 +1,7 @@
-//! Secrets never reach the logs: a full run with every log level on, searched for each secret.
-//! A test binary of its own, because it installs the process-wide tracing subscriber.
+//! Secrets never reach the logs: a full run with every log level on, searched for each secret,
+//! for every key to a donor (a Checkout Session id, a manage token), for readers' addresses, and
+//! for a line a client forged. A test binary of its own, because it installs the process-wide
+//! tracing subscriber (the service's own, with its escaping).
 
 #[allow(dead_code, unused_imports)]
 #[path = "api/helpers/mod.rs"]
@@ -33,19 +35,20 @@ impl Write for Captured {
 async fn no_secret_appears_in_logs_errors_or_debug_output() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
-        // Everything, except the mock Stripe's own log of what it received: the real Stripe is
-        // meant to see the key.
-        .with_env_filter("trace,wiremock=off")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    // Everything, except the mock Stripe's own log of what it received: the real Stripe is meant
+    // to see the key.
+    kaffeekasse::telemetry::init_with(
+        kaffeekasse::config::LogFormat::Pretty,
+        tracing_subscriber::EnvFilter::new("trace,wiremock=off"),
+        move || writer.clone(),
+    );
     let secrets = format!("{WEBHOOK_SECRET},{SECOND_WEBHOOK_SECRET}");
     let app = spawn_app_with(&[
         ("STRIPE_SECRET_KEY", STRIPE_KEY),
         ("STRIPE_WEBHOOK_SECRET", &secrets),
         ("ADMIN_TOKEN", ADMIN_TOKEN),
         ("SIGNING_SECRET", SIGNING_SECRET),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
     ])
     .await;
 
@@ -68,10 +71,26 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     let start = thanks.find("/manage/").expect("a manage link") + "/manage/".len();
     let manage_token = thanks[start..start + thanks[start..].find('"').unwrap()].to_owned();
     assert_eq!(app.get(&format!("/manage/{manage_token}")).await.status(), 200);
+    // Refusals from a reader's address (behind the trusted proxy), one with a forged line in a
+    // field's name, one with a hostile query.
+    let reader = "198.51.100.77";
+    let forged_line = "FORGED: admin logged in";
+    let refused = app
+        .client
+        .post(app.url("/donate"))
+        .header("X-Forwarded-For", reader)
+        .header("Content-Type", "application/json")
+        .body(format!(r#"{{"coffees": 1, "x\n{forged_line}": 1}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    app.post_webhook_with(&forged, Some("t=1,v1=00")).await;
     // Admin: a wrong token, the right one, a session, the export.
     app.client
         .get(app.url("/api/admin/donations"))
         .header("Authorization", "Bearer wrong")
+        .header("X-Forwarded-For", "203.0.113.9")
         .send()
         .await
         .unwrap();
@@ -109,6 +128,26 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
         "the capture works"
     );
     assert!(logs.contains("stripe event processed"));
+    assert!(
+        logs.contains("donation rejected"),
+        "the refusal is logged: {logs}"
+    );
+    // The test's event id is made from the session id; that one is no key.
+    let unkeyed = logs.replace("evt_paid_cs_logs", "evt_paid");
+    for key in ["cs_logs", manage_token.as_str(), reader, "203.0.113.9"] {
+        if let Some(i) = unkeyed.find(key) {
+            let around = &unkeyed[i.saturating_sub(200)..i + key.len()];
+            panic!("a key to a donor or an address is in the logs: …{around}…");
+        }
+    }
+    assert!(
+        !logs.lines().any(|l| l.starts_with(forged_line)),
+        "a client forged a log line"
+    );
+    assert!(
+        logs.contains(&format!("\\n{forged_line}")),
+        "it is there, escaped"
+    );
     for secret in [
         STRIPE_KEY,
         WEBHOOK_SECRET,

@@ -55,7 +55,9 @@ pub async fn request_timeout(
     match tokio::time::timeout(limit, next.call(req)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(?limit, "request timed out");
+            if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::TimedOut) {
+                tracing::warn!(?limit, left_out, "request timed out");
+            }
             // The request is gone with the dropped future, so no middleware can render a page for
             // it: the bare answer is the error's own (503, not cached).
             Err(error::PageError::Unavailable.into())

@@ -161,7 +161,8 @@ async fn settle(state: &State, session_id: &str, row: DonationRow) -> anyhow::Re
         }
         Ok(None) => Ok(row),
         Err(e) => {
-            tracing::warn!(error = %e, "could not ask Stripe about a pending session");
+            // The kind only: Stripe's message may name the session, which opens this page.
+            tracing::warn!(kind = e.kind(), "could not ask Stripe about a pending session");
             Ok(row)
         }
     }
@@ -197,7 +198,12 @@ async fn from_payment_link(state: &State, session_id: &str, client: ClientKey) -
         .unknown_session_clients
         .check_with(client, &state.limits.unknown_sessions)
     {
-        tracing::info!(%client, "no budget left to look up an unknown checkout session now");
+        if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::LookupBudget) {
+            tracing::info!(
+                left_out,
+                "no budget left to look up an unknown checkout session now"
+            );
+        }
         return Ok(Lookup::Later);
     }
     match state.provider.retrieve_session(session_id).await {
@@ -208,7 +214,7 @@ async fn from_payment_link(state: &State, session_id: &str, client: ClientKey) -
         }
         Ok(None) => Ok(Lookup::Unknown),
         Err(e) => {
-            tracing::warn!(error = %e, "could not ask Stripe about an unknown session");
+            tracing::warn!(kind = e.kind(), "could not ask Stripe about an unknown session");
             Ok(Lookup::Later)
         }
     }

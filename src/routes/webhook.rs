@@ -55,7 +55,10 @@ pub async fn stripe(req: HttpRequest, body: web::Bytes, state: State) -> Result<
             Err(e)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "webhook rejected");
+            // Anyone can send these at full speed; a wrong secret shows as the same line.
+            if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::WebhookRejected) {
+                tracing::warn!(error = %e, left_out, "webhook rejected");
+            }
             Err(e)
         }
         Ok((_, status)) => Ok(HttpResponse::Ok().json(json!({ "received": true, "status": status }))),

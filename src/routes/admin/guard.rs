@@ -114,7 +114,9 @@ async fn authenticate(req: &HttpRequest, state: &State) -> Result<Admin, Refusal
         if live {
             let safe = matches!(*req.method(), Method::GET | Method::HEAD);
             if !safe && !same_origin(req, &state.public_url) {
-                tracing::warn!("cross-origin admin request refused");
+                if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::CrossOrigin) {
+                    tracing::warn!(left_out, "cross-origin admin request refused");
+                }
                 return Err(Refusal::CrossOrigin);
             }
             return Ok(Admin {
@@ -144,6 +146,8 @@ async fn authenticate(req: &HttpRequest, state: &State) -> Result<Admin, Refusal
         return Ok(Admin { session: None });
     }
     auth.lockout.record_failure(client);
-    tracing::warn!(%client, "wrong admin bearer token");
+    if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::AdminToken) {
+        tracing::warn!(left_out, "wrong admin bearer token");
+    }
     Err(Refusal::Unauthenticated)
 }

@@ -57,7 +57,9 @@ pub async fn submit(
         .unwrap_or_default();
     if !auth.token_matches(token.trim()) {
         auth.lockout.record_failure(client);
-        tracing::warn!(%client, "wrong admin token at login");
+        if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::AdminToken) {
+            tracing::warn!(left_out, "wrong admin token at login");
+        }
         let failed = Some(lang.texts().admin_login_failed);
         return Ok(login_form(
             &state,

@@ -65,7 +65,9 @@ pub async fn donate(
         // Limits count only requests that would reach Stripe: a typo costs nothing.
         let client = client_key(&req, &state.abuse.trusted_proxies);
         state.limits.donate.check(client).map_err(|wait| {
-            tracing::info!(%client, ?wait, "checkout rate limit reached");
+            if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::DonateLimited) {
+                tracing::info!(?wait, left_out, "checkout rate limit reached");
+            }
             DonateError::RateLimited(wait)
         })?;
         start_checkout(&state, &form, lang, key)
@@ -82,7 +84,9 @@ pub async fn donate(
             .finish()),
         // A bot that filled the honeypot sees success and learns nothing; no session exists.
         Ok(Checkout::Honeypot) => {
-            tracing::info!("donate honeypot filled; no checkout started");
+            if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::Honeypot) {
+                tracing::info!(left_out, "donate honeypot filled; no checkout started");
+            }
             let t = lang.texts();
             Ok(if is_json {
                 let fake = format!("cs_{}", crate::random::token());
@@ -193,14 +197,11 @@ async fn start_checkout(
             .await
             .map_err(anyhow::Error::from)?;
         if existing.and_then(|row| row.checkout_session_id) != Some(session.id.clone()) {
-            return Err(anyhow::anyhow!(
-                "donation {id} exists with another checkout session than {}",
-                session.id
-            )
-            .into());
+            return Err(anyhow::anyhow!("donation {id} exists with another checkout session").into());
         }
     }
-    tracing::info!(donation_id = %id, session_id = %session.id, coffees, "checkout started");
+    // Not the session id: it opens the thanks page, and so the donor's manage link.
+    tracing::info!(donation_id = %id, coffees, "checkout started");
     Ok(session)
 }
 
@@ -247,7 +248,9 @@ pub fn cancel_url(state: &State) -> String {
 fn log_error(e: &DonateError) {
     match e {
         DonateError::Invalid { .. } | DonateError::BadBody(_) => {
-            tracing::info!(error = %e, "donation rejected")
+            if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::DonateRejected) {
+                tracing::info!(error = %e, left_out, "donation rejected")
+            }
         }
         DonateError::Provider(cause) => tracing::error!(error = ?cause, "checkout provider failed"),
         DonateError::RateLimited(_) | DonateError::Unexpected(_) => {}
