@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notify;
 pub mod payments;
 pub mod public;
+pub mod query;
 pub mod random;
 pub mod reconcile;
 pub mod retention;

@@ -182,6 +182,7 @@ impl Application {
                 // Innermost first: every page error becomes a page, and every page then gets its
                 // caching and security headers; the timeout is outermost of ours.
                 .wrap(from_fn(routes::body_limits::budget))
+                .wrap(from_fn(routes::query_limits::refuse_long_queries))
                 .wrap(from_fn(routes::error::render_error_pages))
                 .wrap(from_fn(routes::no_store_for_private_pages))
                 .wrap(routes::security_headers(https))

@@ -26,10 +26,7 @@ pub enum Lang {
 impl Lang {
     /// `?lang=` wins, then the first supported language in `Accept-Language`, then German.
     pub fn negotiate(req: &HttpRequest) -> Lang {
-        let from_query = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-            .ok()
-            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "lang").map(|(_, v)| v));
-        if let Some(lang) = from_query.as_deref().and_then(Lang::from_code) {
+        if let Some(lang) = crate::query::Query::of(req).get("lang").and_then(Lang::from_code) {
             return lang;
         }
         req.headers()

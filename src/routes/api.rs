@@ -45,11 +45,13 @@ struct SupportersJson<'a> {
 }
 
 pub async fn supporters(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| ApiError::BadRequest("unreadable query"))?;
-    let limit = match pairs.iter().find(|(k, _)| k == "limit") {
+    let query = crate::query::Query::of(&req);
+    if query.unreadable {
+        return Err(ApiError::BadRequest("unreadable query"));
+    }
+    let limit = match query.get("limit") {
         None => DEFAULT_PAGE,
-        Some((_, v)) => v
+        Some(v) => v
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))

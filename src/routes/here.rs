@@ -12,6 +12,19 @@ use actix_web::{FromRequest, HttpRequest};
 
 use crate::i18n::Lang;
 
+/// The query parameters some page reads (`lang` is the switch's own).
+const KNOWN_PARAMS: &[&str] = &[
+    "session_id",
+    "before",
+    "cursor",
+    "limit",
+    "status",
+    "month",
+    "canceled",
+    "saved",
+    "format",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Here {
     /// The path and query without `lang`, ready for `lang=…` to be appended.
@@ -20,25 +33,24 @@ pub struct Here {
 
 impl Here {
     pub fn of(req: &HttpRequest) -> Here {
-        let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
-        let path = if is_get {
-            req.path().to_owned()
-        } else {
-            get_page_of(req.path())
-        };
-        let kept: Vec<(String, String)> = if is_get {
-            serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|(k, _)| k != "lang")
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let query = serde_urlencoded::to_string(&kept).unwrap_or_default();
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            return Here::with(&get_page_of(req.path()), Vec::new());
+        }
+        // Only what a page reads: anything else a client added is not echoed into the link.
+        let query = crate::query::Query::of(req);
+        let kept = query
+            .pairs()
+            .iter()
+            .filter(|(k, _)| KNOWN_PARAMS.contains(&k.as_str()))
+            .collect();
+        Here::with(req.path(), kept)
+    }
+
+    fn with(path: &str, kept: Vec<&(String, String)>) -> Here {
+        let query = serde_urlencoded::to_string(kept).unwrap_or_default();
         let separator = if query.is_empty() { "" } else { "&" };
         Here {
-            base: format!("{}?{query}{separator}", local(&path)),
+            base: format!("{}?{query}{separator}", local(path)),
         }
     }
 
@@ -108,6 +120,18 @@ mod tests {
         );
         assert_eq!(switch(Method::GET, "/"), "/?lang=en");
         assert_eq!(switch(Method::HEAD, "/widget?lang=de"), "/widget?lang=en");
+    }
+
+    #[test]
+    fn the_switch_carries_only_the_parameters_a_page_knows() {
+        assert_eq!(
+            switch(Method::GET, "/?a&b=1&canceled=1&utm_source=x"),
+            "/?canceled=1&lang=en"
+        );
+        assert_eq!(
+            switch(Method::GET, "/admin?status=paid&month=2026-11&junk=%3Cscript%3E"),
+            "/admin?status=paid&month=2026-11&lang=en"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod method;
 mod metrics;
 mod origin;
 pub mod page;
+pub mod query_limits;
 mod routed;
 mod supporters;
 mod thanks;

@@ -25,8 +25,11 @@ struct WallPage {
 
 /// The `?before=` cursor, if any. `Err` for a cursor that is present but not ours.
 pub fn before_param(req: &HttpRequest, names: &[&str]) -> Result<Option<Cursor>, ()> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).map_err(|_| ())?;
-    match pairs.iter().find(|(k, _)| names.contains(&k.as_str())) {
+    let query = crate::query::Query::of(req);
+    if query.unreadable {
+        return Err(());
+    }
+    match query.pairs().iter().find(|(k, _)| names.contains(&k.as_str())) {
         None => Ok(None),
         Some((_, v)) if v.is_empty() => Ok(None),
         Some((_, v)) => Cursor::decode(v).map(Some).ok_or(()),

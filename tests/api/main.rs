@@ -23,6 +23,7 @@ mod notifications;
 mod openapi;
 mod privacy;
 mod privacy_at_rest;
+mod queries;
 mod read_path;
 mod reconcile;
 mod restore;

@@ -149,15 +149,11 @@ pub struct ListQuery {
     pub month: String,
 }
 
-pub fn list_query(query_string: &str) -> Result<ListQuery, &'static str> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query_string).map_err(|_| "unreadable query")?;
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, v)| key == k && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
+pub fn list_query(query: &crate::query::Query) -> Result<ListQuery, &'static str> {
+    if query.unreadable {
+        return Err("unreadable query");
+    }
+    let get = |k: &str| query.get(k).filter(|v| !v.is_empty()).map(str::to_owned);
     let mut filter = admin::Filter::default();
     let status = get("status").unwrap_or_default();
     match status.as_str() {
@@ -218,10 +214,15 @@ mod tests {
 
     #[test]
     fn list_queries_refuse_unknown_statuses_and_bad_limits() {
-        assert!(list_query("status=paid&month=2026-11&limit=10").is_ok());
-        assert!(list_query("status=held").unwrap().filter.held_only);
-        assert!(list_query("status=rich").is_err());
-        assert!(list_query("limit=0").is_err());
-        assert!(list_query("cursor=x").is_err());
+        assert!(list_query(&crate::query::Query::parse("status=paid&month=2026-11&limit=10")).is_ok());
+        assert!(
+            list_query(&crate::query::Query::parse("status=held"))
+                .unwrap()
+                .filter
+                .held_only
+        );
+        assert!(list_query(&crate::query::Query::parse("status=rich")).is_err());
+        assert!(list_query(&crate::query::Query::parse("limit=0")).is_err());
+        assert!(list_query(&crate::query::Query::parse("cursor=x")).is_err());
     }
 }

@@ -25,7 +25,7 @@ impl From<ActionError> for ApiError {
 }
 
 pub async fn list(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpResponse, ApiError> {
-    let q = actions::list_query(req.query_string()).map_err(ApiError::BadRequest)?;
+    let q = actions::list_query(&crate::query::Query::of(&req)).map_err(ApiError::BadRequest)?;
     let (rows, next) = admin::list(state.db.pool(), &q.filter, q.before.as_ref(), q.limit).await?;
     Ok(HttpResponse::Ok().json(json!({ "donations": rows, "next_cursor": next.map(|c| c.encode()) })))
 }

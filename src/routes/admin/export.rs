@@ -79,10 +79,8 @@ fn record(r: &AdminRow) -> Vec<String> {
 
 /// `?format=excel-de` (German Excel, which splits on `;` and reads UTF-8 only after a BOM), or
 /// plain comma-separated CSV.
-fn format(query: &str) -> Result<Format, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query).map_err(|_| ApiError::BadRequest("unreadable query"))?;
-    match pairs.iter().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()) {
+fn format(query: &crate::query::Query) -> Result<Format, ApiError> {
+    match query.get("format") {
         None | Some("" | "csv") => Ok(Format::Comma),
         Some("excel-de") => Ok(Format::ExcelDe),
         Some(_) => Err(ApiError::BadRequest("format must be csv or excel-de")),
@@ -96,8 +94,9 @@ enum Format {
 }
 
 pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpResponse, ApiError> {
-    let mut q = actions::list_query(req.query_string()).map_err(ApiError::BadRequest)?;
-    let format = format(req.query_string())?;
+    let query = crate::query::Query::of(&req);
+    let mut q = actions::list_query(&query).map_err(ApiError::BadRequest)?;
+    let format = format(&query)?;
     let mut out = Vec::new();
     if format == Format::ExcelDe {
         out.extend_from_slice("\u{feff}".as_bytes());

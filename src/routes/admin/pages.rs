@@ -58,7 +58,7 @@ pub async fn list(
     state: State,
 ) -> Result<HttpResponse, PageError> {
     let t = lang.texts();
-    let q = actions::list_query(req.query_string()).map_err(|_| PageError::BadRequest)?;
+    let q = actions::list_query(&crate::query::Query::of(&req)).map_err(|_| PageError::BadRequest)?;
     let (rows, next) = admin::list(state.db.pool(), &q.filter, q.before.as_ref(), q.limit).await?;
     let months = admin::monthly_totals(state.db.pool()).await?;
     let currency = &state.rules.pricing.currency;
