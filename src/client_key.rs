@@ -21,6 +21,25 @@ impl From<IpAddr> for ClientKey {
     }
 }
 
+impl ClientKey {
+    /// The network this client is in, as a key of its own: the address cut to `v4_bits` or
+    /// `v6_bits` (an IPv4 /24, an IPv6 /48 or /32), for limits one network must not exceed
+    /// however many addresses it has.
+    pub fn network(self, v4_bits: u8, v6_bits: u8) -> ClientKey {
+        let mask = |bits: u8, width: u32| match bits {
+            0 => 0,
+            b => u128::MAX << (width - u32::from(b).min(width)),
+        };
+        match self.0 {
+            IpAddr::V4(v4) => {
+                let kept = u32::from(v4) & (mask(v4_bits, 32) as u32);
+                ClientKey(IpAddr::V4(kept.into()))
+            }
+            IpAddr::V6(v6) => ClientKey(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask(v6_bits, 128)))),
+        }
+    }
+}
+
 impl std::fmt::Display for ClientKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
@@ -45,6 +64,16 @@ mod tests {
         assert_eq!(key("2001:db8:1:2::1").to_string(), "2001:db8:1:2::/64");
         assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
         assert_eq!(key("192.0.2.1").to_string(), "192.0.2.1");
+    }
+
+    #[test]
+    fn a_network_key_is_the_address_cut_to_its_prefix() {
+        assert_eq!(key("2001:db8:1:2::1").network(24, 48), key("2001:db8:1:ffff::9").network(24, 48));
+        assert_ne!(key("2001:db8:1:2::1").network(24, 48), key("2001:db8:2:2::1").network(24, 48));
+        assert_eq!(key("2001:db8:1::1").network(24, 32), key("2001:db8:ffff::1").network(24, 32));
+        assert_eq!(key("192.0.2.1").network(24, 48), key("192.0.2.254").network(24, 48));
+        assert_ne!(key("192.0.2.1").network(24, 48), key("192.0.3.1").network(24, 48));
+        assert_ne!(key("192.0.2.1").network(24, 48), key("192.0.2.1"), "a key of its own");
     }
 
     #[test]

@@ -56,12 +56,12 @@ async fn a_missing_or_wrong_token_answers_401_everywhere() {
     for (i, (method, path)) in ENDPOINTS.iter().enumerate() {
         let missing = call(&app, method, path, None).await;
         assert_eq!(missing.status(), 401, "missing: {method} {path}");
-        // A different forwarded address per try, so the lockout does not kick in here.
+        // A different forwarded network per try, so the lockout does not kick in here.
         let wrong = app
             .client
             .request(method.parse().unwrap(), app.url(path))
             .header("Authorization", "Bearer not-the-token")
-            .header("X-Forwarded-For", format!("198.51.100.{i}"))
+            .header("X-Forwarded-For", format!("198.51.{i}.1"))
             .send()
             .await
             .unwrap();
@@ -94,6 +94,37 @@ async fn repeated_failures_from_one_address_answer_429_even_for_the_right_token(
         .await
         .unwrap();
     assert_eq!(login.status(), 429);
+}
+
+#[tokio::test]
+async fn guesses_from_many_addresses_of_one_48_are_refused_after_a_bounded_number() {
+    let app = TestApp::with_admin(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let mut answered = Vec::new();
+    for i in 0..300 {
+        // Each guess from another /64 of the same /48: 300 "clients" of one network.
+        let response = app
+            .client
+            .get(app.url("/api/admin/totals"))
+            .header("Authorization", "Bearer guess")
+            .header("X-Forwarded-For", format!("2001:db8:42:{i:x}::1"))
+            .send()
+            .await
+            .unwrap();
+        answered.push(response.status().as_u16());
+    }
+
+    let guesses = answered.iter().filter(|s| **s == 401).count();
+    assert_eq!(guesses, 20, "then 429: {answered:?}");
+    assert!(answered[20..].iter().all(|s| *s == 429));
+    let elsewhere = app
+        .client
+        .get(app.url("/api/admin/totals"))
+        .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .header("X-Forwarded-For", "2001:db8:43::1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 200, "another network is not locked out");
 }
 
 fn csrf_from(html: &str) -> String {
