@@ -22,6 +22,10 @@ impl From<IpAddr> for ClientKey {
 }
 
 impl ClientKey {
+    pub fn is_ipv6(self) -> bool {
+        self.0.is_ipv6()
+    }
+
     /// The network this client is in, as a key of its own: the address cut to `v4_bits` or
     /// `v6_bits` (an IPv4 /24, an IPv6 /48 or /32), for limits one network must not exceed
     /// however many addresses it has.
@@ -68,12 +72,28 @@ mod tests {
 
     #[test]
     fn a_network_key_is_the_address_cut_to_its_prefix() {
-        assert_eq!(key("2001:db8:1:2::1").network(24, 48), key("2001:db8:1:ffff::9").network(24, 48));
-        assert_ne!(key("2001:db8:1:2::1").network(24, 48), key("2001:db8:2:2::1").network(24, 48));
-        assert_eq!(key("2001:db8:1::1").network(24, 32), key("2001:db8:ffff::1").network(24, 32));
-        assert_eq!(key("192.0.2.1").network(24, 48), key("192.0.2.254").network(24, 48));
+        assert_eq!(
+            key("2001:db8:1:2::1").network(24, 48),
+            key("2001:db8:1:ffff::9").network(24, 48)
+        );
+        assert_ne!(
+            key("2001:db8:1:2::1").network(24, 48),
+            key("2001:db8:2:2::1").network(24, 48)
+        );
+        assert_eq!(
+            key("2001:db8:1::1").network(24, 32),
+            key("2001:db8:ffff::1").network(24, 32)
+        );
+        assert_eq!(
+            key("192.0.2.1").network(24, 48),
+            key("192.0.2.254").network(24, 48)
+        );
         assert_ne!(key("192.0.2.1").network(24, 48), key("192.0.3.1").network(24, 48));
-        assert_ne!(key("192.0.2.1").network(24, 48), key("192.0.2.1"), "a key of its own");
+        assert_ne!(
+            key("192.0.2.1").network(24, 48),
+            key("192.0.2.1"),
+            "a key of its own"
+        );
     }
 
     #[test]

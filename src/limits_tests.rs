@@ -12,14 +12,14 @@ fn rate(raw: &str) -> Rate {
 fn a_client_gets_its_burst_then_waits_and_others_are_unaffected() {
     let limits = DonateLimits::new(Some((rate("5/10m"), NonZeroU32::new(3).unwrap())), None);
     for _ in 0..3 {
-        assert!(limits.check(key("192.0.2.1")).is_ok());
+        assert!(limits.check(key("192.0.2.1"), false).is_ok());
     }
-    let wait = limits.check(key("192.0.2.1")).unwrap_err();
+    let wait = limits.check(key("192.0.2.1"), false).unwrap_err();
     assert!(
         wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
         "{wait:?}"
     );
-    assert!(limits.check(key("192.0.2.2")).is_ok());
+    assert!(limits.check(key("192.0.2.2"), false).is_ok());
 }
 
 #[test]
@@ -59,15 +59,15 @@ fn a_refusal_elsewhere_takes_nothing_from_the_client() {
 fn the_global_bucket_stops_everyone_without_charging_their_own_buckets() {
     let per_client = Some((rate("1/1h"), NonZeroU32::MIN));
     let limits = DonateLimits::new(per_client, Some(rate("2/1h")));
-    assert!(limits.check(key("192.0.2.1")).is_ok());
-    assert!(limits.check(key("192.0.2.2")).is_ok());
+    assert!(limits.check(key("192.0.2.1"), false).is_ok());
+    assert!(limits.check(key("198.51.100.2"), false).is_ok());
     assert!(
-        limits.check(key("192.0.2.3")).is_err(),
+        limits.check(key("203.0.113.3"), false).is_err(),
         "the jar's bucket is empty"
     );
     let own = limits.per_client.as_ref().unwrap();
     assert!(
-        own.check(key("192.0.2.3")).is_ok(),
+        own.check(key("203.0.113.3")).is_ok(),
         "the refused reader's own bucket is still full"
     );
 }
@@ -75,9 +75,9 @@ fn the_global_bucket_stops_everyone_without_charging_their_own_buckets() {
 #[test]
 fn one_ipv6_64_is_one_client() {
     let limits = DonateLimits::new(Some((rate("1/1h"), NonZeroU32::MIN)), None);
-    assert!(limits.check(key("2001:db8:0:1::1")).is_ok());
-    assert!(limits.check(key("2001:db8:0:1::2")).is_err());
-    assert!(limits.check(key("2001:db8:0:2::1")).is_ok());
+    assert!(limits.check(key("2001:db8:0:1::1"), false).is_ok());
+    assert!(limits.check(key("2001:db8:0:1::2"), false).is_err());
+    assert!(limits.check(key("2001:db8:0:2::1"), false).is_ok());
 }
 
 #[test]
@@ -167,11 +167,11 @@ fn the_shared_budget_admits_its_count_then_refuses_and_counts_refusals() {
 fn an_empty_global_bucket_is_reported_once_per_window() {
     let limits = DonateLimits::new(None, Some(rate("1/1h")));
     let warned = || *limits.warned.lock().unwrap();
-    assert!(limits.check(key("192.0.2.1")).is_ok());
+    assert!(limits.check(key("192.0.2.1"), false).is_ok());
     assert_eq!(warned(), None, "nothing to report while there is room");
-    assert!(limits.check(key("192.0.2.2")).is_err());
+    assert!(limits.check(key("198.51.100.2"), false).is_err());
     let first = warned().expect("the empty bucket is reported");
-    assert!(limits.check(key("192.0.2.3")).is_err());
+    assert!(limits.check(key("203.0.113.3"), false).is_err());
     assert_eq!(warned(), Some(first), "not again within the window");
     assert_eq!(limits.global_refused.get(), 2);
 }
@@ -205,4 +205,51 @@ fn every_limit_forgets_its_idle_clients() {
     for limiter in all {
         assert_eq!(limiter.tracked(), 0);
     }
+}
+
+#[test]
+fn twenty_thousand_addresses_of_one_48_take_a_sixth_of_the_global_budget() {
+    let limits = DonateLimits::new(
+        Some((rate("5/10m"), NonZeroU32::new(3).unwrap())),
+        Some(rate("60/1h")),
+    );
+    let taken = (0..20_000u32)
+        .filter(|i| {
+            limits
+                .check(key(&format!("2001:db8:66:{:x}::1", i % 65_536)), false)
+                .is_ok()
+        })
+        .count();
+    assert_eq!(taken, 5, "the /48's burst of a sixth of 60, halved");
+    assert!(
+        limits.check(key("2001:db8:77::1"), true).is_ok(),
+        "a real reader elsewhere donates"
+    );
+    assert!(limits.check(key("192.0.2.1"), false).is_ok());
+}
+
+#[test]
+fn a_flood_from_many_networks_leaves_the_reserved_third_to_readers_who_loaded_the_form() {
+    let limits = DonateLimits::new(None, Some(rate("60/1h")));
+    let scripted = (0..1_000u32)
+        .filter(|i| {
+            limits
+                .check(key(&format!("10.{}.{}.1", i / 256, i % 256)), false)
+                .is_ok()
+        })
+        .count();
+    assert_eq!(scripted, 40, "the open two thirds");
+    let readers = (0..30u32)
+        .filter(|i| limits.check(key(&format!("172.16.{i}.1")), true).is_ok())
+        .count();
+    assert_eq!(readers, 20, "the reserved third");
+}
+
+#[test]
+fn an_ipv6_32_holds_a_third_across_its_48s() {
+    let limits = DonateLimits::new(None, Some(rate("60/1h")));
+    let taken = (0..200u32)
+        .filter(|i| limits.check(key(&format!("2001:db8:{i:x}::1")), false).is_ok())
+        .count();
+    assert_eq!(taken, 10, "the /32's burst of a third of 60, halved");
 }

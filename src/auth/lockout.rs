@@ -168,7 +168,10 @@ mod tests {
             }
         }
         assert_eq!(guesses, MAX_NETWORK_FAILURES);
-        assert!(lockout.retry_after(key("2001:db8:8::1")).is_none(), "another /48 may still try");
+        assert!(
+            lockout.retry_after(key("2001:db8:8::1")).is_none(),
+            "another /48 may still try"
+        );
     }
 
     #[test]
@@ -228,11 +231,26 @@ mod tests {
             }
         }
         let newcomer = key("203.0.113.1");
-        assert_eq!(lockout.retry_after_at(newcomer, t0), Some(WINDOW), "refused, not evicting");
+        assert_eq!(
+            lockout.retry_after_at(newcomer, t0),
+            Some(WINDOW),
+            "refused, not evicting"
+        );
         lockout.record_failure_at(newcomer, t0);
         assert!(lockout.tracked() <= MAX_TRACKED);
-        assert!(lockout.failures.lock().unwrap().contains_key(&Scope::Client(v4(0))), "kept");
-        assert_eq!(lockout.retry_after_at(v4(1), t0), None, "a known client is counted as before");
+        assert!(
+            lockout
+                .failures
+                .lock()
+                .unwrap()
+                .contains_key(&Scope::Client(v4(0))),
+            "kept"
+        );
+        assert_eq!(
+            lockout.retry_after_at(v4(1), t0),
+            None,
+            "a known client is counted as before"
+        );
         // A window later every old entry has ended: they make room.
         assert_eq!(lockout.retry_after_at(newcomer, t0 + WINDOW), None);
         assert!(lockout.tracked() < MAX_TRACKED);

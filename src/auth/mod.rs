@@ -2,4 +2,5 @@
 
 pub mod admin;
 pub mod lockout;
+pub mod nonce;
 pub mod signer;

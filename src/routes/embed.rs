@@ -142,7 +142,7 @@ pub async fn widget(lang: Lang, here: Here, state: State) -> Result<HttpResponse
             .map(|s| SupporterView::new(s, lang))
             .collect(),
         options,
-        nonce: crate::random::token(),
+        nonce: crate::auth::nonce::issue(&state.signer, crate::storage::now()),
     };
     let mut response = html(StatusCode::OK, &widget);
     // The one page that may be framed, and only by the configured origins.

@@ -139,7 +139,7 @@ pub async fn render_form(
         canceled,
         price: Money::new(pricing.coffee_price_cents, pricing.currency.clone()).format_de(),
         name_max: SupporterName::MAX,
-        nonce: crate::random::token(),
+        nonce: crate::auth::nonce::issue(&state.signer, crate::storage::now()),
         message_max: Message::MAX,
     };
     html(status, &page)

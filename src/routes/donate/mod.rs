@@ -64,7 +64,12 @@ pub async fn donate(
             })?;
         // Limits count only requests that would reach Stripe: a typo costs nothing.
         let client = client_key(&req, &state.abuse.trusted_proxies);
-        state.limits.donate.check(client).map_err(|wait| {
+        // A reader who loaded the form may use the budget kept for readers (`auth::nonce`).
+        let signed = raw
+            .nonce
+            .as_deref()
+            .is_some_and(|n| crate::auth::nonce::is_signed(&state.signer, n, storage::now()));
+        state.limits.donate.check(client, signed).map_err(|wait| {
             if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::DonateLimited) {
                 tracing::info!(?wait, left_out, "checkout rate limit reached");
             }
