@@ -34,7 +34,7 @@ pub fn is_signed(signer: &Signer, nonce: &str, now: i64) -> bool {
     // The MAC as issued (its first 24 hex digits), compared in constant time.
     fresh && mac.len() == 24 && {
         let full = signer.sign(PURPOSE, data);
-        subtle::ConstantTimeEq::ct_eq(full[..24].as_bytes(), mac.as_bytes()).into()
+        subtle::ConstantTimeEq::ct_eq(&full.as_bytes()[..24], mac.as_bytes()).into()
     }
 }
 

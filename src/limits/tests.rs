@@ -1,4 +1,6 @@
 use super::*;
+use crate::client_key::ClientKey;
+use prometheus_client::metrics::counter::Counter;
 
 fn key(ip: &str) -> ClientKey {
     ClientKey::from(ip.parse::<std::net::IpAddr>().unwrap())
