@@ -44,7 +44,7 @@ pub fn compose(
     // Stored currencies were parsed on the way in; a corrupt one still shows the number.
     let amount = Currency::parse(&d.currency).map_or_else(
         |_| format!("{cents} {}", d.currency),
-        |c| Money::new(cents, c).to_string(),
+        |c| lang.money(&Money::new(cents, c)),
     );
     let coffees = lang.coffees(d.coffees);
     let template = match n.kind {
