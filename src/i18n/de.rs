@@ -167,5 +167,5 @@ pub static TEXTS: Texts = Texts {
     status_refunded: "erstattet",
     status_disputed: "angefochten",
     status_lost: "Rückbuchung verloren",
-    rate_limited_form: "Von hier kamen gerade sehr viele Zahlungsversuche. Deine Eingaben sind noch da: bitte warte ein paar Minuten und schicke das Formular dann noch einmal ab.",
+    rate_limited_form: "Zu viele Versuche: von hier kamen gerade sehr viele Zahlungsversuche. Deine Eingaben sind noch da: bitte warte ein paar Minuten und schicke das Formular dann noch einmal ab.",
 };

@@ -167,5 +167,5 @@ pub static TEXTS: Texts = Texts {
     status_refunded: "refunded",
     status_disputed: "disputed",
     status_lost: "dispute lost",
-    rate_limited_form: "Many payment attempts came from here just now. What you typed is still here: please wait a few minutes, then send the form again.",
+    rate_limited_form: "Too many attempts: many payment attempts came from here just now. What you typed is still here: please wait a few minutes, then send the form again.",
 };

@@ -156,7 +156,7 @@ mod tests {
             "K",
             "https://k.de",
         );
-        assert_eq!(en.title, "↩ Refunded: 2 coffees (10,00\u{a0}€)");
+        assert_eq!(en.title, "↩ Refunded: 2 coffees (€10.00)");
     }
 
     #[test]

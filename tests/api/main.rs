@@ -10,6 +10,7 @@ mod currencies;
 mod demo;
 mod donate;
 mod double_submit;
+mod embeds;
 mod errors;
 mod going_live;
 mod head;

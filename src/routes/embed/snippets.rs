@@ -23,6 +23,7 @@ const SELECT_STYLE: &str = "max-width:100%;margin:0;padding:.6em;border:1px soli
 border-radius:.5em;background:#fff;color:#2b2118;font:inherit";
 const FORM_STYLE: &str = "margin:1em 0";
 const ROW_STYLE: &str = "display:flex;flex-wrap:wrap;gap:.5em;align-items:center;margin:1em 0";
+const LABEL_STYLE: &str = "display:flex;flex-wrap:wrap;gap:.5em;align-items:center;margin:0;font-weight:600";
 
 /// What a snippet needs to know about the jar.
 pub struct Jar<'a> {
@@ -71,7 +72,7 @@ pub fn button_with_select(jar: &Jar<'_>, lang: Lang) -> String {
         })
         .collect();
     format!(
-        "{open}\n  <label style=\"{ROW_STYLE};margin:0;font-weight:600\">{label}\n    \
+        "{open}\n  <label style=\"{LABEL_STYLE}\">{label}\n    \
          <select name=\"coffees\" style=\"{SELECT_STYLE}\">{options}\n    </select>\n  </label>\n  \
          <button type=\"submit\" style=\"{BUTTON_STYLE}\">☕ {button}</button>\n</form>",
         open = form_open(jar, lang, ROW_STYLE),
