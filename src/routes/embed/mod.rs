@@ -49,6 +49,8 @@ pub fn jar(state: &State) -> Jar<'_> {
         url: &state.public_url,
         site_name: &state.site.name,
         pricing: &state.rules.pricing,
+        goal: state.site.goal.is_some(),
+        demo: state.provider.is_demo(),
     }
 }
 

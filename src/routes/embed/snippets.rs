@@ -9,10 +9,14 @@ use crate::i18n::Lang;
 /// The quantity select offers up to this many coffees, to stay small in a post.
 pub const BUTTON_OPTIONS: u32 = 5;
 
-/// The widget frame's width at most, and its height: what the widget needs at any width from
-/// 280 px up (the audit checks the frame holds its page without scrolling).
+/// The widget frame's width at most.
 pub const WIDGET_MAX_WIDTH: u32 = 360;
-pub const WIDGET_HEIGHT: u32 = 400;
+/// The frame's height, measured in Chromium: what the widget with three supporters needs at
+/// any width from 240 px up (a totals line of three), plus the goal's bar and the demo's banner when they show (the
+/// audit and the browser test check that the frame holds its page without scrolling).
+const WIDGET_HEIGHT: u32 = 488;
+const WIDGET_GOAL_HEIGHT: u32 = 72;
+const WIDGET_BANNER_HEIGHT: u32 = 56;
 
 /// The button's look: the jar's own accent colour, readable on light and dark blogs, wrapping
 /// rather than overflowing a narrow column.
@@ -31,6 +35,10 @@ pub struct Jar<'a> {
     pub url: &'a str,
     pub site_name: &'a str,
     pub pricing: &'a Pricing,
+    /// Whether the widget shows a goal's progress bar.
+    pub goal: bool,
+    /// Whether the widget shows the demo's test-mode banner.
+    pub demo: bool,
 }
 
 fn form_open(jar: &Jar<'_>, lang: Lang, style: &str) -> String {
@@ -95,7 +103,10 @@ pub fn badge(jar: &Jar<'_>, lang: Lang) -> String {
 pub fn widget(jar: &Jar<'_>, lang: Lang) -> String {
     format!(
         "<iframe src=\"{url}/widget?lang={code}\" title=\"{name} – {title}\" loading=\"lazy\" \
-         style=\"display:block;width:100%;max-width:{WIDGET_MAX_WIDTH}px;height:{WIDGET_HEIGHT}px;border:0\"></iframe>",
+         style=\"display:block;width:100%;max-width:{WIDGET_MAX_WIDTH}px;height:{height}px;border:0\"></iframe>",
+        height = WIDGET_HEIGHT
+            + if jar.goal { WIDGET_GOAL_HEIGHT } else { 0 }
+            + if jar.demo { WIDGET_BANNER_HEIGHT } else { 0 },
         url = jar.url,
         code = lang.code(),
         name = html_text(jar.site_name),
@@ -133,6 +144,8 @@ mod tests {
             url: "https://kaffee.example.de",
             site_name: "Anna's <Blog>",
             pricing,
+            goal: false,
+            demo: false,
         }
     }
 
@@ -181,6 +194,16 @@ mod tests {
         }
         let select = button_with_select(&jar(&p), Lang::De);
         assert_eq!(select.matches("<option").count(), BUTTON_OPTIONS as usize);
-        assert!(widget(&jar(&p), Lang::De).contains("border:0"));
+        assert!(widget(&jar(&p), Lang::De).contains("border:0;"));
+        let with_all = Jar {
+            goal: true,
+            demo: true,
+            ..jar(&p)
+        };
+        assert!(widget(&jar(&p), Lang::De).contains("height:488px"));
+        assert!(
+            widget(&with_all, Lang::De).contains("height:616px"),
+            "room for the goal and banner"
+        );
     }
 }
