@@ -316,14 +316,13 @@ async fn every_page_passes_axe_and_fits_320_px_in_both_languages() {
                             v.name
                         ));
                     }
-                    if lang == "de" {
-                        let png = c.screenshot().await.unwrap();
-                        std::fs::write(
-                            screenshots_dir().join(format!("audit-{}-{label}.png", v.name)),
-                            png,
-                        )
-                        .unwrap();
-                    }
+                    let png = c.screenshot().await.unwrap();
+                    let suffix = if lang == "de" { "" } else { "-en" };
+                    std::fs::write(
+                        screenshots_dir().join(format!("audit-{}-{label}{suffix}.png", v.name)),
+                        png,
+                    )
+                    .unwrap();
                     audited += 1;
                 }
             }
