@@ -21,6 +21,7 @@ mod ledger;
 mod metrics;
 mod notifications;
 mod openapi;
+mod own_jar;
 mod privacy;
 mod privacy_at_rest;
 mod read_path;
