@@ -201,6 +201,31 @@ mod tests {
         assert_eq!(Lang::En.date(t), "7 Nov 2026");
     }
 
+    /// One term each: "Button" (never "Knopf" or "Kaffee-Button") and "Trinkgeld" for what a
+    /// reader gives (never "Spende": it is not one, there is no donation receipt); "Zahlung"
+    /// only for the act of paying.
+    #[test]
+    fn the_copy_uses_one_word_for_the_button_and_one_for_the_tip() {
+        for copy in [
+            include_str!("de.rs"),
+            include_str!("en.rs"),
+            include_str!("notice.rs"),
+        ] {
+            for banned in [
+                "Knopf",
+                "Kaffee-Button",
+                "Spende ",
+                "Spenden ",
+                "Zahlungen",
+                "Payments",
+            ] {
+                assert!(!copy.contains(banned), "{banned}");
+            }
+        }
+        assert_eq!(Lang::De.texts().admin_donations, "Trinkgelder");
+        assert_eq!(Lang::En.texts().admin_donations, "Tips");
+    }
+
     #[test]
     fn german_unless_asked_otherwise() {
         assert_eq!(
