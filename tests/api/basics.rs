@@ -117,7 +117,7 @@ async fn the_demo_checkout_of_a_paid_session_shows_its_state_not_the_pay_button(
         .await
         .unwrap();
     assert_eq!(paid.status(), 303);
-    let after = app.get(&path).await.text().await.unwrap();
+    let after = app.get(path).await.text().await.unwrap();
 
     assert!(!after.contains(">Bezahlen</button>"), "{after}");
     assert!(after.contains("Diese Testzahlung ist bereits bezahlt."));

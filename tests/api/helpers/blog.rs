@@ -30,7 +30,7 @@ pub async fn embed_snippets(app: &TestApp, lang: &str) -> Vec<String> {
 }
 
 /// The entities askama writes.
-pub fn unescape(text: &str) -> String {
+fn unescape(text: &str) -> String {
     text.replace("&#60;", "<")
         .replace("&#62;", ">")
         .replace("&#34;", "\"")

@@ -22,7 +22,7 @@ use sqlx::SqlitePool;
 use tempfile::TempDir;
 
 pub use admin::ADMIN_TOKEN;
-pub use blog::{embed_snippets, hugo_site, plain_page, serve_dir, unescape};
+pub use blog::{embed_snippets, hugo_site, plain_page, serve_dir};
 pub use cli::{kaffeekasse, text};
 pub use routes::registered_routes;
 pub use smtp::SmtpMock;
