@@ -194,7 +194,7 @@ mod tests {
         }
         let select = button_with_select(&jar(&p), Lang::De);
         assert_eq!(select.matches("<option").count(), BUTTON_OPTIONS as usize);
-        assert!(widget(&jar(&p), Lang::De).contains("border:0;"));
+        assert!(widget(&jar(&p), Lang::De).contains("border:0\""));
         let with_all = Jar {
             goal: true,
             demo: true,
