@@ -77,7 +77,12 @@ async fn main() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("kaffeekasse: configuration error: {e}");
+            // German first, as everything the blogger reads; the detail names the variable.
+            eprintln!(
+                "kaffeekasse: Fehler in der Konfiguration: {var} ist ungültig oder fehlt.\n\
+                 kaffeekasse: configuration error: {e}",
+                var = e.var
+            );
             return ExitCode::from(2);
         }
     };
@@ -86,8 +91,9 @@ async fn main() -> ExitCode {
     }
     match run(settings, command).await {
         Ok(code) => code,
+        // Said once, with its causes and without a backtrace: "cannot listen on BIND_ADDR
+        // 127.0.0.1:8080: Address already in use".
         Err(e) => {
-            tracing::error!(error = ?e, "kaffeekasse failed");
             eprintln!("kaffeekasse: {e:#}");
             ExitCode::FAILURE
         }

@@ -26,7 +26,18 @@ pub struct AbuseSettings {
     pub connections_per_client: usize,
 }
 
-pub(super) fn read(v: &Vars) -> Result<AbuseSettings, ConfigError> {
+/// In demo mode no money moves and the checkout listens on loopback: a blogger trying out the
+/// jar may start this many checkouts a minute before the limiter speaks up.
+pub const DEMO_DONATE_RATE: &str = "30/1m";
+const DEMO_DONATE_BURST: u32 = 30;
+
+/// `demo`: the per-client donate limit defaults to [`DEMO_DONATE_RATE`] (explicit settings win).
+pub(super) fn read(v: &Vars, demo: bool) -> Result<AbuseSettings, ConfigError> {
+    let (donate_rate, donate_burst) = if demo {
+        (DEMO_DONATE_RATE, DEMO_DONATE_BURST)
+    } else {
+        ("5/10m", 3)
+    };
     let burst = |name, default| -> Result<NonZeroU32, ConfigError> {
         let n = v.num(name, default, 1..=1000)?;
         Ok(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
@@ -34,8 +45,8 @@ pub(super) fn read(v: &Vars) -> Result<AbuseSettings, ConfigError> {
     Ok(AbuseSettings {
         trusted_proxies: v.proxies("TRUSTED_PROXIES")?,
         donate_rate_per_ip: v
-            .rate("DONATE_RATE_PER_IP", "5/10m")?
-            .map(|r| burst("DONATE_BURST_PER_IP", 3).map(|b| (r, b)))
+            .rate("DONATE_RATE_PER_IP", donate_rate)?
+            .map(|r| burst("DONATE_BURST_PER_IP", donate_burst).map(|b| (r, b)))
             .transpose()?,
         donate_rate_global: v.rate("DONATE_RATE_GLOBAL", "60/1h")?,
         // A reader's thanks page refreshes itself a few times; a script polling it is throttled.

@@ -127,7 +127,7 @@ impl Settings {
             webhook: webhook::read(&v, &payment)?,
             site: site::read(&v)?,
             admin: admin::read(&v)?,
-            abuse: abuse::read(&v)?,
+            abuse: abuse::read(&v, payment.is_demo())?,
             notify: notify::read(&v)?,
             rules: rules::read(&v)?,
             server,

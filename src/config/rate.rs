@@ -3,7 +3,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-/// `<count>/<period>` (`5/10m`, `60/1h`, `100/30s`), or `off`.
+/// `<count>/<period>` (`5/10m` or `5/10min`, `60/1h`, `100/30s`, `1/2d`), or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
     pub count: NonZeroU32,
@@ -34,10 +34,10 @@ impl Rate {
         };
         let unit_secs = match unit {
             "s" => 1,
-            "m" => 60,
+            "m" | "min" => 60,
             "h" => 3600,
             "d" => 86_400,
-            _ => return Err("the period needs a unit: s, m, h or d"),
+            _ => return Err("the period needs a unit: s, m (or min), h or d"),
         };
         let secs = n.checked_mul(unit_secs).ok_or("the period is too long")?;
         if secs == 0 {
@@ -59,6 +59,7 @@ mod tests {
         let secs = |raw: &str| Rate::parse(raw).unwrap().unwrap().period.as_secs();
         assert_eq!(secs("100/30s"), 30);
         assert_eq!(secs("5/10m"), 600);
+        assert_eq!(secs("5/10min"), 600, "as people write minutes");
         assert_eq!(secs("60/h"), 3600);
         assert_eq!(secs("1/2d"), 2 * 86_400);
         assert_eq!(Rate::parse("7/1m").unwrap().unwrap().count.get(), 7);

@@ -280,3 +280,21 @@ fn notification_channels_need_their_companions_and_name_what_is_missing() {
     );
     assert!(settings(&[]).unwrap().notify.channels().is_empty());
 }
+
+#[test]
+fn demo_mode_relaxes_the_per_client_donate_limit_unless_set() {
+    let per_ip = |vars: &[(&str, &str)]| {
+        let (rate, burst) = settings(vars).unwrap().abuse.donate_rate_per_ip.unwrap();
+        (rate.count.get(), rate.period.as_secs(), burst.get())
+    };
+    assert_eq!(per_ip(&[]), (30, 60, 30), "a blogger testing the demo");
+    let stripe = [
+        ("STRIPE_SECRET_KEY", "sk_test_x"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_a"),
+    ];
+    assert_eq!(per_ip(&stripe), (5, 600, 3), "readers of a live jar");
+    assert_eq!(
+        per_ip(&[("DONATE_RATE_PER_IP", "5/10min"), ("DONATE_BURST_PER_IP", "2")]),
+        (5, 600, 2)
+    );
+}

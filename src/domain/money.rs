@@ -1,5 +1,3 @@
-use std::fmt;
-
 use super::ParseError;
 
 /// A lowercase ISO 4217 code, as Stripe writes it (`eur`).
@@ -43,27 +41,38 @@ impl Money {
         Money { cents, currency }
     }
 
-    /// German formatting, which the blog uses in both languages: `1.234,50 €`.
+    /// German formatting, for German pages: `1.234,50 €` (a no-break space before the unit).
     pub fn format_de(&self) -> String {
         let sign = if self.cents < 0 { "-" } else { "" };
         let abs = self.cents.unsigned_abs();
-        let euros = group_thousands(abs / 100);
-        let unit = self
-            .currency
+        let euros = group_thousands(abs / 100, '.');
+        format!("{sign}{euros},{:02}\u{a0}{}", abs % 100, self.unit())
+    }
+
+    /// English formatting, for English pages: `€1,234.50`; a currency written as letters
+    /// keeps a no-break space (`CHF 5.00`).
+    pub fn format_en(&self) -> String {
+        let sign = if self.cents < 0 { "-" } else { "" };
+        let abs = self.cents.unsigned_abs();
+        let units = group_thousands(abs / 100, ',');
+        let unit = self.unit();
+        let gap = if unit.chars().all(|c| c.is_ascii_alphabetic()) {
+            "\u{a0}"
+        } else {
+            ""
+        };
+        format!("{sign}{unit}{gap}{units}.{:02}", abs % 100)
+    }
+
+    fn unit(&self) -> String {
+        self.currency
             .symbol()
             .map(str::to_owned)
-            .unwrap_or_else(|| self.currency.as_str().to_ascii_uppercase());
-        format!("{sign}{euros},{:02}\u{a0}{unit}", abs % 100)
+            .unwrap_or_else(|| self.currency.as_str().to_ascii_uppercase())
     }
 }
 
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.format_de())
-    }
-}
-
-fn group_thousands(mut n: u64) -> String {
+fn group_thousands(mut n: u64, separator: char) -> String {
     let mut groups = Vec::new();
     loop {
         groups.push(n % 1000);
@@ -74,7 +83,7 @@ fn group_thousands(mut n: u64) -> String {
     }
     let mut out = groups.pop().map(|g| g.to_string()).unwrap_or_default();
     while let Some(g) = groups.pop() {
-        out.push_str(&format!(".{g:03}"));
+        out.push_str(&format!("{separator}{g:03}"));
     }
     out
 }
@@ -93,6 +102,17 @@ mod tests {
         assert_eq!(eur(5), "0,05\u{a0}€");
         assert_eq!(eur(123_456_789), "1.234.567,89\u{a0}€");
         assert_eq!(eur(-1050), "-10,50\u{a0}€");
+    }
+
+    #[test]
+    fn formats_euros_the_english_way() {
+        let en = |cents, code| Money::new(cents, Currency::parse(code).unwrap()).format_en();
+        assert_eq!(en(500, "eur"), "€5.00");
+        assert_eq!(en(5, "eur"), "€0.05");
+        assert_eq!(en(123_456_789, "eur"), "€1,234,567.89");
+        assert_eq!(en(-1050, "gbp"), "-£10.50");
+        assert_eq!(en(500, "chf"), "CHF\u{a0}5.00");
+        assert_eq!(en(500, "sek"), "SEK\u{a0}5.00");
     }
 
     proptest::proptest! {

@@ -3,8 +3,10 @@
 mod de;
 mod en;
 mod notice;
+mod texts;
 
 pub use notice::NoticeTexts;
+pub use texts::Texts;
 
 use std::future::{Ready, ready};
 
@@ -99,6 +101,14 @@ impl Lang {
         format!("{n} {}", if n == 1 { t.supporter_one } else { t.supporter_many })
     }
 
+    /// An amount as this language's readers write it: German `5,00 €`, English `€5.00`.
+    pub fn money(self, amount: &crate::domain::Money) -> String {
+        match self {
+            Lang::De => amount.format_de(),
+            Lang::En => amount.format_en(),
+        }
+    }
+
     /// "☕ 42 Kaffees von 17 Unterstützer:innen · 210,00 €"
     pub fn totals_line(self, coffees: i64, supporters: i64, amount: &crate::domain::Money) -> String {
         format!(
@@ -106,7 +116,7 @@ impl Lang {
             self.coffees(coffees),
             self.texts().from,
             self.supporters(supporters),
-            amount.format_de()
+            self.money(amount)
         )
     }
 
@@ -135,6 +145,22 @@ impl Lang {
         }
     }
 
+    /// A donation's status in the blogger's words: "bezahlt", "erstattet", "ausstehend", …
+    pub fn status(self, status: crate::domain::DonationStatus) -> &'static str {
+        use crate::domain::DonationStatus as S;
+        let t = self.texts();
+        match status {
+            S::Pending => t.status_pending,
+            S::Processing => t.status_processing,
+            S::Paid => t.status_paid,
+            S::Failed => t.status_failed,
+            S::Expired => t.status_expired,
+            S::Refunded => t.status_refunded,
+            S::Disputed => t.status_disputed,
+            S::Lost => t.status_lost,
+        }
+    }
+
     pub fn coffees(self, n: i64) -> String {
         let t = self.texts();
         format!("{n} {}", if n == 1 { t.coffee_one } else { t.coffee_many })
@@ -151,155 +177,6 @@ impl FromRequest for Lang {
     }
 }
 
-/// All the copy of one language.
-pub struct Texts {
-    pub language_name: &'static str,
-    pub test_mode_banner: &'static str,
-    pub home_heading: &'static str,
-    pub home_intro: &'static str,
-    pub coffee_one: &'static str,
-    pub coffee_many: &'static str,
-    pub per_coffee: &'static str,
-    pub field_coffees: &'static str,
-    pub field_name: &'static str,
-    pub field_name_hint: &'static str,
-    pub field_message: &'static str,
-    pub field_message_hint: &'static str,
-    pub field_public: &'static str,
-    pub field_public_hint: &'static str,
-    pub donate_button: &'static str,
-    pub checkout_submit_message: &'static str,
-    pub canceled_notice: &'static str,
-    pub form_error_heading: &'static str,
-    pub err_coffees: &'static str,
-    pub err_name: &'static str,
-    pub err_message: &'static str,
-    pub err_public: &'static str,
-    pub err_character: &'static str,
-    pub err_body: &'static str,
-    pub provider_error_heading: &'static str,
-    pub provider_error_text: &'static str,
-    pub back_home: &'static str,
-    pub thanks_heading: &'static str,
-    pub thanks_text: &'static str,
-    pub confirming_heading: &'static str,
-    pub confirming_text: &'static str,
-    pub confirming_slow: &'static str,
-    pub processing_heading: &'static str,
-    pub processing_text: &'static str,
-    pub not_paid_heading: &'static str,
-    pub not_paid_text: &'static str,
-    pub refunded_text: &'static str,
-    pub back_to_blog: &'static str,
-    pub demo_title: &'static str,
-    pub demo_notice: &'static str,
-    pub demo_pay: &'static str,
-    pub demo_cancel: &'static str,
-    pub demo_paid: &'static str,
-    pub demo_closed: &'static str,
-    pub demo_to_thanks: &'static str,
-    pub widget_frame_title: &'static str,
-    pub demo_amount: &'static str,
-    pub not_found_heading: &'static str,
-    pub not_found_text: &'static str,
-    pub error_heading: &'static str,
-    pub error_text: &'static str,
-    pub anonymous: &'static str,
-    pub supporter_one: &'static str,
-    pub supporter_many: &'static str,
-    pub from: &'static str,
-    pub wall_heading: &'static str,
-    pub wall_empty: &'static str,
-    pub wall_older: &'static str,
-    pub wall_newest: &'static str,
-    pub recent_heading: &'static str,
-    pub see_all: &'static str,
-    pub goal_progress: &'static str,
-    pub embed_heading: &'static str,
-    pub embed_intro: &'static str,
-    pub embed_button: &'static str,
-    pub embed_button_hint: &'static str,
-    pub embed_badge: &'static str,
-    pub embed_badge_hint: &'static str,
-    pub embed_widget: &'static str,
-    pub embed_widget_hint: &'static str,
-    pub embed_feed: &'static str,
-    pub embed_feed_hint: &'static str,
-    pub embed_snippet: &'static str,
-    pub embed_preview: &'static str,
-    pub feed_title: &'static str,
-    pub months: [&'static str; 12],
-    pub privacy_notice: &'static str,
-    pub privacy_link: &'static str,
-    pub imprint_link: &'static str,
-    pub manage_link_label: &'static str,
-    pub manage_link_hint: &'static str,
-    pub manage_heading: &'static str,
-    pub manage_intro: &'static str,
-    pub manage_save: &'static str,
-    pub manage_saved: &'static str,
-    pub manage_held: &'static str,
-    pub manage_shown_as: &'static str,
-    pub erase_heading: &'static str,
-    pub erase_text: &'static str,
-    pub erase_confirm: &'static str,
-    pub erase_button: &'static str,
-    pub erase_confirm_missing: &'static str,
-    pub erased_heading: &'static str,
-    pub erased_text: &'static str,
-    pub admin_heading: &'static str,
-    pub admin_login_heading: &'static str,
-    pub admin_token: &'static str,
-    pub admin_login_button: &'static str,
-    pub admin_login_failed: &'static str,
-    pub admin_logout: &'static str,
-    pub admin_logout_all: &'static str,
-    pub admin_donations: &'static str,
-    pub admin_events: &'static str,
-    pub admin_notifications: &'static str,
-    pub error_title_prefix: &'static str,
-    pub meta_description: &'static str,
-    pub bad_request_text: &'static str,
-    pub method_not_allowed_text: &'static str,
-    pub too_large_text: &'static str,
-    pub admin_export: &'static str,
-    pub admin_filter: &'static str,
-    pub admin_status: &'static str,
-    pub admin_all: &'static str,
-    pub admin_held: &'static str,
-    pub admin_month: &'static str,
-    pub admin_totals: &'static str,
-    pub admin_overall: &'static str,
-    pub admin_gross: &'static str,
-    pub admin_refunded: &'static str,
-    pub admin_lost: &'static str,
-    pub admin_net: &'static str,
-    pub admin_count: &'static str,
-    pub admin_date: &'static str,
-    pub admin_amount: &'static str,
-    pub admin_shown: &'static str,
-    pub admin_actions: &'static str,
-    pub admin_hide: &'static str,
-    pub admin_unhide: &'static str,
-    pub admin_approve: &'static str,
-    pub admin_edit: &'static str,
-    pub admin_hidden: &'static str,
-    pub admin_erased: &'static str,
-    pub admin_details: &'static str,
-    pub admin_replay: &'static str,
-    pub admin_none: &'static str,
-    pub admin_next: &'static str,
-    pub admin_forbidden: &'static str,
-    pub too_many_heading: &'static str,
-    pub too_many_text: &'static str,
-    pub rate_limited_heading: &'static str,
-    pub rate_limited_text: &'static str,
-    pub honeypot_label: &'static str,
-    pub skip_to_content: &'static str,
-    pub language_nav: &'static str,
-    pub admin_event_type: &'static str,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,11 +191,36 @@ mod tests {
         );
         assert_eq!(
             Lang::En.totals_line(1, 1, &eur),
-            "☕ 1 coffee from 1 supporter · 210,00\u{a0}€"
+            "☕ 1 coffee from 1 supporter · €210.00"
         );
         let t = time::macros::datetime!(2026-11-07 10:00 UTC);
         assert_eq!(Lang::De.date(t), "07.11.2026");
         assert_eq!(Lang::En.date(t), "7 Nov 2026");
+    }
+
+    /// One term each: "Button" (never "Knopf" or "Kaffee-Button") and "Trinkgeld" for what a
+    /// reader gives (never "Spende": it is not one, there is no donation receipt); "Zahlung"
+    /// only for the act of paying.
+    #[test]
+    fn the_copy_uses_one_word_for_the_button_and_one_for_the_tip() {
+        for copy in [
+            include_str!("de.rs"),
+            include_str!("en.rs"),
+            include_str!("notice.rs"),
+        ] {
+            for banned in [
+                "Knopf",
+                "Kaffee-Button",
+                "Spende ",
+                "Spenden ",
+                "Zahlungen",
+                "Payments",
+            ] {
+                assert!(!copy.contains(banned), "{banned}");
+            }
+        }
+        assert_eq!(Lang::De.texts().admin_donations, "Trinkgelder");
+        assert_eq!(Lang::En.texts().admin_donations, "Tips");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn compose(
     // Stored currencies were parsed on the way in; a corrupt one still shows the number.
     let amount = Currency::parse(&d.currency).map_or_else(
         |_| format!("{cents} {}", d.currency),
-        |c| Money::new(cents, c).to_string(),
+        |c| lang.money(&Money::new(cents, c)),
     );
     let coffees = lang.coffees(d.coffees);
     let template = match n.kind {
@@ -156,7 +156,7 @@ mod tests {
             "K",
             "https://k.de",
         );
-        assert_eq!(en.title, "↩ Refunded: 2 coffees (10,00\u{a0}€)");
+        assert_eq!(en.title, "↩ Refunded: 2 coffees (€10.00)");
     }
 
     #[test]

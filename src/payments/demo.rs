@@ -35,7 +35,8 @@ impl DemoProvider {
     pub fn create_checkout(&self, req: &CheckoutRequest) -> CheckoutSession {
         let mac = self.session_ids.sign("demo-session", &req.idempotency_key);
         let id = format!("cs_demo_{}", &mac[..32]);
-        let url = format!("{}/demo/checkout/{id}", self.public_url);
+        // Stripe's page speaks the reader's language (`locale`); so does ours.
+        let url = format!("{}/demo/checkout/{id}?lang={}", self.public_url, req.lang.code());
         CheckoutSession { id, url }
     }
 }
@@ -107,7 +108,10 @@ mod tests {
         let first = demo.create_checkout(&request("key-1"));
         assert_eq!(first.id, demo.create_checkout(&request("key-1")).id);
         assert_ne!(first.id, demo.create_checkout(&request("key-2")).id);
-        assert_eq!(first.url, format!("http://jar/demo/checkout/{}", first.id));
+        assert_eq!(
+            first.url,
+            format!("http://jar/demo/checkout/{}?lang=de", first.id)
+        );
         let other_jar = DemoProvider::new("http://jar".into(), Signer::new(SecretString::from("j")));
         assert_ne!(first.id, other_jar.create_checkout(&request("key-1")).id, "keyed");
     }

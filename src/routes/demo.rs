@@ -68,7 +68,7 @@ async fn show(
         },
         session_id: path.into_inner(),
         coffees: lang.coffees(row.coffees),
-        amount: Money::new(row.expected_amount_cents, currency).format_de(),
+        amount: lang.money(&Money::new(row.expected_amount_cents, currency)),
     };
     Ok(html(StatusCode::OK, &page))
 }
@@ -85,7 +85,8 @@ async fn pay(lang: Lang, path: web::Path<String>, state: State) -> Result<HttpRe
     // Paying twice would send a second event for the same session; Stripe would not.
     if row.status == DonationStatus::Pending {
         let now = storage::now();
-        let event = crate::payments::demo::completed_event(&row, &success_url, &cancel_url(&state), now);
+        let event =
+            crate::payments::demo::completed_event(&row, &success_url, &cancel_url(&state, lang), now);
         let body = event.to_string();
         let secrets: Vec<_> = state.webhook.secrets.iter().collect();
         let header = signature::sign(body.as_bytes(), &secrets, now);
@@ -107,8 +108,8 @@ async fn pay(lang: Lang, path: web::Path<String>, state: State) -> Result<HttpRe
         .finish())
 }
 
-async fn cancel(state: State) -> HttpResponse {
+async fn cancel(lang: Lang, state: State) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((LOCATION, cancel_url(&state)))
+        .insert_header((LOCATION, cancel_url(&state, lang)))
         .finish()
 }

@@ -6,7 +6,7 @@ use askama::Template;
 
 use super::here::Here;
 use super::page::{self, Page, html};
-use super::view::{SupporterView, TotalsView};
+use super::view::{SupporterView, TotalsView, coffee_label};
 use crate::domain::{Message, Money, SupporterName};
 use crate::i18n::Lang;
 use crate::public;
@@ -92,16 +92,10 @@ pub async fn render_form(
     let pricing = &state.rules.pricing;
     let selected: u32 = values.coffees.trim().parse().unwrap_or(1);
     let options = (1..=pricing.max_coffees)
-        .map(|n| {
-            let total = Money::new(
-                pricing.coffee_price_cents * i64::from(n),
-                pricing.currency.clone(),
-            );
-            CoffeeOption {
-                value: n,
-                label: format!("{} – {total}", lang.coffees(i64::from(n))),
-                selected: n == selected,
-            }
+        .map(|n| CoffeeOption {
+            value: n,
+            label: coffee_label(lang, pricing, n),
+            selected: n == selected,
         })
         .collect();
     // The wall under the form is a nicety: if it cannot be read, the form still works.
@@ -137,7 +131,7 @@ pub async fn render_form(
         values,
         errors,
         canceled,
-        price: Money::new(pricing.coffee_price_cents, pricing.currency.clone()).format_de(),
+        price: lang.money(&Money::new(pricing.coffee_price_cents, pricing.currency.clone())),
         name_max: SupporterName::MAX,
         nonce: crate::auth::nonce::issue(&state.signer, crate::storage::now()),
         message_max: Message::MAX,

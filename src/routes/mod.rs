@@ -128,6 +128,8 @@ const PRIVATE_PREFIXES: &[&str] = &[
     "/admin",
     "/api/admin",
     "/donate",
+    // Back after paying must not show a live "Bezahlen" page from the browser's cache.
+    "/demo/checkout/",
     "/metrics",
 ];
 /// Pages with the donate form: each carries a fresh nonce (one checkout per form), which a

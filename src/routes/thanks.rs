@@ -83,7 +83,7 @@ pub async fn show(
             row.amount_cents,
             Currency::parse(&row.currency).unwrap_or_else(|_| state.rules.pricing.currency.clone()),
         );
-        format!("{} · {amount}", lang.coffees(row.coffees))
+        format!("{} · {}", lang.coffees(row.coffees), lang.money(&amount))
     });
     let (back_url, back_label) = back_link(&state, lang);
     // Only once money moved: a pending checkout anyone can start must not hand out a link.
@@ -93,9 +93,10 @@ pub async fn show(
     );
     let manage_url = (row.erased_at.is_none() && money_moved).then(|| {
         format!(
-            "{}/manage/{}",
+            "{}/manage/{}?lang={}",
             state.public_url,
-            state.signer.manage_token(&row.id)
+            state.signer.manage_token(&row.id),
+            lang.code()
         )
     });
     let page = ThanksPage {

@@ -43,6 +43,15 @@ pub struct GoalView {
     pub text: String,
 }
 
+/// A choice of the quantity select: "2 Kaffees – 10,00 €", "2 coffees – €10.00".
+pub fn coffee_label(lang: Lang, pricing: &crate::domain::Pricing, n: u32) -> String {
+    let total = Money::new(
+        pricing.coffee_price_cents * i64::from(n),
+        pricing.currency.clone(),
+    );
+    format!("{} – {}", lang.coffees(i64::from(n)), lang.money(&total))
+}
+
 impl TotalsView {
     pub fn new(t: &Totals, goal: Option<&Goal>, lang: Lang, currency: &Currency) -> Self {
         let amount = Money::new(t.amount_cents, currency.clone());

@@ -194,3 +194,173 @@ async fn a_reader_donates_two_coffees_in_chromium_and_appears_on_the_wall() {
 
     c.close().await.unwrap();
 }
+
+/// How one pasted snippet renders: the styled button's colour, and whether anything is wider
+/// than the page or the widget's frame keeps a border.
+const SNIPPET_LAYOUT: &str = "const width = document.documentElement.clientWidth;
+    const buttons = [...document.querySelectorAll('main button')];
+    const frame = document.querySelector('main iframe');
+    return {
+        buttons: buttons.length,
+        styled: buttons.every(b => getComputedStyle(b).backgroundColor === 'rgb(138, 75, 20)'
+            && getComputedStyle(b).color === 'rgb(255, 255, 255)'),
+        inside: [...document.querySelectorAll('main *')].every(e => e.getBoundingClientRect().right <= width + 0.5),
+        frameBorder: frame ? getComputedStyle(frame).borderTopWidth : 'none',
+        frameFits: frame ? frame.getBoundingClientRect().width <= Math.min(360, width) : false,
+        sideways: document.documentElement.scrollWidth - width,
+    };";
+
+/// Saves the page at 1280 and 360 px (`target/e2e/{name}-1280.png`, `-360.png`), checking at
+/// each width that the snippets render styled and inside the page.
+async fn shoot_blog(c: &Client, name: &str) {
+    for width in [1280, 360] {
+        c.set_window_size(width, 1000).await.unwrap();
+        // The widget's frame loads lazily: wait until it holds the widget.
+        let loaded = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const frame = document.querySelector('main iframe');
+                 const ready = () => { try { return !!frame.contentDocument.querySelector('#widget-totals'); } catch (e) { return true; } };
+                 frame.scrollIntoView();
+                 const t = setInterval(() => { if (ready()) { clearInterval(t); window.scrollTo(0, 0); done(true); } }, 50);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(loaded, json!(true), "{name}: the widget loads in its frame");
+        let layout = c.execute(SNIPPET_LAYOUT, vec![]).await.unwrap();
+        assert_eq!(layout["styled"], json!(true), "{name} at {width}: {layout}");
+        assert_eq!(layout["inside"], json!(true), "{name} at {width}: {layout}");
+        assert_eq!(layout["frameBorder"], json!("0px"), "{name} at {width}: {layout}");
+        assert_eq!(layout["frameFits"], json!(true), "{name} at {width}: {layout}");
+        assert_eq!(layout["sideways"], json!(0), "{name} at {width}: {layout}");
+        assert!(layout["buttons"].as_u64().unwrap() >= 2, "{layout}");
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(screenshots_dir().join(format!("{name}-{width}.png")), png).unwrap();
+    }
+    c.set_window_size(1280, 900).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_snippets_look_right_pasted_into_a_plain_page_and_a_hugo_post() {
+    let app = spawn_demo_app().await;
+    // Three supporters, so the widget is as full as it gets.
+    for name in ["Erika", "Max", "Donaudampfschifffahrtskapitänin"] {
+        let started = app
+            .post_form("/donate", &[("coffees", "2"), ("name", name), ("public", "on")])
+            .await;
+        let checkout = started.headers()["location"].to_str().unwrap().to_owned();
+        let pay = format!("{}/pay", checkout.split('?').next().unwrap());
+        assert_eq!(app.client.post(pay).send().await.unwrap().status(), 303);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let de = embed_snippets(&app, "de").await;
+    // The one-click button, the button with a choice, the badge and the widget.
+    plain_page(dir.path(), &de[..4]);
+    hugo_site(
+        dir.path(),
+        &app.address,
+        "{{< kaffeekasse >}}\n\nOder mehrere:\n\n{{< kaffeekasse variant=\"select\" >}}\n\n\
+         {{< kaffeekasse variant=\"widget\" >}}",
+    );
+    std::fs::rename(dir.path().join("hugo/public"), dir.path().join("hugo-public")).unwrap();
+    let blog = serve_dir(dir.path().to_owned()).await;
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    c.goto(&format!("{blog}/plain/")).await.unwrap();
+    shoot_blog(&c, "blog-plain").await;
+    c.goto(&format!("{blog}/hugo-public/posts/kaffee/"))
+        .await
+        .unwrap();
+    shoot_blog(&c, "blog-hugo").await;
+
+    // The one-click button in the Hugo post starts a checkout for one coffee.
+    c.find(Locator::XPath("//main/form[1]//button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//button[normalize-space()='Bezahlen']"))
+        .await
+        .expect("the demo checkout");
+    let total = text_of(&c, ".total").await;
+    assert!(total.contains("1 Kaffee") && total.contains("5,00"), "{total}");
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_english_reader_sees_english_from_the_form_to_the_thanks_page_in_the_demo() {
+    let app = spawn_demo_app().await;
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    // A German browser; the reader picks English on the form.
+    c.goto(&app.url("/")).await.unwrap();
+    c.find(Locator::Css("footer nav a[hreflang=en]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&c, "h1").await, "Buy me a coffee");
+    let option = text_of(&c, "#coffees option[value='1']").await;
+    assert_eq!(option.replace('\u{a0}', " "), "1 coffee – €5.00");
+    c.find(Locator::Css("#name"))
+        .await
+        .unwrap()
+        .send_keys("Jane")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.donate button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    let pay = c
+        .wait()
+        .for_element(Locator::XPath("//button[normalize-space()='Pay']"))
+        .await
+        .expect("the demo checkout in English");
+    let total = text_of(&c, ".total").await;
+    assert!(total.contains("1 coffee") && total.contains("€5.00"), "{total}");
+    let banner = c.find_all(Locator::Css(".banner")).await.unwrap();
+    assert_eq!(banner.len(), 1, "the test-mode banner once");
+    assert_eq!(banner[0].text().await.unwrap(), "Test mode – no money is moved");
+    shoot(&c, "en-1-demo-checkout").await;
+    pay.click().await.unwrap();
+
+    c.wait()
+        .for_element(Locator::XPath("//h1[normalize-space()='Thank you!']"))
+        .await
+        .expect("the thanks page says Thank you!");
+    let summary = text_of(&c, ".summary").await;
+    assert!(
+        summary.contains("1 coffee") && summary.contains("€5.00"),
+        "{summary}"
+    );
+    let manage = c
+        .find(Locator::Css(".manage-link a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(manage.ends_with("?lang=en"), "{manage}");
+    shoot(&c, "en-2-thanks").await;
+    c.goto(&manage).await.unwrap();
+    assert_eq!(
+        c.execute("return document.documentElement.lang;", vec![])
+            .await
+            .unwrap(),
+        json!("en")
+    );
+    c.close().await.unwrap();
+}

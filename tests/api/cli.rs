@@ -19,6 +19,11 @@ async fn migrate_creates_the_schema_and_bad_configuration_names_the_variable() {
     assert!(dir.path().join("fresh.db").exists());
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("MAX_COFFEES"), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).starts_with("kaffeekasse: Fehler in der Konfiguration: MAX_COFFEES"),
+        "German first: {}",
+        text(&bad.stderr)
+    );
     assert_eq!(unknown.status.code(), Some(2));
     assert_eq!(
         publishable.status.code(),
@@ -199,5 +204,34 @@ fn help_and_version_work_without_any_configuration() {
         text(&bad_since.stderr).contains("--since"),
         "{}",
         text(&bad_since.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_busy_address_is_said_once_without_a_backtrace() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("k.db").display());
+
+    let out = kaffeekasse(
+        &["serve"],
+        &[
+            ("BIND_ADDR", &addr),
+            ("DATABASE_URL", &db),
+            ("RUST_BACKTRACE", "1"),
+        ],
+    );
+
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(all.matches("in use").count(), 1, "{all}");
+    assert!(
+        all.contains(&format!("cannot listen on BIND_ADDR {addr}")),
+        "{all}"
+    );
+    assert!(
+        !all.contains("stack backtrace") && !all.contains("rust_begin_unwind") && !all.contains("  0: "),
+        "{all}"
     );
 }

@@ -10,8 +10,10 @@ async fn the_demo_flow_goes_from_the_button_to_a_paid_donation_through_the_real_
         .await;
     assert_eq!(response.status(), 303);
     let checkout = response.headers()["location"].to_str().unwrap().to_owned();
-    let session_id = checkout.rsplit('/').next().unwrap().to_owned();
+    let (checkout_path, lang) = checkout.split_once('?').unwrap();
+    let session_id = checkout_path.rsplit('/').next().unwrap().to_owned();
     assert!(checkout.starts_with(&format!("{}/demo/checkout/cs_demo_", app.address)));
+    assert_eq!(lang, "lang=de", "the checkout speaks the form's language");
 
     // The demo checkout shows the amount and the test-mode notice.
     let page = app
@@ -62,6 +64,9 @@ async fn cancelling_the_demo_checkout_goes_back_and_records_no_payment() {
     let session_id = response.headers()["location"]
         .to_str()
         .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
         .rsplit('/')
         .next()
         .unwrap()
@@ -74,7 +79,7 @@ async fn cancelling_the_demo_checkout_goes_back_and_records_no_payment() {
     assert_eq!(cancelled.status(), 303);
     assert_eq!(
         cancelled.headers()["location"].to_str().unwrap(),
-        format!("{}/?canceled=1", app.address)
+        format!("{}/?canceled=1&lang=de", app.address)
     );
     assert_eq!(app.row(&session_id).await.unwrap().status, "pending");
     let home = app.get("/?canceled=1").await.text().await.unwrap();
@@ -100,6 +105,9 @@ async fn a_pending_donation_shows_a_self_refreshing_confirmation_page() {
     let response = app.post_form("/donate", &[("coffees", "1")]).await;
     let session_id = response.headers()["location"]
         .to_str()
+        .unwrap()
+        .split('?')
+        .next()
         .unwrap()
         .rsplit('/')
         .next()

@@ -29,7 +29,7 @@ async fn the_home_page_is_german_by_default_and_english_on_request() {
         de.contains(r#"type="checkbox" value="on" aria-describedby"#),
         "the public box starts unticked"
     );
-    assert!(en.contains("<html lang=\"en\">") && en.contains("1 coffee – 5,00\u{a0}€"));
+    assert!(en.contains("<html lang=\"en\">") && en.contains("1 coffee – €5.00"));
     assert!(en_query.contains("Show my name and message publicly"));
 }
 

@@ -132,11 +132,11 @@ async fn an_anonymous_coffee_is_notified_without_the_name_and_a_refund_is_news_t
     eventually("the refund", || async { bodies(&ntfy).await.len() == 2 }).await;
 
     let first: Value = bodies(&ntfy).await[0].body_json().unwrap();
-    assert_eq!(first["title"], "☕ 1 coffee for 5,00\u{a0}€");
+    assert_eq!(first["title"], "☕ 1 coffee for €5.00");
     assert!(first["message"].as_str().unwrap().contains("From: anonymous"));
     assert!(!first.to_string().contains("Secret Sam") && !first.to_string().contains("psst"));
     let second: Value = bodies(&ntfy).await[1].body_json().unwrap();
-    assert_eq!(second["title"], "↩ Refunded: 1 coffee (5,00\u{a0}€)");
+    assert_eq!(second["title"], "↩ Refunded: 1 coffee (€5.00)");
 }
 
 #[tokio::test]

@@ -111,7 +111,11 @@ pub async fn manage_path(app: &TestApp, session_id: &str) -> String {
     assert!(thanks.contains("Eintrag verwalten: diesen Link aufbewahren"));
     let marker = format!("{}/manage/", app.address);
     let start = thanks.find(&marker).expect("manage link") + app.address.len();
-    thanks[start..start + thanks[start..].find('"').unwrap()].to_owned()
+    let link = &thanks[start..start + thanks[start..].find('"').unwrap()];
+    // The link keeps the thanks page's language; the token is the path.
+    let (path, lang) = link.split_once('?').expect("the manage link names its language");
+    assert_eq!(lang, "lang=de");
+    path.to_owned()
 }
 
 pub async fn post_manage(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {

@@ -210,7 +210,16 @@ async fn the_csv_quotes_every_field_and_has_a_german_excel_flavour() {
     let headers = reader.headers().unwrap().clone();
     let row = reader.records().next().unwrap().unwrap();
     assert_eq!(row.len(), headers.len(), "the semicolons stay inside their cell");
-    let message = headers.iter().position(|h| h == "message").unwrap();
-    assert_eq!(&row[message], "Danke;=2+3;");
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    assert_eq!(&row[column("Nachricht")], "Danke;=2+3;");
+    assert_eq!(&row[column("Betrag")], "5,00", "euros with a decimal comma");
+    assert_eq!(&row[column("Netto")], "5,00");
+    assert_eq!(&row[column("Status")], "bezahlt");
+    assert_eq!(&row[column("Verborgen")], "nein");
+    assert!(!headers.iter().any(|h| h.ends_with("_cents")), "{headers:?}");
+    assert!(
+        plain.starts_with("\"id\",\"created_at\""),
+        "the plain CSV keeps its columns"
+    );
     assert_eq!(bad.status(), 400);
 }

@@ -386,7 +386,7 @@ async fn the_embed_page_offers_every_snippet_with_a_preview() {
     );
     assert!(
         html.contains(
-            r#"<form method="post" action="https://kaffee.example.de/donate?lang=de" target="_top">"#
+            r#"<form method="post" action="https://kaffee.example.de/donate?lang=de" target="_top" style="#
         ),
         "live preview"
     );

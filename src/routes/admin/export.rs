@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::actions;
 use super::guard::Admin;
+use crate::i18n::Lang;
 use crate::routes::error::ApiError;
 use crate::state::State;
 use crate::storage::admin::{self, AdminRow};
@@ -34,6 +35,33 @@ const HEADER: &[&str] = &[
     "erased_at",
 ];
 
+/// The same columns for German Excel: German headers, times in German notation (UTC), amounts
+/// in the currency's units with a decimal comma, statuses and yes/no in words.
+const HEADER_DE: &[&str] = &[
+    "ID",
+    "Erstellt (UTC)",
+    "Bezahlt (UTC)",
+    "Status",
+    "Kaffees",
+    "Betrag",
+    "Erstattet",
+    "Netto",
+    "Währung",
+    "Name",
+    "Nachricht",
+    "Sichtbarkeit",
+    "Verborgen",
+    "Wartet auf Freigabe",
+    "Einwilligung (UTC)",
+    "Einwilligungstext",
+    "Live-Modus",
+    "Anbieter",
+    "Checkout-Session",
+    "Payment Intent",
+    "Charge",
+    "Gelöscht (UTC)",
+];
+
 /// Spreadsheets run a cell starting with `=`, `+`, `-`, `@`, tab or CR as a formula. Prefixing a
 /// quote makes it text (OWASP's advice against CSV injection). Quoting alone does not help.
 pub fn guard(cell: &str) -> String {
@@ -49,31 +77,63 @@ fn time(ts: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
-fn record(r: &AdminRow) -> Vec<String> {
+/// `27.11.2026 14:05:09`, which German Excel reads as a date and time.
+fn time_de(ts: Option<i64>) -> String {
+    ts.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[day].[month].[year] [hour]:[minute]:[second]"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Cents as `10,50` (the currency has its own column).
+fn euros_de(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}{},{:02}", abs / 100, abs % 100)
+}
+
+fn record(r: &AdminRow, format: Format) -> Vec<String> {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let net = r.amount_cents - r.refunded_cents.min(r.amount_cents);
+    let de = format == Format::ExcelDe;
+    let at = |ts| if de { time_de(ts) } else { time(ts) };
+    let money = |cents: i64| if de { euros_de(cents) } else { cents.to_string() };
+    let yes = |b: bool| match (de, b) {
+        (true, true) => "ja".to_owned(),
+        (true, false) => "nein".to_owned(),
+        (false, b) => b.to_string(),
+    };
     vec![
         r.id.clone(),
-        time(Some(r.created_at)),
-        time(r.paid_at),
-        r.status.to_string(),
+        at(Some(r.created_at)),
+        at(r.paid_at),
+        if de {
+            Lang::De.status(r.status).to_owned()
+        } else {
+            r.status.to_string()
+        },
         r.coffees.to_string(),
-        r.amount_cents.to_string(),
-        r.refunded_cents.to_string(),
-        (r.amount_cents - r.refunded_cents.min(r.amount_cents)).to_string(),
+        money(r.amount_cents),
+        money(r.refunded_cents),
+        money(net),
         r.currency.clone(),
         opt(&r.name),
         opt(&r.message),
         r.visibility.to_string(),
-        r.hidden.to_string(),
-        r.held.to_string(),
-        time(r.consent_at),
+        yes(r.hidden),
+        yes(r.held),
+        at(r.consent_at),
         opt(&r.consent_version),
-        r.livemode.to_string(),
+        yes(r.livemode),
         r.provider.clone(),
         opt(&r.checkout_session_id),
         opt(&r.payment_intent_id),
         opt(&r.charge_id),
-        time(r.erased_at),
+        at(r.erased_at),
     ]
 }
 
@@ -106,14 +166,19 @@ pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpRe
         .quote_style(csv::QuoteStyle::Always)
         .delimiter(if format == Format::ExcelDe { b';' } else { b',' })
         .from_writer(out);
-    writer.write_record(HEADER).map_err(anyhow::Error::from)?;
+    let header = if format == Format::ExcelDe {
+        HEADER_DE
+    } else {
+        HEADER
+    };
+    writer.write_record(header).map_err(anyhow::Error::from)?;
     // Page through everything, newest first, without holding a transaction open.
     q.limit = 500;
     let mut before = q.before.clone();
     loop {
         let (rows, next) = admin::list(state.db.pool(), &q.filter, before.as_ref(), q.limit).await?;
         for row in &rows {
-            let cells: Vec<String> = record(row).iter().map(|c| guard(c)).collect();
+            let cells: Vec<String> = record(row, format).iter().map(|c| guard(c)).collect();
             writer.write_record(&cells).map_err(anyhow::Error::from)?;
         }
         match next {
@@ -133,7 +198,15 @@ pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpRe
 
 #[cfg(test)]
 mod tests {
-    use super::guard;
+    use super::{HEADER, HEADER_DE, euros_de, guard};
+
+    #[test]
+    fn german_excel_gets_every_column_in_german_and_euros_with_a_comma() {
+        assert_eq!(HEADER.len(), HEADER_DE.len());
+        assert_eq!(euros_de(1050), "10,50");
+        assert_eq!(euros_de(5), "0,05");
+        assert_eq!(euros_de(-500), "-5,00");
+    }
 
     #[test]
     fn formula_cells_become_text() {

@@ -34,7 +34,8 @@ struct ListPage {
     csrf: String,
     rows: Vec<RowView>,
     totals: Vec<TotalsRow>,
-    statuses: &'static [&'static str],
+    /// The filter's choices: the stored word and how the blogger reads it.
+    statuses: Vec<(&'static str, &'static str)>,
     status: String,
     month: String,
     next_url: Option<String>,
@@ -69,7 +70,14 @@ pub async fn list(
         csrf: admin.csrf_token(&state),
         rows: rows.iter().map(|r| RowView::new(r, lang, currency)).collect(),
         totals: totals_rows(&months, lang, currency),
-        statuses: STATUSES,
+        statuses: STATUSES
+            .iter()
+            .map(|s| {
+                let label =
+                    crate::domain::DonationStatus::parse(s).map_or(t.admin_held, |st| lang.status(st));
+                (*s, label)
+            })
+            .collect(),
         next_url: next.map(|c| format!("/admin?{filter_query}&before={}&lang={}", c.encode(), lang.code())),
         export_url: format!("/api/admin/donations.csv?{filter_query}"),
         status: q.status,

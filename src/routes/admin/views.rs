@@ -1,6 +1,6 @@
 //! How the admin pages show donations and monthly totals.
 
-use crate::domain::{Currency, DonationStatus, Money};
+use crate::domain::{Currency, Money};
 use crate::i18n::Lang;
 use crate::storage::admin::{AdminRow, MonthTotals};
 
@@ -8,7 +8,8 @@ use crate::storage::admin::{AdminRow, MonthTotals};
 pub struct RowView {
     pub id: String,
     pub date: String,
-    pub status: DonationStatus,
+    /// The status in the blogger's language.
+    pub status: &'static str,
     pub coffees: i64,
     pub amount: String,
     pub refunded: Option<String>,
@@ -29,10 +30,10 @@ impl RowView {
         RowView {
             id: r.id.clone(),
             date: lang.date(date),
-            status: r.status,
+            status: lang.status(r.status),
             coffees: r.coffees,
-            amount: Money::new(r.amount_cents, currency.clone()).format_de(),
-            refunded: (r.refunded_cents > 0).then(|| Money::new(r.refunded_cents, currency).format_de()),
+            amount: lang.money(&Money::new(r.amount_cents, currency.clone())),
+            refunded: (r.refunded_cents > 0).then(|| lang.money(&Money::new(r.refunded_cents, currency))),
             name: r.name.clone().unwrap_or_default(),
             message: r.message.clone().unwrap_or_default(),
             public: r.visibility.is_public(),
@@ -55,7 +56,7 @@ pub struct TotalsRow {
 }
 
 pub fn totals_rows(months: &[MonthTotals], lang: Lang, currency: &Currency) -> Vec<TotalsRow> {
-    let money = |c: i64| Money::new(c, currency.clone()).format_de();
+    let money = |c: i64| lang.money(&Money::new(c, currency.clone()));
     let row = |m: &MonthTotals| TotalsRow {
         month: m.month.clone(),
         donations: m.donations,

@@ -20,8 +20,12 @@ pub enum DonateError {
         errors: Vec<FieldError>,
         values: FormValues,
     },
-    #[error("too many checkouts; retry in {0:?}")]
-    RateLimited(std::time::Duration),
+    #[error("too many checkouts; retry in {wait:?}")]
+    RateLimited {
+        wait: std::time::Duration,
+        /// What the reader typed, shown again on the refused form.
+        values: FormValues,
+    },
     #[error("checkout provider failed")]
     Provider(#[source] ProviderError),
     #[error(transparent)]
@@ -33,19 +37,17 @@ impl DonateError {
         match self {
             DonateError::BadBody(_) => StatusCode::BAD_REQUEST,
             DonateError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            DonateError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            DonateError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             // A timeout is a 502 too: to the reader both mean "the payment service failed".
             DonateError::Provider(_) => StatusCode::BAD_GATEWAY,
             DonateError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// `Retry-After` in whole seconds, rounded up, for a 429.
+    /// `Retry-After` for a 429.
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            DonateError::RateLimited(wait) => {
-                Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1))
-            }
+            DonateError::RateLimited { wait, .. } => Some(retry_after_secs(*wait)),
             _ => None,
         }
     }
@@ -62,7 +64,7 @@ impl DonateError {
                     first.map(|e| e.message.clone()).unwrap_or_default(),
                 )
             }
-            DonateError::RateLimited(_) => (None, t.rate_limited_text.to_owned()),
+            DonateError::RateLimited { .. } => (None, t.rate_limited_text.to_owned()),
             DonateError::Provider(_) => (None, t.provider_error_text.to_owned()),
             DonateError::Unexpected(e) => {
                 tracing::error!(error = ?e, "donation failed");
@@ -80,12 +82,17 @@ impl DonateError {
     }
 }
 
+/// A wait in whole seconds, rounded up, at least 1: what `Retry-After` says.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 /// The HTML answer for every error but an invalid form, which shows the form again.
 impl From<DonateError> for PageError {
     fn from(e: DonateError) -> Self {
         match e {
             DonateError::BadBody(_) | DonateError::Invalid { .. } => PageError::BadRequest,
-            ref limited @ DonateError::RateLimited(_) => PageError::RateLimited {
+            ref limited @ DonateError::RateLimited { .. } => PageError::RateLimited {
                 retry_after_secs: limited.retry_after_secs().unwrap_or(1),
             },
             DonateError::Provider(_) => PageError::Provider,

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::client_ip::client_key;
 use super::error::PageError;
 use super::here::Here;
-use super::home::render_form;
+use super::home::{FieldError, render_form};
 use super::page;
 use crate::i18n::Lang;
 use crate::payments::{CheckoutRequest, ProviderError};
@@ -17,6 +17,7 @@ use crate::state::State;
 use crate::storage::{self, donations::NewDonation};
 
 mod error;
+mod identity;
 mod input;
 
 pub use error::DonateError;
@@ -62,19 +63,29 @@ pub async fn donate(
             .map_err(|()| {
                 DonateError::BadBody("Idempotency-Key must be 8 to 64 letters, digits, - or _".into())
             })?;
-        // Limits count only requests that would reach Stripe: a typo costs nothing.
-        let client = client_key(&req, &state.abuse.trusted_proxies);
-        // A reader who loaded the form may use the budget kept for readers (`auth::nonce`).
-        let signed = raw
-            .nonce
-            .as_deref()
-            .is_some_and(|n| crate::auth::nonce::is_signed(&state.signer, n, storage::now()));
-        state.limits.donate.check(client, signed).map_err(|wait| {
-            if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::DonateLimited) {
-                tracing::info!(?wait, left_out, "checkout rate limit reached");
-            }
-            DonateError::RateLimited(wait)
-        })?;
+        // Limits count only requests that would start a checkout: a typo costs nothing, and a
+        // repeated form gets the checkout it already has, even at the limit.
+        let repeat = match &key {
+            Some(k) => identity::is_repeat(&state, k).await?,
+            None => false,
+        };
+        if !repeat {
+            let client = client_key(&req, &state.abuse.trusted_proxies);
+            // A reader who loaded the form may use the budget kept for readers (`auth::nonce`).
+            let signed = raw
+                .nonce
+                .as_deref()
+                .is_some_and(|n| crate::auth::nonce::is_signed(&state.signer, n, storage::now()));
+            state.limits.donate.check(client, signed).map_err(|wait| {
+                if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::DonateLimited) {
+                    tracing::info!(?wait, left_out, "checkout rate limit reached");
+                }
+                DonateError::RateLimited {
+                    wait,
+                    values: raw.values(),
+                }
+            })?;
+        }
         start_checkout(&state, &form, lang, key)
             .await
             .map(Checkout::Started)
@@ -123,6 +134,27 @@ pub async fn donate(
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
                 .await),
+                // The form again, with what the reader typed and why it was not sent.
+                DonateError::RateLimited { wait, values } => {
+                    let mut response = render_form(
+                        &state,
+                        lang,
+                        &Here::of(&req),
+                        values,
+                        vec![FieldError {
+                            field: "donate-submit",
+                            message: lang.texts().rate_limited_form.to_owned(),
+                        }],
+                        false,
+                        StatusCode::TOO_MANY_REQUESTS,
+                    )
+                    .await;
+                    response.headers_mut().insert(
+                        actix_web::http::header::RETRY_AFTER,
+                        actix_web::http::header::HeaderValue::from(error::retry_after_secs(wait)),
+                    );
+                    Ok(response)
+                }
                 other => Err(other.into()),
             }
         }
@@ -144,7 +176,7 @@ async fn start_checkout(
     // After a 5xx the form's key would only get Stripe's saved error again: its successor.
     let form_key = idempotency_key.clone();
     let sent_key = idempotency_key.map(|k| state.spoiled_keys.current(&k));
-    let (donation_id, idempotency_key) = checkout_identity(state, sent_key).await?;
+    let (donation_id, idempotency_key) = identity::checkout_identity(state, sent_key).await?;
     let lang_suffix = if lang == Lang::En { "&lang=en" } else { "" };
     let request = CheckoutRequest {
         idempotency_key,
@@ -159,7 +191,7 @@ async fn start_checkout(
             "{}/thanks?session_id={{CHECKOUT_SESSION_ID}}{lang_suffix}",
             state.public_url
         ),
-        cancel_url: cancel_url(state),
+        cancel_url: cancel_url(state, lang),
     };
     let session = match state.provider.create_checkout(&request).await {
         Ok(session) => session,
@@ -210,42 +242,14 @@ async fn start_checkout(
     Ok(session)
 }
 
-/// Stripe keeps an idempotency key for at least 24 hours; within this, a repeated key is
-/// answered with the same session.
-const KEY_REUSE_SECS: i64 = 23 * 3600;
-
-/// The donation id and Stripe idempotency key of a checkout. A repeated key means the same
-/// donation, derived from it, while that donation is a fresh pending checkout. Once it was paid
-/// (or expired, or is older than Stripe remembers keys), the same key starts a new donation: a
-/// reader who comes back to the same form page to buy another coffee gets one.
-async fn checkout_identity(state: &State, key: Option<String>) -> Result<(String, String), DonateError> {
-    let fresh = || {
-        let id = uuid::Uuid::new_v4().to_string();
-        (id.clone(), id)
-    };
-    let Some(key) = key else { return Ok(fresh()) };
-    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()).to_string();
-    let existing = storage::donations::find_by_id(state.db.pool(), &id)
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(match existing {
-        Some(row) if !reuses_key(row.status, row.created_at, storage::now()) => fresh(),
-        _ => (id, key),
-    })
-}
-
-/// Whether a repeated idempotency key still means the donation it first created.
-fn reuses_key(status: crate::domain::DonationStatus, created_at: i64, now: i64) -> bool {
-    status == crate::domain::DonationStatus::Pending && now - created_at < KEY_REUSE_SECS
-}
-
-/// Where Stripe sends a reader who cancels: the blog if configured, else our page.
-pub fn cancel_url(state: &State) -> String {
+/// Where Stripe sends a reader who cancels: the blog if configured, else our page in the
+/// reader's language.
+pub fn cancel_url(state: &State, lang: Lang) -> String {
     state
         .site
         .blog_url
         .clone()
-        .unwrap_or_else(|| format!("{}/?canceled=1", state.public_url))
+        .unwrap_or_else(|| format!("{}/?canceled=1&lang={}", state.public_url, lang.code()))
 }
 
 /// Refusals of the reader's input are routine; a provider failure is worth an error with its
@@ -258,31 +262,6 @@ fn log_error(e: &DonateError) {
             }
         }
         DonateError::Provider(cause) => tracing::error!(error = ?cause, "checkout provider failed"),
-        DonateError::RateLimited(_) | DonateError::Unexpected(_) => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::DonationStatus;
-
-    #[test]
-    fn a_key_means_its_donation_only_while_that_is_a_fresh_pending_checkout() {
-        let now = 100_000;
-        assert!(reuses_key(DonationStatus::Pending, now - 60, now));
-        assert!(reuses_key(DonationStatus::Pending, now - KEY_REUSE_SECS + 1, now));
-        assert!(
-            !reuses_key(DonationStatus::Pending, now - KEY_REUSE_SECS, now),
-            "Stripe may have forgotten it"
-        );
-        for done in [
-            DonationStatus::Paid,
-            DonationStatus::Processing,
-            DonationStatus::Expired,
-            DonationStatus::Failed,
-        ] {
-            assert!(!reuses_key(done, now - 60, now), "{done:?}");
-        }
+        DonateError::RateLimited { .. } | DonateError::Unexpected(_) => {}
     }
 }

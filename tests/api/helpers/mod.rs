@@ -2,6 +2,7 @@
 //! Stripe, and webhook events built from Stripe's own fixtures and signed as Stripe signs them.
 
 mod admin;
+mod blog;
 mod cli;
 mod donation;
 mod routes;
@@ -21,6 +22,7 @@ use sqlx::SqlitePool;
 use tempfile::TempDir;
 
 pub use admin::ADMIN_TOKEN;
+pub use blog::{embed_snippets, hugo_site, plain_page, serve_dir};
 pub use cli::{kaffeekasse, text};
 pub use routes::registered_routes;
 pub use smtp::SmtpMock;
