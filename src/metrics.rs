@@ -90,6 +90,8 @@ pub struct Metrics {
     pub donations: Family<StateLabels, Gauge>,
     pub outbox_pending: Gauge,
     pub outbox_given_up: Gauge,
+    /// Set when scraped: bytes of request bodies still arriving (`BODY_BUDGET_BYTES`).
+    pub body_bytes_held: Gauge,
     pub last_webhook_age: Gauge<f64, AtomicU64>,
     pub last_reconcile_age: Gauge<f64, AtomicU64>,
     /// When the last verified webhook arrived (unix seconds; 0: none since start).
@@ -117,6 +119,7 @@ impl Metrics {
             donations: Family::default(),
             outbox_pending: Gauge::default(),
             outbox_given_up: Gauge::default(),
+            body_bytes_held: Gauge::default(),
             last_webhook_age: Gauge::default(),
             last_reconcile_age: Gauge::default(),
             last_webhook_at: AtomicI64::new(0),
@@ -167,6 +170,11 @@ impl Metrics {
             "outbox_pending",
             "Notifications waiting to be sent",
             m.outbox_pending.clone(),
+        );
+        r.register(
+            "body_bytes_held",
+            "Bytes of request bodies still arriving",
+            m.body_bytes_held.clone(),
         );
         r.register(
             "outbox_given_up",

@@ -74,10 +74,15 @@ pub async fn file(path: web::Path<String>) -> Option<HttpResponse> {
     })
 }
 
-/// Browsers ask for `/favicon.ico` whatever the page says. Those that read SVG icons (all but
-/// Safari, which takes the page's `<link rel=icon>` or none) get the icon; nothing 404s.
+/// `/favicon.ico`, which browsers ask for whatever the page says: a real ICO (one 32 px PNG
+/// inside, drawn from the SVG icon), which every browser reads, Safari included.
+const FAVICON_ICO: &[u8] = include_bytes!("../../static/favicon.ico");
+
 pub async fn favicon() -> HttpResponse {
-    FAVICON_ASSET.serve(BRIEF)
+    HttpResponse::Ok()
+        .content_type("image/x-icon")
+        .insert_header(("Cache-Control", BRIEF))
+        .body(FAVICON_ICO)
 }
 
 /// Public pages may be indexed; private ones (which carry capabilities or sessions) may not.

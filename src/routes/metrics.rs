@@ -54,6 +54,8 @@ pub async fn metrics(req: HttpRequest, state: State) -> Result<HttpResponse, Pag
     let (pending, given_up) = ops::outbox_counts(pool).await.map_err(anyhow::Error::from)?;
     m.outbox_pending.set(pending);
     m.outbox_given_up.set(given_up);
+    m.body_bytes_held
+        .set(i64::try_from(state.bodies.held().0).unwrap_or(i64::MAX));
     let reconciled = ops::reconcile_status(pool).await.map_err(anyhow::Error::from)?;
     let text = m
         .encode(storage::now(), reconciled.last_success_at)
@@ -84,11 +86,19 @@ pub async fn record_requests(
     if let Some(m) = metrics {
         let (route, status) = match &response {
             Ok(r) => (r.request().match_pattern(), r.status().as_u16()),
-            // The request is gone with the error (a timeout): its route is not known any more.
-            Err(e) => (
-                Some("(error)".to_owned()),
-                e.as_response_error().status_code().as_u16(),
-            ),
+            // The request is gone with the error (a timeout, `request_timeout`'s only error): its
+            // route is not known any more.
+            Err(e) => {
+                let timed_out = matches!(
+                    e.as_error::<super::error::PageError>(),
+                    Some(super::error::PageError::Unavailable)
+                );
+                let label = if timed_out { "timeout" } else { "(error)" };
+                (
+                    Some(label.to_owned()),
+                    e.as_response_error().status_code().as_u16(),
+                )
+            }
         };
         let route = route.unwrap_or_else(|| "unmatched".to_owned());
         let labels = RouteLabels {

@@ -90,7 +90,12 @@ async fn the_icon_description_robots_and_versioned_stylesheet_are_served() {
     );
     let svg = app.get(icon).await;
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
-    assert_eq!(app.get("/favicon.ico").await.status(), 200);
+    let icon = app.get("/favicon.ico").await;
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/x-icon");
+    let bytes = icon.bytes().await.unwrap();
+    assert_eq!(&bytes[..4], &[0, 0, 1, 0], "an ICO header");
+    assert_eq!(&bytes[22..26], b"\x89PNG", "holding a PNG");
     assert!(attr_after(&home, "name=\"description\" content=\"").starts_with("Spendiere mir einen Kaffee"));
     assert!(attr_after(&en, "name=\"description\" content=\"").starts_with("Buy me a coffee"));
     let robots = app.get("/robots.txt").await.text().await.unwrap();

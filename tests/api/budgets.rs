@@ -67,11 +67,15 @@ async fn a_client_holding_its_share_of_body_bytes_is_refused_503_while_others_ar
         ("BODY_TIMEOUT_SECS", "30"),
     ])
     .await;
-    // Two stalled uploads of 40 KB each: the second passes the client's 64 KiB.
-    let first = stalled_webhook(&app, "203.0.113.7", 200_000, 40_000).await;
+    // Two stalled uploads of 40 KB each: together they pass the client's 64 KiB, so whichever
+    // is counted second is refused.
+    let mut first = stalled_webhook(&app, "203.0.113.7", 200_000, 40_000).await;
     let mut second = stalled_webhook(&app, "203.0.113.7", 200_000, 40_000).await;
 
-    let refused = status_of(&mut second, Duration::from_secs(10)).await;
+    let refused = tokio::select! {
+        status = status_of(&mut first, Duration::from_secs(10)) => status,
+        status = status_of(&mut second, Duration::from_secs(10)) => status,
+    };
 
     assert_eq!(refused, 503, "refused at once, long before the body timeout");
     // Another client is served meanwhile: a real webhook from Stripe's address is stored.
@@ -94,23 +98,33 @@ async fn a_client_holding_its_share_of_body_bytes_is_refused_503_while_others_ar
         .unwrap();
     assert_eq!(stripe.status(), 200);
     assert_eq!(app.row("cs_budget").await.unwrap().status, "paid");
-    drop(first);
+    drop((first, second));
 }
 
 #[tokio::test]
 async fn a_refusal_carries_retry_after_and_the_bytes_come_back_when_the_upload_ends() {
-    let app = spawn_app_with(&[("BODY_BUDGET_BYTES", "65536"), ("BODY_TIMEOUT_SECS", "30")]).await;
+    let token = "metrics-token-0123456789abcdef0123";
+    let app = spawn_app_with(&[
+        ("BODY_BUDGET_BYTES", "65536"),
+        ("BODY_TIMEOUT_SECS", "30"),
+        ("METRICS_TOKEN", token),
+    ])
+    .await;
     let mut hog = stalled_webhook(&app, "198.51.100.1", 200_000, 60_000).await;
-    let mut next = stalled_webhook(&app, "198.51.100.2", 10_000, 10_000).await;
-    let mut buf = [0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(10), next.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let answer = String::from_utf8_lossy(&buf[..n]).to_lowercase();
-    assert!(answer.starts_with("http/1.1 503"), "{answer}");
-    assert!(answer.contains("retry-after: 5"), "{answer}");
-
+    eventually("the hog's bytes are counted", || async {
+        let scrape = app
+            .client
+            .get(app.url("/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        scrape.contains("kaffeekasse_body_bytes_held 60000")
+    })
+    .await;
     // A whole 10 KB upload (a bad signature: 400 once it is read) does not fit beside the hog.
     let upload = || {
         app.client
@@ -119,7 +133,10 @@ async fn a_refusal_carries_retry_after_and_the_bytes_come_back_when_the_upload_e
             .body(vec![b' '; 10_000])
             .send()
     };
-    assert_eq!(upload().await.unwrap().status(), 503);
+    let refused = upload().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "5");
+
     hog.shutdown().await.unwrap();
     drop(hog);
     eventually("the hog's bytes are given back", || async {
@@ -132,23 +149,23 @@ async fn a_refusal_carries_retry_after_and_the_bytes_come_back_when_the_upload_e
 async fn a_client_past_its_share_of_connections_is_refused_on_them() {
     let app = spawn_app_with(&[("CONNECTIONS_PER_CLIENT", "3")]).await;
     let mut open = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..6 {
         open.push(connect(&app).await);
     }
-    let mut fourth = connect(&app).await;
-    fourth
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    let mut answers = Vec::new();
+    // The server counts connections as it accepts them, not necessarily in connect order, and
+    // the test's own HTTP client may keep one of the three open from an earlier request.
+    for tcp in &mut open {
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        answers.push(status_of(tcp, Duration::from_secs(10)).await);
+    }
 
-    assert_eq!(status_of(&mut fourth, Duration::from_secs(10)).await, 503);
-    open[0]
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    assert_eq!(status_of(&mut open[0], Duration::from_secs(10)).await, 200);
+    let served = answers.iter().filter(|s| **s == 200).count();
+    let refused = answers.iter().filter(|s| **s == 503).count();
+    assert!((2..=3).contains(&served) && served + refused == 6, "{answers:?}");
     drop(open);
-    drop(fourth);
     eventually("closed connections free their slots", || async {
         app.get("/healthz").await.status() == 200
     })
