@@ -94,7 +94,7 @@ impl SpoiledKeys {
 mod keyed_lock_tests {
     use super::*;
     use futures_core::Future;
-    use std::task::{Context, Poll, Waker};
+    use std::task::{Context, Waker};
 
     #[tokio::test]
     async fn a_hundred_thousand_cancelled_waiters_leave_the_map_empty() {
