@@ -106,10 +106,14 @@ async fn invalid_requests_do_not_use_up_the_limit() {
 }
 
 #[tokio::test]
-async fn a_bot_filling_the_honeypot_gets_a_plausible_page_and_no_session() {
+async fn a_bot_filling_the_honeypot_cannot_tell_its_answer_from_a_real_checkout() {
     let app = spawn_app().await;
     let home = app.get("/").await.text().await.unwrap();
     assert!(home.contains(r#"name="website""#) && home.contains(r#"tabindex="-1""#));
+    // A real reader's checkout, for comparison: Stripe's hosted page.
+    let stripes_id = fixture("checkout.session")["id"].as_str().unwrap().to_owned();
+    app.stripe.session_created(&stripes_id).await;
+    let real = app.post_form("/donate", &[("coffees", "1")]).await;
 
     let form = app
         .post_form("/donate", &[("coffees", "1"), ("website", "http://spam.example")])
@@ -117,18 +121,42 @@ async fn a_bot_filling_the_honeypot_gets_a_plausible_page_and_no_session() {
     let json = app
         .post_json("/donate", &json!({"coffees": 1, "website": "x"}))
         .await;
+    let invalid = app
+        .post_form("/donate", &[("coffees", "99"), ("website", "x")])
+        .await;
 
-    assert_eq!(form.status(), 200);
-    assert!(form.text().await.unwrap().contains("Danke!"));
+    assert_eq!((real.status().as_u16(), form.status().as_u16()), (303, 303));
+    let (real_to, bot_to) = (&real.headers()["location"], &form.headers()["location"]);
+    let shape = |l: &reqwest::header::HeaderValue| {
+        let l = l.to_str().unwrap();
+        let id = l.trim_start_matches("https://checkout.stripe.com/c/pay/");
+        (
+            l.starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
+            id.split('#').next().unwrap().len(),
+        )
+    };
+    assert_eq!(shape(bot_to).0, shape(real_to).0, "{bot_to:?} ~ {real_to:?}");
+    assert_eq!(shape(bot_to).1, shape(real_to).1, "an id as long as Stripe's");
     assert_eq!(json.status(), 200);
+    let body = json.json::<serde_json::Value>().await.unwrap();
+    assert!(body["id"].as_str().unwrap().starts_with("cs_test_"));
     assert!(
-        json.json::<serde_json::Value>().await.unwrap()["id"]
+        body["url"]
             .as_str()
             .unwrap()
-            .starts_with("cs_")
+            .starts_with("https://checkout.stripe.com/c/pay/cs_test_")
     );
-    assert_eq!(app.stripe.calls().await, 0);
-    assert_eq!(app.count("donations").await, 0);
+    assert_eq!(
+        invalid.status(),
+        422,
+        "a bot meets the same errors a reader would"
+    );
+    assert_eq!(
+        app.stripe.calls().await,
+        1,
+        "only the reader's checkout reached Stripe"
+    );
+    assert_eq!(app.count("donations").await, 1);
 }
 
 #[tokio::test]

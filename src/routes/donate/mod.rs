@@ -10,12 +10,12 @@ use super::client_ip::client_key;
 use super::error::PageError;
 use super::here::Here;
 use super::home::{FieldError, render_form};
-use super::page;
 use crate::i18n::Lang;
 use crate::payments::{CheckoutRequest, ProviderError};
 use crate::state::State;
 use crate::storage::{self, donations::NewDonation};
 
+mod decoy;
 mod error;
 mod identity;
 mod input;
@@ -45,15 +45,16 @@ pub async fn donate(
         if let Some(l) = raw.lang.as_deref().and_then(Lang::from_code) {
             lang = l;
         }
-        if raw.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
-            return Ok(Checkout::Honeypot);
-        }
         let form = raw
             .validate(state.rules.pricing.max_coffees, lang)
             .map_err(|errors| DonateError::Invalid {
                 errors,
                 values: raw.values(),
             })?;
+        // After validation, so a bot meets the same errors a reader would.
+        if raw.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
+            return Ok(Checkout::Honeypot);
+        }
         let header = req
             .headers()
             .get("Idempotency-Key")
@@ -98,26 +99,19 @@ pub async fn donate(
         Ok(Checkout::Started(session)) => Ok(HttpResponse::SeeOther()
             .insert_header((LOCATION, session.url))
             .finish()),
-        // A bot that filled the honeypot sees success and learns nothing; no session exists.
+        // A bot that filled the honeypot gets what a reader gets: a checkout of the same shape
+        // (`decoy`), which leads nowhere. No session exists and Stripe is not asked.
         Ok(Checkout::Honeypot) => {
             if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::Honeypot) {
                 tracing::info!(left_out, "donate honeypot filled; no checkout started");
             }
-            let t = lang.texts();
+            let session = decoy::session(&state);
             Ok(if is_json {
-                let fake = format!("cs_{}", crate::random::token());
-                HttpResponse::Ok().json(
-                    json!({ "id": fake, "url": format!("{}/thanks?session_id={fake}", state.public_url) }),
-                )
+                HttpResponse::Ok().json(json!({ "id": session.id, "url": session.url }))
             } else {
-                page::message(
-                    &state,
-                    lang,
-                    &Here::of(&req),
-                    StatusCode::OK,
-                    t.thanks_heading,
-                    t.confirming_slow,
-                )
+                HttpResponse::SeeOther()
+                    .insert_header((LOCATION, session.url))
+                    .finish()
             })
         }
         Err(e) => {
