@@ -116,6 +116,7 @@ impl Application {
         let bodies = BodyBudget::new(settings.abuse.body_budget.0, settings.abuse.body_budget.1);
         let connections = ConnectionSlots::new(settings.abuse.connections_per_client);
         let proxies = settings.abuse.trusted_proxies.clone();
+
         tracing::info!(%public_url, provider = provider.name(), livemode = provider.livemode(), "starting Kaffeekasse");
 
         let state = web::Data::new(AppState {
@@ -209,7 +210,9 @@ impl Application {
         // Slow-loris protection: headers within 10 s, bodies within BODY_TIMEOUT_SECS (the
         // body_limits middleware), idle keep-alive connections closed.
         .client_request_timeout(Duration::from_secs(10))
-        .client_disconnect_timeout(Duration::from_secs(5))
+        // After an answer that left a body unread (a refusal), the connection lingers this long
+        // for the client to stop sending, then closes: a stalled upload holds it no longer.
+        .client_disconnect_timeout(Duration::from_secs(1))
         .keep_alive(Duration::from_secs(30))
         .listen(listener)?
         .shutdown_timeout(30)

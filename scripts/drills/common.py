@@ -60,10 +60,14 @@ class Service:
         }
         self.env.update(env)
         self.proc = None
+        # Run in the child before the binary starts (a drill's resource limits).
+        self.preexec = None
         self.log = open(os.path.join(self.dir, "service.log"), "ab")
 
     def start(self):
-        self.proc = subprocess.Popen([BINARY, "serve"], env=self.env, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(
+            [BINARY, "serve"], env=self.env, stdout=self.log, stderr=self.log, preexec_fn=self.preexec
+        )
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:

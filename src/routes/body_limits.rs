@@ -45,10 +45,19 @@ pub async fn budget<B: MessageBody + 'static>(
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let client = client_key(req.request(), &state.abuse.trusted_proxies);
+    // A declared length is reserved whole, before a byte is read: a body that cannot fit is
+    // refused at once, before the server buffers or the handler allocates anything for it.
+    let declared = declared_length(&req);
+    if let Some(length) = declared
+        && !state.bodies.take(client, length)
+    {
+        return Ok(refuse(req.into_parts().0, Refusal::OverBudget));
+    }
     let ticket = Arc::new(Ticket {
         state: state.clone(),
         client,
-        held: AtomicUsize::new(0),
+        held: AtomicUsize::new(declared.unwrap_or(0)),
+        reserved: declared.is_some(),
         refusal: AtomicU8::new(0),
     });
     let body = Budgeted {
@@ -65,6 +74,20 @@ pub async fn budget<B: MessageBody + 'static>(
         Some(why) => refuse(response.into_parts().0, why),
         None => response.map_into_left_body(),
     })
+}
+
+/// The body's length as the request declares it (not for a chunked body).
+fn declared_length(req: &ServiceRequest) -> Option<usize> {
+    if req.headers().contains_key(TRANSFER_ENCODING) {
+        return None;
+    }
+    req.headers()
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether the request says it has a body (GETs and HEADs normally do not, and skip all this).
@@ -92,12 +115,17 @@ impl Refusal {
 fn refuse<B>(req: actix_web::HttpRequest, why: Refusal) -> ServiceResponse<EitherBody<B, BoxBody>> {
     // Routine under attack: counted by the request metrics, not worth a log line each.
     tracing::debug!(?why, "request refused by the body or connection budget");
-    let response = match why {
+    let mut response = match why {
         Refusal::TooSlow => HttpResponse::build(StatusCode::REQUEST_TIMEOUT).finish(),
         Refusal::OverBudget | Refusal::Connections => HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
             .insert_header((RETRY_AFTER, RETRY_AFTER_SECS))
             .finish(),
     };
+    // Closed, not kept alive: the server would otherwise read (and drop) the rest of a stalled
+    // body into a buffer of its own for as long as the client holds the connection open.
+    response
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
     ServiceResponse::new(req, response).map_into_right_body()
 }
 
@@ -107,6 +135,8 @@ struct Ticket {
     state: State,
     client: ClientKey,
     held: AtomicUsize,
+    /// The declared length is held already: chunks are not counted again.
+    reserved: bool,
     refusal: AtomicU8,
 }
 
@@ -148,6 +178,7 @@ impl Stream for Budgeted {
             return this.stop(Refusal::TooSlow);
         }
         match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) if this.ticket.reserved => Poll::Ready(Some(Ok(chunk))),
             Poll::Ready(Some(Ok(chunk))) => {
                 if this.ticket.budget().take(this.ticket.client, chunk.len()) {
                     this.ticket.held.fetch_add(chunk.len(), Ordering::Relaxed);

@@ -228,6 +228,11 @@ pub async fn render_error_pages(
             page.headers_mut().insert(name, v.clone());
         }
     }
+    // A refusal that closes its connection (a body over budget) keeps doing so.
+    if old.head().connection_type() == actix_web::http::ConnectionType::Close {
+        page.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     Ok(ServiceResponse::new(req, page).map_into_right_body())
 }
 
