@@ -67,10 +67,10 @@ async fn a_client_holding_its_share_of_body_bytes_is_refused_503_while_others_ar
         ("BODY_TIMEOUT_SECS", "30"),
     ])
     .await;
-    // Two stalled uploads of 40 KB each: together they pass the client's 64 KiB, so whichever
-    // is counted second is refused.
-    let mut first = stalled_webhook(&app, "203.0.113.7", 200_000, 40_000).await;
-    let mut second = stalled_webhook(&app, "203.0.113.7", 200_000, 40_000).await;
+    // Two stalled uploads declaring 40 KB each: together they pass the client's 64 KiB, so
+    // whichever is counted second is refused (a declared length is reserved whole).
+    let mut first = stalled_webhook(&app, "203.0.113.7", 40_000, 30_000).await;
+    let mut second = stalled_webhook(&app, "203.0.113.7", 40_000, 30_000).await;
 
     let refused = tokio::select! {
         status = status_of(&mut first, Duration::from_secs(10)) => status,
@@ -110,7 +110,8 @@ async fn a_refusal_carries_retry_after_and_the_bytes_come_back_when_the_upload_e
         ("METRICS_TOKEN", token),
     ])
     .await;
-    let mut hog = stalled_webhook(&app, "198.51.100.1", 200_000, 60_000).await;
+    // Declares 60,000 bytes (reserved at once) and sends most of them.
+    let mut hog = stalled_webhook(&app, "198.51.100.1", 60_000, 50_000).await;
     eventually("the hog's bytes are counted", || async {
         let scrape = app
             .client

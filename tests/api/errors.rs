@@ -93,6 +93,7 @@ async fn every_route_answers_bad_input_with_our_page_or_json_in_the_readers_lang
                     content_type.starts_with("text/html")
                         || content_type.starts_with("application/json")
                         || content_type.starts_with("image/svg")
+                        || content_type == "image/x-icon"
                         || content_type.starts_with("application/atom")
                         || content_type.starts_with("text/css")
                         || content_type.starts_with("text/csv"),
