@@ -76,7 +76,8 @@ pub async fn budget<B: MessageBody + 'static>(
     })
 }
 
-/// The body's length as the request declares it (not for a chunked body).
+/// The body's length as the request declares it (not for a chunked body), if some route would
+/// read that much: a longer one is the caller's mistake, answered 413 by the route unread.
 fn declared_length(req: &ServiceRequest) -> Option<usize> {
     if req.headers().contains_key(TRANSFER_ENCODING) {
         return None;
@@ -88,6 +89,7 @@ fn declared_length(req: &ServiceRequest) -> Option<usize> {
         .trim()
         .parse()
         .ok()
+        .filter(|length| *length <= super::WEBHOOK_BODY_LIMIT.max(super::DEFAULT_BODY_LIMIT))
 }
 
 /// Whether the request says it has a body (GETs and HEADs normally do not, and skip all this).

@@ -172,3 +172,11 @@ async fn a_client_past_its_share_of_connections_is_refused_on_them() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_body_longer_than_any_route_reads_is_the_callers_413_not_our_503() {
+    let app = spawn_app_with(&[("BODY_BUDGET_PER_CLIENT_BYTES", "65536")]).await;
+    let mut tcp = stalled_webhook(&app, "192.0.2.9", 10_000_000, 0).await;
+
+    assert_eq!(status_of(&mut tcp, Duration::from_secs(10)).await, 413);
+}
