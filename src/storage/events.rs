@@ -127,22 +127,16 @@ pub async fn payload(conn: &mut SqliteConnection, id: &str) -> Result<Option<Str
 /// minutes; an event still unmatched after a week belongs to something else on the account.
 pub const DEFER_FOR_SECS: i64 = 7 * 86_400;
 
-/// Deferred events, oldest first. Up to `limit` events deferred for longer than
-/// [`DEFER_FOR_SECS`] are first settled as ignored, so the retry list cannot grow without bound;
-/// they belong to something else on the account (a shop's refund, a dispute with its evidence),
-/// so only their envelope is kept, as for any event we do not act on: no erasure could find a
-/// payer in a row that names no donation. The flag says whether more may have expired than
-/// this call settled (ask again).
-pub async fn deferred(
-    conn: &mut SqliteConnection,
-    limit: i64,
-    now: i64,
-) -> Result<(Vec<(String, String)>, bool), sqlx::Error> {
-    let cutoff = now - DEFER_FOR_SECS;
+/// Settles up to `limit` events deferred for longer than [`DEFER_FOR_SECS`] as ignored, so the
+/// retry list cannot grow without bound; they belong to something else on the account (a shop's
+/// refund, a dispute with its evidence), so only their envelope is kept, as for any event we do
+/// not act on: no erasure could find a payer in a row that names no donation. Says whether more
+/// may have expired than this call settled (ask again).
+pub async fn expire_deferred(conn: &mut SqliteConnection, limit: i64, now: i64) -> Result<bool, sqlx::Error> {
     let expired: Vec<(String, String)> = sqlx::query_as(
         "SELECT id, payload FROM stripe_events WHERE status = 'deferred' AND received_at < ?1 LIMIT ?2",
     )
-    .bind(cutoff)
+    .bind(now - DEFER_FOR_SECS)
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
@@ -152,17 +146,29 @@ pub async fn deferred(
             "UPDATE stripe_events SET status = 'ignored', error = 'no matching donation within 7 days', \
              payload = ?2 WHERE id = ?1",
         )
-        .bind(id)
+        .bind(&id)
         .bind(privacy::rewritten(&payload, privacy::keep_envelope))
         .execute(&mut *conn)
         .await?;
+        super::deferred::forget(conn, &id).await?;
     }
+    Ok(more_expired)
+}
+
+/// Deferred events, oldest first, after [`expire_deferred`] settled up to `limit` expired
+/// ones. The flag says whether more may have expired than this call settled (ask again).
+pub async fn deferred(
+    conn: &mut SqliteConnection,
+    limit: i64,
+    now: i64,
+) -> Result<(Vec<(String, String)>, bool), sqlx::Error> {
+    let more_expired = expire_deferred(conn, limit, now).await?;
     let waiting = sqlx::query_as(
         "SELECT id, payload FROM stripe_events WHERE status = 'deferred' AND received_at >= ?2 \
          ORDER BY created, id LIMIT ?1",
     )
     .bind(limit)
-    .bind(cutoff)
+    .bind(now - DEFER_FOR_SECS)
     .fetch_all(conn)
     .await?;
     Ok((waiting, more_expired))

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::domain::{Channel, Rules};
 use crate::storage::{self, Db};
-use crate::storage::{events, outbox};
+use crate::storage::{deferred, events, outbox};
 
 use super::event::{Event, Incoming, Session};
 use super::interpret::{self, Step};
@@ -113,8 +113,9 @@ impl Ledger {
                     let event = Event::parse(payload.as_bytes())?;
                     let now = storage::now();
                     let step = interpret::interpret(&event, &context.rules, now);
+                    let waits = step.waits_for();
                     let applied = apply(conn, step, now, None).await.map_err(sqlx::Error::from)?;
-                    let queued = settle_stored(conn, &context, &event_id, &applied, now).await?;
+                    let queued = settle_stored(conn, &context, &event_id, &applied, &waits, now).await?;
                     Ok::<_, anyhow::Error>(Some((applied.outcome, queued)))
                 })
             })
@@ -141,7 +142,8 @@ impl Ledger {
                     let applied = apply_session(conn, &step, now, None).await?;
                     let mut queued = queue_notice(conn, &context, &applied, now).await?;
                     if applied.learned {
-                        queued |= retry_deferred(conn, &context, now).await?;
+                        let learned = applied.outcome.ledger().2;
+                        queued |= retry_deferred(conn, &context, now, learned).await?;
                     }
                     Ok::<_, sqlx::Error>(queued)
                 })
@@ -157,7 +159,9 @@ impl Ledger {
         context.deferred.store(true, Ordering::Relaxed);
         let queued = self
             .db
-            .write(move |conn| Box::pin(async move { retry_deferred(conn, &context, storage::now()).await }))
+            .write(move |conn| {
+                Box::pin(async move { retry_deferred(conn, &context, storage::now(), None).await })
+            })
             .await?;
         self.committed(queued);
         Ok(())
@@ -173,6 +177,7 @@ async fn ingest(
     step: Step,
     now: i64,
 ) -> Result<(Outcome, bool), IngestError> {
+    let waits = step.waits_for();
     let applied = apply(conn, step, now, Some(incoming)).await?;
     if !applied.recorded {
         let stored = stored_payload(&applied, incoming.payload());
@@ -180,6 +185,9 @@ async fn ingest(
         if !events::insert(conn, &new, applied.outcome.ledger(), now).await? {
             return Err(IngestError::Duplicate);
         }
+    }
+    if applied.outcome == Outcome::Deferred {
+        deferred::remember(conn, &incoming.event.id, &waits).await?;
     }
     let queued = after(conn, context, &applied, now).await?;
     Ok((applied.outcome, queued))
@@ -192,10 +200,16 @@ async fn settle_stored(
     context: &Context,
     event_id: &str,
     applied: &Applied,
+    waits: &[String],
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let (status, error, donation_id) = applied.outcome.ledger();
     events::set_outcome(conn, event_id, status, error, donation_id).await?;
+    if applied.outcome == Outcome::Deferred {
+        deferred::remember(conn, event_id, waits).await?;
+    } else {
+        deferred::forget(conn, event_id).await?;
+    }
     if applied.erased {
         events::redact_for_erasure(conn, event_id).await?;
     }
@@ -214,7 +228,7 @@ async fn after(
     if applied.outcome == Outcome::Deferred {
         context.deferred.store(true, Ordering::Relaxed);
     } else if applied.learned {
-        queued |= retry_deferred(conn, context, now).await?;
+        queued |= retry_deferred(conn, context, now, applied.outcome.ledger().2).await?;
     }
     Ok(queued)
 }
@@ -235,19 +249,30 @@ async fn queue_notice(
     }
 }
 
-/// Applies the deferred events that can now find their donation; remembers whether any wait on.
-/// Says whether a notification was queued.
+/// Applies the deferred events that can now find their donation: those waiting for an id of
+/// `learned` (a donation that just learned one), or every one (after reconciliation), which also
+/// expires those deferred for a week. Says whether a notification was queued.
 async fn retry_deferred(
     conn: &mut SqliteConnection,
     context: &Context,
     now: i64,
+    learned: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     if !context.deferred.load(Ordering::Relaxed) {
         return Ok(false);
     }
     let mut queued = false;
-    let (waiting, more_expired) = events::deferred(conn, 500, now).await?;
-    let mut still_deferred = more_expired;
+    let (waiting, mut still_deferred) = match learned {
+        // The others wait on (nothing learned here concerns them), but a week's end comes for all.
+        Some(donation_id) => {
+            events::expire_deferred(conn, 500, now).await?;
+            (
+                deferred::waiting_for_donation(conn, donation_id, 500).await?,
+                true,
+            )
+        }
+        None => events::deferred(conn, 500, now).await?,
+    };
     for (id, payload) in waiting {
         let Ok(event) = Event::parse(payload.as_bytes()) else {
             continue;
@@ -257,6 +282,7 @@ async fn retry_deferred(
             still_deferred = true;
             continue;
         }
+        deferred::forget(conn, &id).await?;
         tracing::info!(event_id = %id, status = %applied.outcome.status(), "deferred stripe event settled");
         queued |= queue_notice(conn, context, &applied, now).await?;
         let (status, error, donation_id) = applied.outcome.ledger();

@@ -53,6 +53,20 @@ impl SessionStep {
     }
 }
 
+impl Step {
+    /// The ids a payment step's donation may be found by: what a deferred event waits for.
+    pub fn waits_for(&self) -> Vec<String> {
+        match self {
+            Step::Payment { keys, .. } => [&keys.donation_id, &keys.payment_intent_id, &keys.charge_id]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Why an event of a type we do not act on was ignored.
 pub const EVENT_NOT_HANDLED: &str = "event type not handled";
 

@@ -8,6 +8,7 @@ mod browser;
 mod budgets;
 mod cli;
 mod currencies;
+mod deferred;
 mod demo;
 mod donate;
 mod double_submit;
