@@ -171,7 +171,8 @@ impl Application {
             settings.database.abandoned_retention,
         ));
         tasks.spawn(every_minute(state.clone(), |s| {
-            s.limits.forget_idle(std::time::Instant::now())
+            s.limits.forget_idle(std::time::Instant::now());
+            crate::budget::release_free_memory();
         }));
         if let Some(sender) = sender {
             tasks.spawn(sender.run(outbox.wake));

@@ -17,7 +17,8 @@ import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.path.join(ROOT, "target", "debug", "kaffeekasse")
+# The debug build by default; KAFFEEKASSE_BINARY names another (the release build).
+BINARY = os.environ.get("KAFFEEKASSE_BINARY") or os.path.join(ROOT, "target", "debug", "kaffeekasse")
 SECRET = "whsec_drill_secret"
 
 
