@@ -6,7 +6,7 @@ the service keeps answering everyone else."""
 import threading
 import time
 
-from common import MockStripe, check, donate, get, stripe_service
+from common import MockStripe, check, donate, get, request, stripe_service
 
 TIMEOUT = 2
 
@@ -42,9 +42,22 @@ def main():
     started = time.time()
     status, _ = donate(service.url)
     check(status == 502 and time.time() - started < 3, "a failing Stripe gives 502 at once")
-    check(failing.received == 2 and len(set(failing.keys)) == 1, "after one retry with the same key")
+    # Stripe replays a saved 500 for its key: not retried with it (#18).
+    check(failing.received == 1, f"a 5xx is not retried with the same key ({failing.received} requests)")
     check(service.scalar("SELECT COUNT(*) FROM donations") == 0, "no donation is left behind")
     check('"supporters":0' in get(f"{service.url}/api/stats")[1], "nothing is counted")
+    service.stop()
+
+    # The same script's retry (the same Idempotency-Key) goes out under a new key, which Stripe
+    # has no saved answer for. JSON, so nothing follows a redirect off this machine.
+    recovered = MockStripe(status=500)
+    service = stripe_service(recovered).start()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "drill-order-4711"}
+    first = request("POST", f"{service.url}/donate", '{"coffees": 1}', headers)[0]
+    recovered.status = 200
+    second = request("POST", f"{service.url}/donate", '{"coffees": 1}', headers)[0]
+    check((first, second) == (502, 200), f"the retry works ({first}, {second})")
+    check(len(set(recovered.keys)) == 2, "under a new idempotency key")
     service.stop()
     print("stripe trouble: passed")
 
