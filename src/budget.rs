@@ -7,10 +7,21 @@ use std::sync::{Arc, Mutex};
 
 use crate::client_key::ClientKey;
 
+/// A body this small (a donate form, nearly every webhook) may use the reserve that larger
+/// ones leave free.
+pub const SMALL_BODY: usize = 16 << 10;
+
 /// Bytes of request bodies that have arrived for requests not yet answered.
+///
+/// Three shares bound them: the process's total, each client's, and each network's (an IPv4
+/// /24 or IPv6 /48, an eighth of the total), so the hundreds of addresses of one network cannot
+/// fill the total for everyone. Bodies larger than [`SMALL_BODY`] may use only three quarters
+/// of the total: the last quarter is kept for small ones, so a reader's form and Stripe's
+/// webhooks still get through while large uploads stall from many networks.
 pub struct BodyBudget {
     max_total: usize,
     max_per_client: usize,
+    max_per_network: usize,
     held: Mutex<Held>,
 }
 
@@ -18,6 +29,11 @@ pub struct BodyBudget {
 struct Held {
     total: usize,
     by_client: HashMap<ClientKey, usize>,
+    by_network: HashMap<ClientKey, usize>,
+}
+
+fn network(client: ClientKey) -> ClientKey {
+    client.network(24, 48)
 }
 
 impl BodyBudget {
@@ -25,22 +41,33 @@ impl BodyBudget {
         BodyBudget {
             max_total,
             max_per_client,
+            // A network holds at least what one of its clients may.
+            max_per_network: (max_total / 8).max(max_per_client).min(max_total),
             held: Mutex::default(),
         }
     }
 
     /// Takes `n` more bytes for `client`; `false` (taking nothing) when that would pass the
-    /// process's or the client's share.
+    /// process's, the client's or its network's share, or dip into the small bodies' reserve.
     pub fn take(&self, client: ClientKey, n: usize) -> bool {
         let Ok(mut held) = self.held.lock() else {
             return false;
         };
+        let net = network(client);
         let mine = held.by_client.get(&client).copied().unwrap_or(0);
-        let fits =
-            held.total.saturating_add(n) <= self.max_total && mine.saturating_add(n) <= self.max_per_client;
+        let ours = held.by_network.get(&net).copied().unwrap_or(0);
+        let total_cap = if n > SMALL_BODY {
+            self.max_total - self.max_total / 4
+        } else {
+            self.max_total
+        };
+        let fits = held.total.saturating_add(n) <= total_cap
+            && mine.saturating_add(n) <= self.max_per_client
+            && ours.saturating_add(n) <= self.max_per_network;
         if fits {
             held.total += n;
             held.by_client.insert(client, mine + n);
+            held.by_network.insert(net, ours + n);
         }
         fits
     }
@@ -52,18 +79,23 @@ impl BodyBudget {
         }
         if let Ok(mut held) = self.held.lock() {
             held.total = held.total.saturating_sub(n);
-            if let Some(mine) = held.by_client.get_mut(&client) {
-                *mine = mine.saturating_sub(n);
-                if *mine == 0 {
-                    held.by_client.remove(&client);
-                }
-            }
+            release(&mut held.by_client, client, n);
+            release(&mut held.by_network, network(client), n);
         }
     }
 
     /// Bytes held now, and by how many clients.
     pub fn held(&self) -> (usize, usize) {
         self.held.lock().map_or((0, 0), |h| (h.total, h.by_client.len()))
+    }
+}
+
+fn release(held: &mut HashMap<ClientKey, usize>, key: ClientKey, n: usize) {
+    if let Some(mine) = held.get_mut(&key) {
+        *mine = mine.saturating_sub(n);
+        if *mine == 0 {
+            held.remove(&key);
+        }
     }
 }
 
@@ -167,21 +199,53 @@ mod tests {
         ClientKey::from(std::net::IpAddr::from([192, 0, 2, n]))
     }
 
+    fn in_network(net: u8, n: u8) -> ClientKey {
+        ClientKey::from(std::net::IpAddr::from([198, 51, net, n]))
+    }
+
     #[test]
     fn a_client_cannot_hold_more_than_its_share_nor_all_of_them_more_than_the_total() {
         let budget = BodyBudget::new(100, 40);
         assert!(budget.take(client(1), 40));
         assert!(!budget.take(client(1), 1), "its share is full");
-        assert!(budget.take(client(2), 40));
-        assert!(!budget.take(client(3), 21), "the total is full");
-        assert!(budget.take(client(3), 20));
-        assert_eq!(budget.held(), (100, 3));
         budget.give_back(client(1), 40);
-        assert!(budget.take(client(1), 10));
-        budget.give_back(client(1), 10);
-        budget.give_back(client(2), 40);
-        budget.give_back(client(3), 20);
+        let (a, b, c) = (in_network(1, 1), in_network(2, 1), in_network(3, 1));
+        assert!(budget.take(a, 40));
+        assert!(budget.take(b, 40));
+        assert!(!budget.take(c, 21), "the total is full");
+        assert!(budget.take(c, 20));
+        assert_eq!(budget.held(), (100, 3));
+        budget.give_back(a, 40);
+        assert!(budget.take(a, 10));
+        budget.give_back(a, 10);
+        budget.give_back(b, 40);
+        budget.give_back(c, 20);
         assert_eq!(budget.held(), (0, 0), "nothing is left behind");
+    }
+
+    #[test]
+    fn the_addresses_of_one_network_hold_an_eighth_of_the_total_together() {
+        let budget = BodyBudget::new(8 << 20, 1 << 20);
+        let big = 256 << 10;
+        let taken = (1..=250).filter(|n| budget.take(in_network(1, *n), big)).count();
+        assert_eq!(taken, 4, "an eighth of 8 MiB in 256 KiB bodies");
+        assert!(
+            budget.take(in_network(2, 1), big),
+            "another network is not held up"
+        );
+    }
+
+    #[test]
+    fn large_bodies_from_many_networks_leave_a_quarter_for_small_ones() {
+        let budget = BodyBudget::new(8 << 20, 1 << 20);
+        let big = 256 << 10;
+        let taken = (1..=250)
+            .flat_map(|net| (1..=8).map(move |n| in_network(net, n)))
+            .filter(|c| budget.take(*c, big))
+            .count();
+        assert_eq!(taken, 24, "three quarters of 8 MiB in 256 KiB bodies");
+        assert!(!budget.take(client(1), SMALL_BODY + 1), "a larger one waits");
+        assert!(budget.take(client(1), SMALL_BODY), "a small body fits");
     }
 
     #[test]
