@@ -110,8 +110,10 @@ async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Replay { event_id } => {
             let db = storage::connect(&settings.database).await?;
             db.migrate().await?;
+            let signer = kaffeekasse::startup::signer(settings.admin.signing_secret, &db).await?;
             let ledger = Ledger::new(db, Arc::new(settings.rules))
-                .notifying(settings.notify.channels(), Default::default());
+                .notifying(settings.notify.channels(), Default::default())
+                .hashing_emails(signer);
             let Some(outcome) = ledger.replay(&event_id).await? else {
                 eprintln!("no stored event {event_id}");
                 return Ok(ExitCode::FAILURE);
@@ -224,8 +226,10 @@ async fn reconcile_now(settings: Settings, since: Option<i64>) -> anyhow::Result
     let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
     let db = storage::connect(&settings.database).await?;
     db.migrate().await?;
+    let signer = kaffeekasse::startup::signer(settings.admin.signing_secret, &db).await?;
     let ledger = Ledger::new(db.clone(), Arc::new(settings.rules))
-        .notifying(settings.notify.channels(), Default::default());
+        .notifying(settings.notify.channels(), Default::default())
+        .hashing_emails(signer);
     if let Some(warning) = since.and_then(|s| reconcile::window_warning(s, storage::now())) {
         eprintln!("warning: {warning}");
     }

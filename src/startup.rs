@@ -22,7 +22,8 @@ use crate::config::Settings;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::notify::{Sender, Targets};
-use crate::payments::{Provider, demo::DemoProvider, stripe::StripeProvider};
+use crate::payments::demo::{DemoPoster, DemoProvider};
+use crate::payments::{Provider, stripe::StripeProvider};
 use crate::state::AppState;
 use crate::state::Outbox;
 use crate::storage::{self, Db};
@@ -74,16 +75,19 @@ impl Application {
             let generated = format!("whsec_demo_{}", crate::random::token());
             webhook.secrets = vec![SecretString::from(generated)];
         }
-        let signer = Signer::new(match settings.admin.signing_secret {
-            Some(secret) => secret,
-            // Generated once and kept, so manage links survive restarts.
-            None => SecretString::from(signing_secret(&db).await?),
-        });
+        let signer = signer(settings.admin.signing_secret, &db).await?;
         let provider = Arc::new(match &settings.payment.stripe() {
-            None => Provider::Demo(DemoProvider::new(
-                public_url.clone(),
-                signer.derive("demo-checkout", b""),
-            )),
+            None => Provider::Demo(
+                DemoProvider::new(public_url.clone(), signer.derive("demo-checkout", b"")).posting_to(
+                    DemoPoster {
+                        http: reqwest::Client::builder()
+                            .timeout(Duration::from_secs(15))
+                            .build()?,
+                        webhook_url: format!("{self_url}/webhooks/stripe"),
+                        secrets: webhook.secrets.clone(),
+                    },
+                ),
+            ),
             Some(s) => Provider::Stripe(Box::new(
                 StripeProvider::new(s)?.with_metrics(Arc::clone(&metrics)),
             )),
@@ -98,7 +102,8 @@ impl Application {
             wake: Arc::new(Notify::new()),
         };
         let ledger = Ledger::new(db.clone(), Arc::clone(&rules))
-            .notifying(outbox.channels.clone(), Arc::clone(&outbox.wake));
+            .notifying(outbox.channels.clone(), Arc::clone(&outbox.wake))
+            .hashing_emails(signer.clone());
         let sender = match outbox.channels.is_empty() {
             true => None,
             false => Some(Sender::new(
@@ -264,6 +269,16 @@ impl Application {
         self.db.close().await;
         outcome
     }
+}
+
+/// The service's signer: `SIGNING_SECRET`, or the one generated on first start and kept in the
+/// database (so manage links survive restarts). The CLI uses it too, to hash e-mail addresses
+/// exactly as the service does.
+pub async fn signer(configured: Option<SecretString>, db: &Db) -> anyhow::Result<Signer> {
+    Ok(Signer::new(match configured {
+        Some(secret) => secret,
+        None => SecretString::from(signing_secret(db).await?),
+    }))
 }
 
 /// The signing secret generated on first start and kept in the database.

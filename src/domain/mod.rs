@@ -13,6 +13,7 @@ mod notice;
 pub mod privacy;
 mod refunds;
 mod rules;
+mod subscription;
 mod text;
 mod word_enum;
 
@@ -24,6 +25,10 @@ pub use money::{Currency, Money};
 pub use notice::{Channel, NoticeKind, next_attempt, notice_for};
 pub use refunds::{Refund, RefundState, Refunds, RefundsById};
 pub use rules::{Moderation, Pricing, Rules};
+pub use subscription::{
+    Asked, Checkout, EndReason, Ended, Interval, InvoiceSummary, MONTH_SECS, SubscriptionFacts,
+    SubscriptionStatus, SubscriptionView, Summary, is_active, summarize,
+};
 pub use text::{Message, SupporterName, Visibility};
 pub(crate) use word_enum::word_enum;
 

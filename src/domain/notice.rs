@@ -25,11 +25,20 @@ pub enum NoticeKind {
     Lost,
     /// From the admin's "send a test notification" button.
     Test,
+    /// A new monthly supporter: the first month is paid.
+    Monthly,
+    /// A monthly coffee's renewal was paid: a coffee like any other.
+    Renewal,
+    /// A monthly coffee's renewal could not be debited (Stripe retries).
+    RenewalFailed,
+    /// A monthly coffee was cancelled (at once, or at the end of the paid month).
+    Cancelled,
 }
 
 super::word_enum!(Channel { Ntfy => "ntfy", Webhook => "webhook", Email => "email" });
 super::word_enum!(NoticeKind {
     Paid => "paid", Refunded => "refunded", Disputed => "disputed", Won => "won", Lost => "lost", Test => "test",
+    Monthly => "monthly", Renewal => "renewal", RenewalFailed => "renewal_failed", Cancelled => "cancelled",
 });
 
 /// A donation's state as far as notices go: its status and the cents refunded so far.

@@ -8,8 +8,13 @@ use serde_json::Value;
 const PAYER_KEYS: &[&str] = &[
     "billing_details",
     "collected_information",
+    "customer_address",
     "customer_details",
     "customer_email",
+    "customer_name",
+    "customer_phone",
+    "customer_shipping",
+    "customer_tax_ids",
     // A dispute's evidence: the customer's name, e-mail, address, receipts and messages.
     "evidence",
     "owner",

@@ -2,9 +2,11 @@
 
 mod de;
 mod en;
+mod monthly;
 mod notice;
 mod texts;
 
+pub use monthly::MonthlyTexts;
 pub use notice::NoticeTexts;
 pub use texts::Texts;
 
@@ -81,6 +83,14 @@ impl Lang {
         }
     }
 
+    /// The words of monthly coffees and of the cancel button.
+    pub fn monthly(self) -> &'static MonthlyTexts {
+        match self {
+            Lang::De => &monthly::DE,
+            Lang::En => &monthly::EN,
+        }
+    }
+
     pub fn texts(self) -> &'static Texts {
         match self {
             Lang::De => &de::TEXTS,
@@ -131,6 +141,11 @@ impl Lang {
                 t.year()
             ),
         }
+    }
+
+    /// A unix time's date (UTC), as [`Lang::date`] writes it.
+    pub fn date_at(self, ts: i64) -> String {
+        self.date(time::OffsetDateTime::from_unix_timestamp(ts).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
     }
 
     /// What was wrong with a name or message: the offending character if that was it, else the
@@ -207,6 +222,7 @@ mod tests {
             include_str!("de.rs"),
             include_str!("en.rs"),
             include_str!("notice.rs"),
+            include_str!("monthly.rs"),
         ] {
             for banned in [
                 "Knopf",

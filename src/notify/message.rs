@@ -35,24 +35,33 @@ pub fn compose(
             }),
         };
     };
-    // A refund tells what went back, a partial one included; everything else the payment.
-    let cents = if n.kind == NoticeKind::Refunded {
-        d.refunded_cents
-    } else {
-        d.amount_cents
+    // A refund tells what went back, a partial one included; a monthly coffee's news one
+    // month; everything else the payment.
+    let monthly = matches!(
+        n.kind,
+        NoticeKind::Monthly | NoticeKind::Renewal | NoticeKind::RenewalFailed | NoticeKind::Cancelled
+    );
+    let (coffees, cents) = match (n.kind, d.monthly_coffees) {
+        (NoticeKind::Refunded, _) => (d.coffees, d.refunded_cents),
+        (_, Some(per_month)) if monthly => (per_month, d.expected_amount_cents),
+        _ => (d.coffees, d.amount_cents),
     };
     // Stored currencies were parsed on the way in; a corrupt one still shows the number.
     let amount = Currency::parse(&d.currency).map_or_else(
         |_| format!("{cents} {}", d.currency),
         |c| lang.money(&Money::new(cents, c)),
     );
-    let coffees = lang.coffees(d.coffees);
+    let coffees = lang.coffees(coffees);
     let template = match n.kind {
         NoticeKind::Paid | NoticeKind::Test => t.paid,
         NoticeKind::Refunded => t.refunded,
         NoticeKind::Disputed => t.disputed,
         NoticeKind::Won => t.won,
         NoticeKind::Lost => t.lost,
+        NoticeKind::Monthly => t.monthly,
+        NoticeKind::Renewal => t.renewal,
+        NoticeKind::RenewalFailed => t.renewal_failed,
+        NoticeKind::Cancelled => t.cancelled,
     };
     let title = template
         .replace("{coffees}", &coffees)
@@ -72,6 +81,9 @@ pub fn compose(
     if n.kind == NoticeKind::Disputed {
         lines.push(t.disputed_hint.to_owned());
     }
+    if n.kind == NoticeKind::RenewalFailed {
+        lines.push(t.renewal_failed_hint.to_owned());
+    }
     lines.push(format!("{}: {details}", t.details));
     let body = lines.join("\n");
     let json = json!({
@@ -83,6 +95,7 @@ pub fn compose(
             "id": d.id, "coffees": d.coffees, "amount_cents": d.amount_cents, "currency": d.currency,
             "amount": amount, "status": d.status, "name": name, "message": message,
             "held": public && d.held, "refunded_cents": d.refunded_cents, "admin_url": details,
+            "monthly": d.monthly_coffees.is_some(),
         },
         "title": title,
         "text": body,
@@ -123,6 +136,8 @@ mod tests {
             message: Some("Danke für den Blog".into()),
             held: false,
             erased_at: None,
+            monthly_coffees: None,
+            expected_amount_cents: 1000,
         }
     }
 
@@ -227,5 +242,32 @@ mod tests {
         assert_eq!(test.title, "Testbenachrichtigung der Kaffeekasse");
         assert_eq!(test.json["type"], "donation.test");
         assert!(test.json["donation"].is_null());
+    }
+
+    #[test]
+    fn a_monthly_coffees_news_tells_one_month() {
+        let mut monthly = donation("public");
+        monthly.monthly_coffees = Some(1);
+        monthly.expected_amount_cents = 500;
+        monthly.coffees = 3;
+        monthly.amount_cents = 1500;
+        let compose = |kind, lang| compose(&notification(kind), Some(&monthly), lang, "K", "https://k.de");
+        assert_eq!(
+            compose(NoticeKind::Monthly, Lang::De).title,
+            "☕ Neuer monatlicher Kaffee: 1 Kaffee für 5,00\u{a0}€ im Monat"
+        );
+        assert_eq!(
+            compose(NoticeKind::Renewal, Lang::En).title,
+            "☕ Monthly coffee renewed: 1 coffee for €5.00"
+        );
+        let failed = compose(NoticeKind::RenewalFailed, Lang::De);
+        assert!(failed.body.contains("Stripe versucht"), "{}", failed.body);
+        assert_eq!(failed.json["type"], "donation.renewal_failed");
+        assert_eq!(failed.json["donation"]["monthly"], true);
+        assert!(
+            compose(NoticeKind::Cancelled, Lang::De)
+                .title
+                .contains("gekündigt")
+        );
     }
 }

@@ -20,6 +20,8 @@ pub struct DemoProvider {
     public_url: String,
     /// Turns an idempotency key into its session id.
     session_ids: Signer,
+    /// Where the demo's events go (our own webhook); `None` only in unit tests.
+    poster: Option<DemoPoster>,
 }
 
 impl DemoProvider {
@@ -27,7 +29,34 @@ impl DemoProvider {
         DemoProvider {
             public_url,
             session_ids,
+            poster: None,
         }
+    }
+
+    /// Sends the demo's events (payments, renewals, cancellations) to our own webhook.
+    pub fn posting_to(mut self, poster: DemoPoster) -> Self {
+        self.poster = Some(poster);
+        self
+    }
+
+    pub fn poster(&self) -> anyhow::Result<&DemoPoster> {
+        self.poster
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the demo has nowhere to send its events"))
+    }
+
+    /// Ends a demo subscription as Stripe would: the event it would send.
+    pub async fn cancel_subscription(
+        &self,
+        row: &crate::storage::subscriptions::MonthlyRow,
+        when: super::CancelWhen,
+    ) -> anyhow::Result<()> {
+        let Some(sub) = super::demo_monthly::DemoSubscription::of(row) else {
+            return Ok(());
+        };
+        let now = crate::storage::now();
+        let period_end = row.current_period_end.or(row.paid_through).unwrap_or(now);
+        self.poster()?.post(&sub.cancelled(when, period_end, now)).await
     }
 
     /// As Stripe does, the same idempotency key gives the same session (a double click leads
@@ -41,8 +70,50 @@ impl DemoProvider {
     }
 }
 
+/// Signs events as Stripe does and posts them to our own webhook, one after the other.
+#[derive(Clone)]
+pub struct DemoPoster {
+    pub http: reqwest::Client,
+    /// `…/webhooks/stripe` on this service's own listener.
+    pub webhook_url: String,
+    pub secrets: Vec<secrecy::SecretString>,
+}
+
+impl DemoPoster {
+    /// Posts each event and fails on the first the webhook refuses.
+    pub async fn post(&self, events: &[Value]) -> anyhow::Result<()> {
+        use anyhow::Context;
+        for event in events {
+            let body = event.to_string();
+            let now = crate::storage::now();
+            let secrets: Vec<_> = self.secrets.iter().collect();
+            let header = crate::webhook::signature::sign(body.as_bytes(), &secrets, now);
+            self.http
+                .post(&self.webhook_url)
+                .header("Content-Type", "application/json")
+                .header("Stripe-Signature", header)
+                .body(body)
+                .send()
+                .await
+                .context("sending the demo webhook")?
+                .error_for_status()
+                .context("the demo webhook was refused")?;
+        }
+        Ok(())
+    }
+}
+
 /// The signed-webhook body for a successful demo payment of `donation`.
 pub fn completed_event(donation: &DonationRow, success_url: &str, cancel_url: &str, now: i64) -> Value {
+    super::demo_monthly::envelope(
+        "checkout.session.completed",
+        session(donation, success_url, cancel_url),
+        now,
+    )
+}
+
+/// The demo session of `donation`, completed and paid, in the shape of Stripe's fixture.
+pub fn session(donation: &DonationRow, success_url: &str, cancel_url: &str) -> Value {
     let mut session: Value = serde_json::from_str(SESSION_FIXTURE).unwrap_or_else(|_| json!({}));
     let patch = json!({
         "id": donation.checkout_session_id,
@@ -69,17 +140,7 @@ pub fn completed_event(donation: &DonationRow, success_url: &str, cancel_url: &s
     if let (Some(target), Value::Object(fields)) = (session.as_object_mut(), patch) {
         target.extend(fields);
     }
-    json!({
-        "id": format!("evt_demo_{}", crate::random::token()),
-        "object": "event",
-        "api_version": DEMO_API_VERSION,
-        "created": now,
-        "livemode": false,
-        "pending_webhooks": 1,
-        "request": { "id": null, "idempotency_key": null },
-        "type": "checkout.session.completed",
-        "data": { "object": session },
-    })
+    session
 }
 
 #[cfg(test)]
@@ -89,6 +150,7 @@ mod tests {
 
     fn request(key: &str) -> CheckoutRequest {
         CheckoutRequest {
+            interval: crate::domain::Interval::Once,
             donation_id: "d".into(),
             idempotency_key: key.into(),
             description: String::new(),

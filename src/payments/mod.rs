@@ -1,15 +1,21 @@
 //! Checkout providers: real Stripe, or the built-in demo that stands in for it.
 
 pub mod demo;
+pub mod demo_monthly;
 pub mod stripe;
+mod stripe_billing;
 
+use crate::domain::Interval;
 use crate::i18n::Lang;
-use crate::webhook::event::Session;
+use crate::storage::subscriptions::MonthlyRow;
+use crate::webhook::event::{Invoice, Session, Subscription};
 
 /// What we ask the provider for. The amount is computed by us, never taken from the client.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
     pub donation_id: String,
+    /// Once (a payment), or every month (a subscription).
+    pub interval: Interval,
     /// The same for a repeated submission of the same form (double click, retry): the provider
     /// then answers with the same session instead of a second one.
     pub idempotency_key: String,
@@ -27,10 +33,23 @@ pub struct CheckoutRequest {
 
 /// The payment's description in the blogger's Dashboard and on the reader's receipt, fixed so
 /// that every payment reads the same whatever the site's name or the reader's language.
-pub fn description(coffees: u32) -> String {
+pub fn description(coffees: u32, interval: Interval) -> String {
     let unit = if coffees == 1 { "Kaffee" } else { "Kaffees" };
-    format!("Kaffeekasse: {coffees} {unit}")
+    match interval {
+        Interval::Once => format!("Kaffeekasse: {coffees} {unit}"),
+        Interval::Month => format!("Kaffeekasse: {coffees} {unit} im Monat"),
+    }
 }
+
+/// When a monthly coffee ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelWhen {
+    Now,
+    /// At the end of the month already paid.
+    PeriodEnd,
+}
+
+crate::domain::word_enum!(CancelWhen { Now => "now", PeriodEnd => "period_end" });
 
 #[derive(Debug, Clone)]
 pub struct CheckoutSession {
@@ -115,6 +134,68 @@ impl Provider {
         }
     }
 
+    /// Ends a monthly coffee, at once or at the end of the paid month. Returns the subscription
+    /// as Stripe then holds it, when it says (`None`: long gone, or the demo, which reports
+    /// through its webhook). `key` makes a retry the same request; after a 5xx, pass a new one.
+    pub async fn cancel_subscription(
+        &self,
+        row: &MonthlyRow,
+        when: CancelWhen,
+        key: &str,
+    ) -> Result<Option<Subscription>, ProviderError> {
+        match self {
+            Provider::Demo(p) => p
+                .cancel_subscription(row, when)
+                .await
+                .map(|()| None)
+                .map_err(|e| ProviderError::Unavailable(format!("{e:#}"))),
+            Provider::Stripe(p) => match row.subscription_id.as_deref() {
+                Some(id) => p.cancel_subscription(id, when, key).await,
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Where the reader changes their payment method: Stripe's customer portal, or the demo's
+    /// page. The URL is a capability: never log it.
+    pub async fn payment_method_portal(
+        &self,
+        row: &MonthlyRow,
+        return_url: &str,
+        lang: Lang,
+    ) -> Result<String, ProviderError> {
+        match (self, row.customer_id.as_deref()) {
+            (Provider::Demo(_), _) => Ok(format!("{return_url}&portal=demo")),
+            (Provider::Stripe(p), Some(customer)) => {
+                p.payment_method_portal(customer, return_url, lang).await
+            }
+            (Provider::Stripe(_), None) => Err(ProviderError::NotFound),
+        }
+    }
+
+    /// The subscription and its paid invoices as Stripe holds them; `None` where there is
+    /// nothing to ask (demo) or Stripe does not know it.
+    pub async fn subscription_state(
+        &self,
+        subscription_id: &str,
+    ) -> Result<Option<(Subscription, Vec<Invoice>)>, ProviderError> {
+        let Provider::Stripe(p) = self else {
+            return Ok(None);
+        };
+        let Some(sub) = p.retrieve_subscription(subscription_id).await? else {
+            return Ok(None);
+        };
+        let invoices = p.paid_invoices(subscription_id).await?;
+        Ok(Some((sub, invoices)))
+    }
+
+    pub fn demo(&self) -> Option<&demo::DemoProvider> {
+        match self {
+            Provider::Demo(p) => Some(p),
+            Provider::Stripe(_) => None,
+        }
+    }
+
     pub fn is_demo(&self) -> bool {
         matches!(self, Provider::Demo(_))
     }
@@ -146,7 +227,12 @@ impl Provider {
 mod tests {
     #[test]
     fn the_description_counts_coffees_in_german() {
-        assert_eq!(super::description(1), "Kaffeekasse: 1 Kaffee");
-        assert_eq!(super::description(3), "Kaffeekasse: 3 Kaffees");
+        use crate::domain::Interval;
+        assert_eq!(super::description(1, Interval::Once), "Kaffeekasse: 1 Kaffee");
+        assert_eq!(super::description(3, Interval::Once), "Kaffeekasse: 3 Kaffees");
+        assert_eq!(
+            super::description(2, Interval::Month),
+            "Kaffeekasse: 2 Kaffees im Monat"
+        );
     }
 }

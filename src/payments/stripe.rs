@@ -11,7 +11,9 @@ use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionAdaptivePricing, CreateCheckoutSessionCustomText,
     CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, CustomTextPositionParam, ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSessionLineItemsPriceDataRecurring,
+    CreateCheckoutSessionLineItemsPriceDataRecurringInterval, CreateCheckoutSessionPaymentIntentData,
+    CreateCheckoutSessionSubscriptionData, CustomTextPositionParam, ProductData, RetrieveCheckoutSession,
 };
 use stripe_checkout::{CheckoutSessionLocale, CheckoutSessionMode, CheckoutSessionSubmitType};
 use stripe_client_core::{RequestBuilder, StripeMethod};
@@ -21,6 +23,7 @@ use std::time::Instant;
 
 use super::{CheckoutRequest, CheckoutSession, EventPage, ProviderError};
 use crate::config::StripeSettings;
+use crate::domain::Interval;
 use crate::i18n::Lang;
 use crate::metrics::{Metrics, StripeErrorLabels, StripeLabels};
 use crate::webhook::event::Session;
@@ -73,31 +76,19 @@ impl StripeProvider {
             Lang::De => "Kaffee",
             Lang::En => "Coffee",
         }));
+        let monthly = req.interval == Interval::Month;
+        if monthly {
+            // The same unit amount, every month; no Price or Product needs to exist.
+            price.recurring = Some(CreateCheckoutSessionLineItemsPriceDataRecurring::new(
+                CreateCheckoutSessionLineItemsPriceDataRecurringInterval::Month,
+            ));
+        }
         let mut item = CreateCheckoutSessionLineItems::new();
         item.price_data = Some(price);
         item.quantity = Some(u64::from(req.coffees));
-        let mut intent = CreateCheckoutSessionPaymentIntentData::new();
-        intent.metadata = Some(HashMap::from([(
-            "donation_id".to_owned(),
-            req.donation_id.clone(),
-        )]));
-        // What the reader finds in their Stripe receipt and on their card statement: a line they
-        // recognise is a dispute (and its €20 fee) that does not happen.
-        intent.description = Some(req.description.clone());
-        intent.statement_descriptor_suffix = Some(self.statement_descriptor_suffix.clone());
         let mut custom_text = CreateCheckoutSessionCustomText::new();
         custom_text.submit = Some(CustomTextPositionParam::new(req.submit_message.as_str()));
-
-        // Adaptive Pricing would charge in the reader's currency; the jar counts euros, so the
-        // price stays exactly what the blogger set.
-        let mut adaptive = CreateCheckoutSessionAdaptivePricing::new();
-        adaptive.enabled = Some(false);
         let request = CreateCheckoutSession::new()
-            .adaptive_pricing(adaptive)
-            .mode(CheckoutSessionMode::Payment)
-            // A tip for a blog, not a donation to a charitable purpose (Stripe's rules): the
-            // button says "Zahlen"/"Pay".
-            .submit_type(CheckoutSessionSubmitType::Pay)
             .custom_text(custom_text)
             .locale(match req.lang {
                 Lang::De => CheckoutSessionLocale::De,
@@ -107,8 +98,38 @@ impl StripeProvider {
             .success_url(req.success_url.as_str())
             .cancel_url(req.cancel_url.as_str())
             .client_reference_id(req.donation_id.as_str())
-            .metadata(metadata)
-            .payment_intent_data(intent);
+            .metadata(metadata.clone());
+        let request = if monthly {
+            // The subscription carries our id, so its events and invoices find the donation.
+            let mut subscription = CreateCheckoutSessionSubscriptionData::new();
+            subscription.metadata = Some(metadata);
+            subscription.description = Some(req.description.clone());
+            request
+                .mode(CheckoutSessionMode::Subscription)
+                .submit_type(CheckoutSessionSubmitType::Subscribe)
+                .subscription_data(subscription)
+        } else {
+            let mut intent = CreateCheckoutSessionPaymentIntentData::new();
+            intent.metadata = Some(HashMap::from([(
+                "donation_id".to_owned(),
+                req.donation_id.clone(),
+            )]));
+            // What the reader finds in their Stripe receipt and on their card statement: a line
+            // they recognise is a dispute (and its €20 fee) that does not happen.
+            intent.description = Some(req.description.clone());
+            intent.statement_descriptor_suffix = Some(self.statement_descriptor_suffix.clone());
+            // Adaptive Pricing would charge in the reader's currency; the jar counts euros, so
+            // the price stays exactly what the blogger set.
+            let mut adaptive = CreateCheckoutSessionAdaptivePricing::new();
+            adaptive.enabled = Some(false);
+            request
+                .adaptive_pricing(adaptive)
+                .mode(CheckoutSessionMode::Payment)
+                // A tip for a blog, not a donation to a charitable purpose (Stripe's rules): the
+                // button says "Zahlen"/"Pay".
+                .submit_type(CheckoutSessionSubmitType::Pay)
+                .payment_intent_data(intent)
+        };
         // The same request always carries the same key, so a double submit or our own retry
         // cannot create a second session. Only what may succeed with that key is retried, once
         // (a 5xx would be replayed: the caller starts afresh under another key).
@@ -188,7 +209,7 @@ impl StripeProvider {
         })
     }
 
-    async fn send<T: serde::de::DeserializeOwned>(
+    pub(super) async fn send<T: serde::de::DeserializeOwned>(
         &self,
         builder: RequestBuilder,
         key: Option<IdempotencyKey>,

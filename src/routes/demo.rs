@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
-use anyhow::Context;
 use askama::Template;
 
 use super::donate::cancel_url;
@@ -11,12 +10,12 @@ use super::error::PageError;
 use super::here::Here;
 use super::method;
 use super::page::{Page, html};
-use crate::domain::{Currency, DonationStatus, Money};
+use crate::domain::{Currency, DonationStatus, Interval, Money};
 use crate::i18n::Lang;
+use crate::payments::{demo, demo_monthly};
 use crate::state::State;
 use crate::storage::donations::{self, DonationRow};
 use crate::storage::{self};
-use crate::webhook::signature;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -39,6 +38,8 @@ struct DemoCheckoutPage {
     amount: String,
     /// Why the session can no longer be paid, if it cannot.
     closed: Option<&'static str>,
+    /// A monthly coffee: the amount is per month, and Stripe would ask for an e-mail address.
+    monthly: bool,
 }
 
 /// The demo donation behind a `cs_demo_…` session.
@@ -69,12 +70,27 @@ async fn show(
         session_id: path.into_inner(),
         coffees: lang.coffees(row.coffees),
         amount: lang.money(&Money::new(row.expected_amount_cents, currency)),
+        monthly: row.interval == Interval::Month,
     };
     Ok(html(StatusCode::OK, &page))
 }
 
-/// Sends a signed `checkout.session.completed` to our own webhook, then goes where Stripe would.
-async fn pay(lang: Lang, path: web::Path<String>, state: State) -> Result<HttpResponse, PageError> {
+/// What the demo checkout's form sends: the e-mail address Stripe would collect (monthly).
+#[derive(serde::Deserialize, Default)]
+pub struct PayForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Sends the signed events Stripe would send (a one-time payment's completion; for a monthly
+/// coffee also its subscription and first invoice) to our own webhook, then goes where Stripe
+/// would.
+async fn pay(
+    lang: Lang,
+    path: web::Path<String>,
+    form: Option<web::Form<PayForm>>,
+    state: State,
+) -> Result<HttpResponse, PageError> {
     let row = demo_donation(&state, &path).await?;
     let success_url = format!(
         "{}/thanks?session_id={}&lang={}",
@@ -85,23 +101,17 @@ async fn pay(lang: Lang, path: web::Path<String>, state: State) -> Result<HttpRe
     // Paying twice would send a second event for the same session; Stripe would not.
     if row.status == DonationStatus::Pending {
         let now = storage::now();
-        let event =
-            crate::payments::demo::completed_event(&row, &success_url, &cancel_url(&state, lang), now);
-        let body = event.to_string();
-        let secrets: Vec<_> = state.webhook.secrets.iter().collect();
-        let header = signature::sign(body.as_bytes(), &secrets, now);
-        let response = state
-            .http
-            .post(format!("{}/webhooks/stripe", state.self_url))
-            .header("Content-Type", "application/json")
-            .header("Stripe-Signature", header)
-            .body(body)
-            .send()
-            .await
-            .context("sending the demo webhook")?;
-        response
-            .error_for_status()
-            .context("the demo webhook was refused")?;
+        let session = demo::session(&row, &success_url, &cancel_url(&state, lang));
+        let email = form
+            .as_ref()
+            .map(|f| f.email.trim())
+            .filter(|e| e.contains('@') && e.len() <= 254);
+        let events = match row.interval {
+            Interval::Once => vec![demo_monthly::envelope("checkout.session.completed", session, now)],
+            Interval::Month => demo_monthly::first_month(session, &row, email, now),
+        };
+        let poster = state.provider.demo().ok_or(PageError::NotFound)?.poster()?;
+        poster.post(&events).await?;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, success_url))

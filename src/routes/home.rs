@@ -22,6 +22,8 @@ pub struct FormValues {
     pub name: String,
     pub message: String,
     pub public: bool,
+    /// The reader chose a monthly coffee.
+    pub monthly: bool,
 }
 
 /// One field's error, shown next to the field and in the summary.

@@ -6,12 +6,14 @@ use actix_web::http::StatusCode;
 use askama::Template;
 
 use super::here::Here;
-use crate::i18n::{Lang, Texts};
+use crate::i18n::{Lang, MonthlyTexts, Texts};
 use crate::state::State;
 
 /// The layout's context (templates/base.html).
 pub struct Page {
     pub t: &'static Texts,
+    /// Monthly coffees and the cancel button.
+    pub m: &'static MonthlyTexts,
     pub lang: &'static str,
     pub title: String,
     pub site_name: String,
@@ -33,6 +35,7 @@ impl Page {
     pub fn new(state: &State, lang: Lang, here: &Here, title: &str) -> Page {
         Page {
             t: lang.texts(),
+            m: lang.monthly(),
             lang: lang.code(),
             title: title.to_owned(),
             site_name: state.site.name.clone(),

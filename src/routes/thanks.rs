@@ -10,11 +10,11 @@ use super::error::PageError;
 use super::here::Here;
 use super::page::{Page, html};
 use crate::client_key::ClientKey;
-use crate::domain::{Currency, DonationStatus, Money};
+use crate::domain::{Currency, DonationStatus, Interval, Money};
 use crate::i18n::Lang;
 use crate::state::State;
 use crate::storage::donations::{self, DonationRow};
-use crate::storage::lookups;
+use crate::storage::{lookups, subscriptions};
 
 /// The pending page refreshes itself this many times, then says it may take longer.
 const MAX_REFRESHES: u32 = 5;
@@ -44,6 +44,8 @@ struct ThanksPage {
     back_label: String,
     /// The donor's private link to their entry.
     manage_url: Option<String>,
+    /// A monthly coffee's next debit.
+    next_debit: Option<String>,
 }
 
 pub async fn show(
@@ -66,7 +68,15 @@ pub async fn show(
         Lookup::Later => return Ok(confirming_later(&state, lang, &here, &query)),
     };
     let status = row.status;
+    let m = lang.monthly();
+    let monthly = match row.interval {
+        Interval::Month => subscriptions::find_by_id(state.db.pool(), &row.id).await?,
+        Interval::Once => None,
+    };
     let (heading, text) = match status {
+        DonationStatus::Paid if monthly.is_some() => (m.thanks_heading, m.thanks_text),
+        // A SEPA subscription's first debit: on its way, never "failed".
+        DonationStatus::Processing if monthly.is_some() => (t.processing_heading, m.processing_text),
         DonationStatus::Paid | DonationStatus::Disputed => (t.thanks_heading, t.thanks_text),
         DonationStatus::Pending if query.attempt >= MAX_REFRESHES => {
             (t.confirming_heading, t.confirming_slow)
@@ -83,8 +93,25 @@ pub async fn show(
             row.amount_cents,
             Currency::parse(&row.currency).unwrap_or_else(|_| state.rules.pricing.currency.clone()),
         );
-        format!("{} · {}", lang.coffees(row.coffees), lang.money(&amount))
+        match &monthly {
+            Some(sub) => {
+                let month = Money::new(sub.expected_amount_cents, amount.currency.clone());
+                let per_month = sub.asked().coffees;
+                format!(
+                    "{} · {} {}",
+                    lang.coffees(per_month),
+                    lang.money(&month),
+                    m.per_month
+                )
+            }
+            None => format!("{} · {}", lang.coffees(row.coffees), lang.money(&amount)),
+        }
     });
+    let next_debit = monthly
+        .as_ref()
+        .filter(|_| status == DonationStatus::Paid)
+        .and_then(|sub| sub.subscription().next_debit().or(sub.paid_through))
+        .map(|at| m.next_debit.replace("{date}", &lang.date_at(at)));
     let (back_url, back_label) = back_link(&state, lang);
     // Only once money moved: a pending checkout anyone can start must not hand out a link.
     let money_moved = !matches!(
@@ -100,6 +127,7 @@ pub async fn show(
         )
     });
     let page = ThanksPage {
+        next_debit,
         manage_url,
         page: Page::new(&state, lang, &here, heading),
         heading: heading.to_owned(),
@@ -240,6 +268,7 @@ fn confirming_later(state: &State, lang: Lang, here: &Here, query: &ThanksQuery)
         back_url,
         back_label,
         manage_url: None,
+        next_debit: None,
     };
     html(StatusCode::OK, &page)
 }

@@ -35,11 +35,18 @@ pub async fn waiting_for_donation(
     donation_id: &str,
     limit: i64,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
+    // A monthly coffee is also found by its subscription, and its renewals by their invoices'
+    // ids, payment intents and charges.
     sqlx::query_as(
-        "SELECT DISTINCT e.id, e.payload, e.created FROM donations d \
-         JOIN deferred_keys k ON k.key IN (d.id, d.checkout_session_id, d.payment_intent_id, d.charge_id) \
+        "WITH ids (key) AS ( \
+           SELECT value FROM donations d, json_each(json_array(d.id, d.checkout_session_id, \
+             d.payment_intent_id, d.charge_id, d.subscription_id)) WHERE d.id = ?1 \
+           UNION SELECT value FROM invoices i, json_each(json_array(i.id, i.payment_intent_id, i.charge_id)) \
+             WHERE i.donation_id = ?1) \
+         SELECT DISTINCT e.id, e.payload, e.created FROM ids \
+         JOIN deferred_keys k ON k.key = ids.key \
          JOIN stripe_events e ON e.id = k.event_id AND e.status = 'deferred' \
-         WHERE d.id = ?1 ORDER BY e.created, e.id LIMIT ?2",
+         ORDER BY e.created, e.id LIMIT ?2",
     )
     .bind(donation_id)
     .bind(limit)

@@ -3,8 +3,8 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::domain::{
-    ChargeAmount, CheckoutState, DisputeState, Disputes, DonationStatus, Facts, Refunds, RefundsById,
-    Visibility,
+    ChargeAmount, CheckoutState, DisputeState, Disputes, DonationStatus, Facts, Interval, Refunds,
+    RefundsById, Visibility,
 };
 
 /// A donation about to be stored, before Stripe has told us anything.
@@ -23,6 +23,8 @@ pub struct NewDonation {
     pub held: bool,
     pub livemode: bool,
     pub created_at: i64,
+    /// Once, or every month (a subscription: `coffees` and `amount_cents` are one month's).
+    pub interval: Interval,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -61,6 +63,8 @@ pub struct DonationRow {
     pub created_at: i64,
     pub paid_at: Option<i64>,
     pub erased_at: Option<i64>,
+    #[sqlx(try_from = "String")]
+    pub interval: Interval,
 }
 
 impl DonationRow {
@@ -93,6 +97,7 @@ impl DonationRow {
             created_at: d.created_at,
             paid_at: None,
             erased_at: None,
+            interval: d.interval,
         }
     }
 
@@ -115,7 +120,7 @@ impl DonationRow {
 
 const COLUMNS: &str = "id, provider, checkout_session_id, payment_intent_id, charge_id, status, \
     checkout_state, refunded_cents, charge_refunded_cents, refunds, dispute_state, disputes, charge_amount, \
-    charge_currency, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at, erased_at";
+    charge_currency, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at, erased_at, interval";
 
 /// Inserts unless a donation with this id or checkout session exists. Returns whether it did.
 pub async fn insert(conn: &mut SqliteConnection, d: &NewDonation) -> Result<bool, sqlx::Error> {
@@ -133,8 +138,8 @@ pub async fn insert_returning(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO donations (id, provider, checkout_session_id, coffees, expected_amount_cents, \
          amount_cents, currency, name, message, visibility, consent_at, livemode, created_at, updated_at, \
-         held, consent_version) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14) \
+         held, consent_version, interval, monthly_coffees) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16) \
          ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
     )))
     .bind(&d.id)
@@ -151,6 +156,8 @@ pub async fn insert_returning(
     .bind(d.created_at)
     .bind(d.held)
     .bind(consent_version)
+    .bind(d.interval.as_str())
+    .bind((d.interval == Interval::Month).then_some(d.coffees))
     .fetch_optional(conn)
     .await
 }

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod deferred;
 pub mod donations;
 pub mod events;
+pub mod invoices;
 pub mod ledger;
 pub mod lock;
 pub mod lookups;
@@ -18,6 +19,7 @@ pub mod restore;
 pub mod retention;
 pub mod sessions;
 pub mod state;
+pub mod subscriptions;
 pub mod supporters;
 
 mod db;

@@ -154,12 +154,15 @@ pub struct NoticeDonation {
     pub message: Option<String>,
     pub held: bool,
     pub erased_at: Option<i64>,
+    /// A monthly coffee's one month: coffees and amount (`None` for a one-time coffee).
+    pub monthly_coffees: Option<i64>,
+    pub expected_amount_cents: i64,
 }
 
 pub async fn donation(pool: &SqlitePool, id: &str) -> Result<Option<NoticeDonation>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, coffees, amount_cents, refunded_cents, currency, status, visibility, name, message, held, erased_at \
-         FROM donations WHERE id = ?1",
+        "SELECT id, coffees, amount_cents, refunded_cents, currency, status, visibility, name, message, held, erased_at, \
+         monthly_coffees, expected_amount_cents FROM donations WHERE id = ?1",
     )
     .bind(id)
     .fetch_optional(pool)

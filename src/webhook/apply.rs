@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 
+use crate::auth::signer::Signer;
 use crate::domain::{Channel, Rules};
 use crate::storage::{self, Db};
 use crate::storage::{deferred, events, outbox};
@@ -37,6 +38,8 @@ struct Context {
     /// Whether deferred events may be waiting. Retrying costs a query, so it is skipped while
     /// this process knows there are none; it starts `true` because it cannot know at start.
     deferred: AtomicBool,
+    /// Hashes a monthly coffee's checkout e-mail address (for `/kuendigen`); none: not kept.
+    emails: Option<Signer>,
 }
 
 impl Ledger {
@@ -46,9 +49,26 @@ impl Ledger {
             notify: Vec::new(),
             wake: Arc::new(Notify::new()),
             deferred: AtomicBool::new(true),
+            emails: None,
         };
         Ledger {
             db,
+            context: Arc::new(context),
+        }
+    }
+
+    /// Keeps a keyed hash of a monthly coffee's checkout e-mail address, so that a cancellation
+    /// by address (`/kuendigen`) finds it; the address itself is never stored.
+    pub fn hashing_emails(self, signer: Signer) -> Self {
+        let context = Context {
+            rules: Arc::clone(&self.context.rules),
+            notify: self.context.notify.clone(),
+            wake: Arc::clone(&self.context.wake),
+            deferred: AtomicBool::new(true),
+            emails: Some(signer),
+        };
+        Ledger {
+            db: self.db,
             context: Arc::new(context),
         }
     }
@@ -61,6 +81,7 @@ impl Ledger {
             notify: channels,
             wake,
             deferred: AtomicBool::new(true),
+            emails: self.context.emails.clone(),
         };
         Ledger {
             db: self.db,
@@ -80,7 +101,12 @@ impl Ledger {
     #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
     pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, sqlx::Error> {
         let now = storage::now();
-        let step = interpret::interpret(&incoming.event, &self.context.rules, now);
+        let mut step = interpret::interpret(&incoming.event, &self.context.rules, now);
+        if let (Step::Monthly(monthly), Some(emails), Some(email)) =
+            (&mut step, &self.context.emails, incoming.payer_email())
+        {
+            monthly.email_hash = Some(emails.email_hash(email));
+        }
         let context = Arc::clone(&self.context);
         let written = self
             .db

@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use super::billing::{Invoice, InvoicePayment, Subscription};
 pub use super::objects::{Charge, CustomField, CustomFieldValue, Dispute, Refund, Session};
 
 /// The event envelope.
@@ -39,22 +40,38 @@ pub enum EventParseError {
 pub struct Incoming {
     pub event: Event,
     payload: String,
+    /// The checkout e-mail address (a session's or an invoice's), read before the payer's
+    /// details are dropped: only its keyed hash is kept, for cancellations by address.
+    payer_email: Option<String>,
 }
 
 impl Incoming {
     /// Parses `body` once, drops payer details, and keeps the redacted JSON as the payload.
     pub fn parse(body: &[u8]) -> Result<Self, EventParseError> {
         let mut value: Value = serde_json::from_slice(body)?;
+        let payer_email = [
+            "/data/object/customer_details/email",
+            "/data/object/customer_email",
+        ]
+        .iter()
+        .find_map(|at| value.pointer(at).and_then(Value::as_str))
+        .filter(|email| email.contains('@') && email.len() <= 320)
+        .map(str::to_owned);
         crate::domain::privacy::redact_payer(&mut value);
         let payload = value.to_string();
         Ok(Incoming {
             event: serde_json::from_value(value)?,
             payload,
+            payer_email,
         })
     }
 
     pub fn payload(&self) -> &str {
         &self.payload
+    }
+
+    pub fn payer_email(&self) -> Option<&str> {
+        self.payer_email.as_deref()
     }
 }
 
@@ -85,6 +102,22 @@ impl Event {
             "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
                 Payload::Dispute(Dispute::deserialize(object)?)
             }
+            "customer.subscription.created"
+            | "customer.subscription.updated"
+            | "customer.subscription.deleted"
+            | "customer.subscription.paused"
+            | "customer.subscription.resumed" => {
+                Payload::Subscription(Box::new(Subscription::deserialize(object)?))
+            }
+            "invoice.paid" => Payload::Invoice(Box::new(Invoice::deserialize(object)?), InvoiceEvent::Paid),
+            "invoice.payment_failed" => Payload::Invoice(
+                Box::new(Invoice::deserialize(object)?),
+                InvoiceEvent::PaymentFailed,
+            ),
+            "invoice.voided" | "invoice.marked_uncollectible" => {
+                Payload::Invoice(Box::new(Invoice::deserialize(object)?), InvoiceEvent::Closed)
+            }
+            "invoice_payment.paid" => Payload::InvoicePaymentPaid(InvoicePayment::deserialize(object)?),
             _ => Payload::Unhandled,
         })
     }
@@ -104,6 +137,16 @@ pub const HANDLED_TYPES: &[&str] = &[
     "charge.dispute.created",
     "charge.dispute.updated",
     "charge.dispute.closed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+    "invoice_payment.paid",
 ];
 
 #[derive(Debug, Clone)]
@@ -116,7 +159,20 @@ pub enum Payload {
     RefundUpdated(Refund),
     /// Created, updated or closed: the dispute's `status` says which state it is in.
     Dispute(Dispute),
+    /// Any `customer.subscription.*`: the object says its state.
+    Subscription(Box<Subscription>),
+    Invoice(Box<Invoice>, InvoiceEvent),
+    InvoicePaymentPaid(InvoicePayment),
     Unhandled,
+}
+
+/// What an `invoice.*` event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceEvent {
+    Paid,
+    PaymentFailed,
+    /// Voided, or marked uncollectible: nothing more will be collected for now.
+    Closed,
 }
 
 #[cfg(test)]

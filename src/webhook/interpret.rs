@@ -9,6 +9,7 @@ use crate::domain::{ChargeAmount, DisputeState, Effect, RefundState, Rules, Supp
 use crate::storage::donations::{Keys, NewDonation};
 
 use super::event::{Charge, Dispute, Event, Payload, Refund, Session};
+pub use super::monthly::{InvoiceReport, MonthlyStep};
 
 /// What applying an event takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub enum Step {
         keys: Keys,
         effects: Vec<Effect>,
     },
+    /// A monthly coffee's checkout, subscription, invoice or invoice payment.
+    Monthly(Box<MonthlyStep>),
     Ignored(&'static str),
     /// The event's object could not be read; kept for `kaffeekasse replay` after a fix.
     Failed(String),
@@ -62,6 +65,7 @@ impl Step {
                 .flatten()
                 .cloned()
                 .collect(),
+            Step::Monthly(step) => step.waits_for(),
             _ => Vec::new(),
         }
     }
@@ -85,9 +89,12 @@ pub fn interpret(event: &Event, rules: &Rules, now: i64) -> Step {
         Payload::SessionAsyncSucceeded(s) => session_step(rules, &s, Effect::AsyncSucceeded { at }, now),
         Payload::SessionAsyncFailed(s) => session_step(rules, &s, Effect::AsyncFailed, now),
         Payload::SessionExpired(s) => session_step(rules, &s, Effect::Expired, now),
-        Payload::ChargeRefunded(c) => refund_step(rules, &c),
+        Payload::ChargeRefunded(c) => refund_step(&c),
         Payload::RefundUpdated(r) => refund_updated_step(&r),
         Payload::Dispute(d) => dispute_step(&d),
+        Payload::Subscription(sub) => super::monthly::subscription_step(&sub, at),
+        Payload::Invoice(inv, what) => super::monthly::invoice_step(&inv, what, at),
+        Payload::InvoicePaymentPaid(p) => super::monthly::invoice_payment_step(&p),
         Payload::Unhandled => Step::Ignored(EVENT_NOT_HANDLED),
     }
 }
@@ -108,11 +115,13 @@ pub fn interpret_snapshot(session: &Session, rules: &Rules, now: i64) -> Option<
 
 fn session_step(rules: &Rules, s: &Session, effect: Effect, now: i64) -> Step {
     let from_link = rules.is_listed_link(s.payment_link.as_deref());
+    if s.is_subscription() {
+        // Only our own checkouts start monthly coffees; a Payment Link's subscription would
+        // count once and never again, so it stays ignored.
+        return super::monthly::session_step(rules, s, effect, now);
+    }
     if !s.is_ours() && !from_link {
         return Step::Ignored("session not created by Kaffeekasse");
-    }
-    if s.is_subscription() {
-        return Step::Ignored("a subscription checkout is not a coffee");
     }
     if s.charges_nothing() {
         return Step::Ignored("nothing was paid: not a coffee");
@@ -143,13 +152,12 @@ fn session_step(rules: &Rules, s: &Session, effect: Effect, now: i64) -> Step {
     }))
 }
 
-/// Our sessions put `donation_id` on every charge; without it a charge can only be ours if it
-/// came from a listed Payment Link.
-fn refund_step(rules: &Rules, c: &Charge) -> Step {
+/// Our one-time checkouts put `donation_id` on every charge. A charge without it may still be
+/// ours: a listed Payment Link's, or a monthly coffee's renewal (Stripe copies no metadata onto
+/// an invoice's payment). It is looked up by its payment intent and charge, and one that nothing
+/// claims waits as deferred for a week, then is dropped.
+fn refund_step(c: &Charge) -> Step {
     let donation_id = c.metadata.get("donation_id").cloned();
-    if donation_id.is_none() && rules.payment_links.is_empty() {
-        return Step::Ignored("charge not created by Kaffeekasse");
-    }
     let keys = Keys {
         donation_id,
         payment_intent_id: c.payment_intent.clone(),
@@ -299,6 +307,7 @@ fn recovered_donation(rules: &Rules, s: &Session, from_link: bool, now: i64) -> 
         visibility,
         livemode: s.livemode,
         created_at: now,
+        interval: crate::domain::Interval::Once,
     }
 }
 

@@ -105,6 +105,7 @@ mod tests {
             created_at: 0,
             paid_at: None,
             erased_at: None,
+            interval: crate::domain::Interval::Once,
         }
     }
 

@@ -2,9 +2,13 @@
 //! applying in one transaction.
 
 pub mod apply;
+mod billing;
 pub mod event;
 pub mod interpret;
 mod merge;
+mod monthly;
+mod monthly_apply;
+mod monthly_merge;
 mod objects;
 mod outcome;
 pub mod signature;

@@ -38,6 +38,13 @@ pub struct Session {
     /// Set when Adaptive Pricing charged in another currency (Payment Links may have it on).
     #[serde(default)]
     pub currency_conversion: Option<CurrencyConversion>,
+    /// In `subscription` mode: the subscription, its first invoice and the customer.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub subscription: Option<String>,
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub invoice: Option<String>,
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub customer: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,7 +195,7 @@ impl<T> Default for List<T> {
 }
 
 /// An expandable reference: either `"pi_123"` or an expanded object with an `id`.
-fn expandable_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(super) fn expandable_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::String(s)) => Some(s),
         Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_owned),
@@ -197,7 +204,7 @@ fn expandable_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 }
 
 /// Metadata values are strings, but a null map or a non-string value must not reject the event.
-fn metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HashMap<String, String>, D::Error> {
+pub(super) fn metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HashMap<String, String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::Object(o)) => o
             .into_iter()
@@ -211,7 +218,7 @@ fn metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HashMap<String, St
     })
 }
 
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(super) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Default + Deserialize<'de>,

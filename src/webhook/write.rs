@@ -106,8 +106,13 @@ pub(super) async fn apply(
         Step::Session(step) => apply_session(conn, &step, now, record).await,
         Step::Payment { keys, effects } => match donations::find_by_keys(conn, &keys).await? {
             Some(row) => apply_to(conn, &row, &keys, &effects, None, now, record).await,
-            None => Ok(Outcome::Deferred.into()),
+            // A monthly coffee's renewal carries no id of ours: its invoice knows the payment.
+            None => match super::monthly_apply::apply_payment(conn, &keys, &effects, now).await? {
+                Some(applied) => Ok(applied),
+                None => Ok(Outcome::Deferred.into()),
+            },
         },
+        Step::Monthly(step) => super::monthly_apply::apply(conn, &step, now).await,
         Step::Ignored(why) => Ok(Outcome::Ignored(why).into()),
         Step::Failed(why) => Ok(Outcome::Failed(why).into()),
     }

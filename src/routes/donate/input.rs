@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::{Coffees, Message, SupporterName, Visibility};
+use crate::domain::{Coffees, Interval, Message, SupporterName, Visibility};
 use crate::i18n::Lang;
 use crate::routes::home::{FieldError, FormValues};
 
@@ -13,6 +13,8 @@ pub struct DonationForm {
     pub name: Option<SupporterName>,
     pub message: Option<Message>,
     pub visibility: Visibility,
+    /// Once (the default), or every month.
+    pub interval: Interval,
 }
 
 /// The form or JSON body as received, before validation. Unknown fields are refused.
@@ -23,6 +25,8 @@ pub struct RawDonation {
     name: Option<String>,
     message: Option<String>,
     public: Option<Scalar>,
+    /// `once` (the default) or `month`.
+    interval: Option<String>,
     pub lang: Option<String>,
     /// The honeypot: hidden from people, irresistible to form-filling bots.
     pub website: Option<String>,
@@ -61,6 +65,7 @@ impl RawDonation {
                 .map(Scalar::as_text)
                 .as_deref()
                 .is_some_and(|p| p == "on" || p == "true"),
+            monthly: self.interval.as_deref().map(str::trim) == Some("month"),
         }
     }
 
@@ -88,8 +93,9 @@ impl RawDonation {
         }
         use sha2::{Digest, Sha256};
         let asked = format!(
-            "{given}\0{}\0{}\0{unit_amount_cents}\0{}\0{}\0{}",
+            "{given}\0{}\0{}\0{}\0{unit_amount_cents}\0{}\0{}\0{}",
             lang.code(),
+            form.interval.as_str(),
             form.coffees.get(),
             form.name.as_ref().map_or("", |n| n.as_str()),
             form.message.as_ref().map_or("", |m| m.as_str()),
@@ -124,12 +130,18 @@ impl RawDonation {
             Message::parse(&values.message).map_err(|e| err("message", lang.text_error(t.err_message, &e)));
         let visibility = Visibility::from_checkbox(self.public.as_ref().map(Scalar::as_text).as_deref())
             .map_err(|_| err("public", t.err_public.into()));
-        match (coffees, name, message, visibility) {
-            (Ok(coffees), Ok(name), Ok(message), Ok(visibility)) => Ok(DonationForm {
+        let interval = match self.interval.as_deref().map(str::trim) {
+            None | Some("") => Ok(Interval::Once),
+            Some(word) => Interval::parse(word).ok_or(()),
+        }
+        .map_err(|()| err("interval-once", lang.monthly().err_interval.into()));
+        match (coffees, name, message, visibility, interval) {
+            (Ok(coffees), Ok(name), Ok(message), Ok(visibility), Ok(interval)) => Ok(DonationForm {
                 coffees,
                 name,
                 message,
                 visibility,
+                interval,
             }),
             _ => Err(errors),
         }

@@ -173,8 +173,9 @@ async fn start_checkout(
     let (donation_id, idempotency_key) = identity::checkout_identity(state, sent_key).await?;
     let lang_suffix = if lang == Lang::En { "&lang=en" } else { "" };
     let request = CheckoutRequest {
+        interval: form.interval,
         idempotency_key,
-        description: crate::payments::description(form.coffees.get()),
+        description: crate::payments::description(form.coffees.get(), form.interval),
         submit_message: lang.texts().checkout_submit_message.to_owned(),
         donation_id: donation_id.clone(),
         coffees: form.coffees.get(),
@@ -215,6 +216,7 @@ async fn start_checkout(
         visibility: form.visibility,
         livemode: state.provider.livemode(),
         created_at: storage::now(),
+        interval: form.interval,
     };
     let (id, coffees) = (donation.id.clone(), donation.coffees);
     let inserted = state
@@ -232,7 +234,7 @@ async fn start_checkout(
         }
     }
     // Not the session id: it opens the thanks page, and so the donor's manage link.
-    tracing::info!(donation_id = %id, coffees, "checkout started");
+    tracing::info!(donation_id = %id, coffees, interval = %form.interval, "checkout started");
     Ok(session)
 }
 
