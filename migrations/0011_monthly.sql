@@ -36,7 +36,9 @@ ALTER TABLE donations ADD COLUMN checkout_paid_at INTEGER;
 
 CREATE UNIQUE INDEX donations_subscription ON donations (subscription_id) WHERE subscription_id IS NOT NULL;
 CREATE INDEX donations_email_hash ON donations (email_hash) WHERE email_hash IS NOT NULL;
--- Monthly coffees still running: the stats' count, the sweep, the admin's filter.
+-- Every monthly coffee (the admin's filter; whether a charge without our id can be a renewal).
+CREATE INDEX donations_interval ON donations (created_at) WHERE interval = 'month';
+-- Monthly coffees still running: the stats' count, the sweep.
 CREATE INDEX donations_monthly ON donations (paid_through) WHERE interval = 'month' AND ended_at IS NULL;
 
 -- The wall shows a running monthly coffee with a badge: its end, or a renewal that moves its
@@ -87,8 +89,11 @@ CREATE INDEX invoices_paid ON invoices (paid_at) WHERE checkout_state = 'paid';
 -- in the background until done, however long Stripe is unavailable.
 -- source:    'form' (/kuendigen, matched by e-mail), 'manage' (the manage link), 'erase' (an
 --            erasure of a running monthly coffee).
--- email:     only until the confirmation e-mail is sent (or at once without SMTP); email_hash
+-- email, name, kind, reason, timing: what was declared, kept as the record of it (the page and
+--            the download show it) for 13 months (the longest a debit can be disputed), then
+--            deleted; an erasure of the supporter's entry deletes theirs at once. email_hash
 --            matches the subscriptions, the same keyed hash as donations.email_hash.
+-- mailed_at: the confirmation e-mail went out (with SMTP configured).
 -- timing:    'now' or 'period_end'. kind: 'ordinary' or 'extraordinary' (with a reason).
 -- attempt:   bumps after a Stripe 5xx, so the next try goes out under a fresh idempotency key
 --            (Stripe replays a saved 500 to a repeated key).
@@ -110,6 +115,7 @@ CREATE TABLE cancellations (
     next_attempt_at INTEGER NOT NULL,
     done_at         INTEGER,
     cancelled       INTEGER NOT NULL DEFAULT 0,
+    mailed_at       INTEGER,
     last_error      TEXT
 );
 CREATE INDEX cancellations_due ON cancellations (next_attempt_at) WHERE state = 'pending';

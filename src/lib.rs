@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod budget;
+pub mod cancel;
 pub mod client_key;
 pub mod config;
 pub mod domain;

@@ -17,6 +17,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::admin::AdminAuth;
 use crate::auth::signer::Signer;
 use crate::budget::{BodyBudget, ConnectionSlots};
+use crate::cancel::Canceller;
 use crate::client_key::ClientKey;
 use crate::config::Settings;
 use crate::limits::Limits;
@@ -104,6 +105,20 @@ impl Application {
         let ledger = Ledger::new(db.clone(), Arc::clone(&rules))
             .notifying(outbox.channels.clone(), Arc::clone(&outbox.wake))
             .hashing_emails(signer.clone());
+        // Readers' cancellation confirmations go out through the blogger's SMTP settings.
+        let mail = match settings.notify.email.is_some() {
+            true => Some(Targets::new(settings.notify.clone())?),
+            false => None,
+        };
+        let canceller = Canceller::new(
+            db.clone(),
+            Arc::clone(&provider),
+            ledger.clone(),
+            mail,
+            signer.clone(),
+            settings.site.name.clone(),
+            public_url.clone(),
+        );
         let sender = match outbox.channels.is_empty() {
             true => None,
             false => Some(Sender::new(
@@ -149,6 +164,7 @@ impl Application {
                 .stripe()
                 .is_some_and(|s| !s.reconcile_interval.is_zero()),
             wall_cache: Default::default(),
+            canceller: canceller.clone(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
                 .build()?,
@@ -171,6 +187,7 @@ impl Application {
                 provider,
             ));
         }
+        tasks.spawn(canceller.run());
         tasks.spawn(crate::retention::every_hour(
             db.clone(),
             settings.database.abandoned_retention,

@@ -55,6 +55,8 @@ pub struct AppState {
     pub spoiled_keys: SpoiledKeys,
     /// The newest wall pages, until the next write.
     pub wall_cache: WallCache,
+    /// Stores and carries out cancellations (§ 312k BGB).
+    pub canceller: crate::cancel::Canceller,
 }
 
 /// Shared state, as handlers receive it.

@@ -99,6 +99,7 @@ pub enum Refusal {
     Honeypot,
     LookupBudget,
     TimedOut,
+    CancelLimited,
 }
 
 /// How often each kind of refusal is logged at most.
@@ -109,12 +110,12 @@ struct Sample {
     left_out: AtomicU64,
 }
 
-static SAMPLES: [Sample; 8] = [const {
+static SAMPLES: [Sample; 9] = [const {
     Sample {
         next_at: AtomicU64::new(0),
         left_out: AtomicU64::new(0),
     }
-}; 8];
+}; 9];
 
 /// Whether to log this refusal of `kind`: `Some(n)` at most once every ten seconds per kind,
 /// with the `n` refusals of that kind left out since the last line; `None` otherwise. Errors

@@ -18,6 +18,10 @@ pub struct AbuseSettings {
     pub thanks_rate_per_ip: Option<(Rate, NonZeroU32)>,
     /// Changes through manage links one client address may make, and its burst; `None` is off.
     pub manage_rate_per_ip: Option<(Rate, NonZeroU32)>,
+    /// Cancellations (`/kuendigen`) one client address may declare, and its burst; `None` is off.
+    pub cancel_rate_per_ip: Option<(Rate, NonZeroU32)>,
+    /// Cancellations the whole service takes; `None` is off.
+    pub cancel_rate_global: Option<Rate>,
     /// How long a request's body may take to arrive after its headers.
     pub body_timeout: std::time::Duration,
     /// Bytes of unfinished request bodies the process holds at most, and one client at most.
@@ -59,6 +63,13 @@ pub(super) fn read(v: &Vars, demo: bool) -> Result<AbuseSettings, ConfigError> {
             .rate("MANAGE_RATE_PER_IP", "10/1m")?
             .map(|r| burst("MANAGE_BURST_PER_IP", 5).map(|b| (r, b)))
             .transpose()?,
+        // Each declaration is a stored row and may ask Stripe: a reader declares once, a script
+        // replaying the form must not fill the disk.
+        cancel_rate_per_ip: v
+            .rate("CANCEL_RATE_PER_IP", "5/1h")?
+            .map(|r| burst("CANCEL_BURST_PER_IP", 3).map(|b| (r, b)))
+            .transpose()?,
+        cancel_rate_global: v.rate("CANCEL_RATE_GLOBAL", "120/1h")?,
         body_timeout: std::time::Duration::from_secs(v.num("BODY_TIMEOUT_SECS", 5, 1..=120)?),
         // A webhook body is at most 256 KiB: a client may send four at once, the process 64.
         body_budget: (

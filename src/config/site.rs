@@ -13,6 +13,9 @@ pub struct SiteSettings {
     pub embed_origins: Vec<String>,
     pub privacy_url: Option<String>,
     pub imprint_url: Option<String>,
+    /// How long after its paid month a monthly coffee still counts as active (and keeps its
+    /// badge): Stripe retries a failed debit for up to about two weeks (`MONTHLY_GRACE_DAYS`).
+    pub monthly_grace_secs: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -43,5 +46,6 @@ pub(super) fn read(v: &Vars) -> Result<SiteSettings, ConfigError> {
         },
         privacy_url: v.link_url("PRIVACY_URL")?,
         imprint_url: v.link_url("IMPRINT_URL")?,
+        monthly_grace_secs: i64::from(v.num("MONTHLY_GRACE_DAYS", 14u32, 0..=60)?) * 86_400,
     })
 }

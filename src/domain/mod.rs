@@ -3,6 +3,7 @@
 //! Nothing here does I/O: the state machine, the moderation rules and the prices are pure
 //! functions, unit-tested where they are defined.
 
+mod cancellation;
 mod coffees;
 mod disputes;
 mod error;
@@ -17,6 +18,10 @@ mod subscription;
 mod text;
 mod word_enum;
 
+pub use cancellation::{
+    CancelKind, CancelSource, Declaration, DeclarationError, EmailAddress, Reason, declaration,
+    next_cancel_attempt,
+};
 pub use coffees::Coffees;
 pub use disputes::{DisputeState, Disputes};
 pub use error::{ParseError, UnknownValue};

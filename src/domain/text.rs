@@ -21,7 +21,7 @@ fn is_forbidden(c: char) -> bool {
         )
 }
 
-fn clean(raw: &str, max: usize, allow_newlines: bool) -> Result<Option<String>, ParseError> {
+pub(super) fn clean(raw: &str, max: usize, allow_newlines: bool) -> Result<Option<String>, ParseError> {
     let normalised = raw.replace("\r\n", "\n");
     let trimmed = normalised.trim();
     if trimmed.is_empty() {

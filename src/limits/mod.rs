@@ -29,6 +29,8 @@ pub struct Limits {
     pub thanks: Option<ClientLimiter>,
     /// Changes through manage links.
     pub manage: Option<ClientLimiter>,
+    /// Cancellations on `/kuendigen`: per client, per network and for the jar, like checkouts.
+    pub cancel: DonateLimits,
     /// All lookups of checkout sessions we have no row for (a Payment Link reader back early)…
     pub unknown_sessions: GlobalLimiter,
     /// …and each client's share of them, so that one client cannot use them all up.
@@ -54,6 +56,11 @@ impl Limits {
                 metrics.refusals("donate", "network"),
                 metrics.refusals("donate", "global"),
             ),
+            cancel: DonateLimits::new(abuse.cancel_rate_per_ip, abuse.cancel_rate_global).counting_refusals(
+                metrics.refusals("cancel", "client"),
+                metrics.refusals("cancel", "network"),
+                metrics.refusals("cancel", "global"),
+            ),
             thanks: per_client(abuse.thanks_rate_per_ip, "thanks"),
             manage: per_client(abuse.manage_rate_per_ip, "manage"),
             unknown_sessions: GlobalLimiter::new(a_minute(30))
@@ -66,6 +73,7 @@ impl Limits {
     /// Forgets clients whose buckets are full again (run every minute).
     pub fn forget_idle(&self, now: Instant) {
         self.donate.forget_idle_clients(now);
+        self.cancel.forget_idle_clients(now);
         self.unknown_session_clients.forget_idle(now);
         for limiter in [&self.thanks, &self.manage].into_iter().flatten() {
             limiter.forget_idle(now);

@@ -81,6 +81,19 @@ impl Targets {
     }
 
     async fn email(&self, n: &Notification, c: &Composed) -> Result<(), String> {
+        let to = self.settings.email.as_ref().ok_or(NOT_CONFIGURED)?.to.clone();
+        // The same id on every attempt: mail clients can drop a repeat.
+        self.mail(&to, &c.title, &c.body, &n.id).await
+    }
+
+    /// Whether e-mail can be sent at all (`NOTIFY_EMAIL_*` configured).
+    pub fn can_mail(&self) -> bool {
+        self.settings.email.is_some() && self.smtp.is_some()
+    }
+
+    /// A plain-text e-mail from the configured sender to `to` (the blogger, or a reader's
+    /// confirmation), with a stable message id.
+    pub async fn mail(&self, to: &str, subject: &str, body: &str, id: &str) -> Result<(), String> {
         let (email, smtp) = match (&self.settings.email, &self.smtp) {
             (Some(e), Some(s)) => (e, s),
             _ => return Err(NOT_CONFIGURED.to_owned()),
@@ -88,12 +101,11 @@ impl Targets {
         let parse = |raw: &str| raw.parse().map_err(|e| format!("address: {e}"));
         let message = lettre::Message::builder()
             .from(parse(&email.from)?)
-            .to(parse(&email.to)?)
-            .subject(&c.title)
-            // The same id on every attempt: mail clients can drop a repeat.
-            .message_id(Some(format!("<{}@kaffeekasse>", n.id)))
+            .to(parse(to)?)
+            .subject(subject)
+            .message_id(Some(format!("<{id}@kaffeekasse>")))
             .header(ContentType::TEXT_PLAIN)
-            .body(c.body.clone())
+            .body(body.to_owned())
             .map_err(|e| format!("building the e-mail: {e}"))?;
         smtp.send(message).await.map(drop).map_err(|e| {
             let kind = if e.is_permanent() { "refused" } else { "failed" };

@@ -173,6 +173,18 @@ impl Provider {
         }
     }
 
+    /// The subscription as Stripe holds it; `None` for the demo or a subscription Stripe does
+    /// not know.
+    pub async fn retrieve_subscription(
+        &self,
+        row: &MonthlyRow,
+    ) -> Result<Option<Subscription>, ProviderError> {
+        match (self, row.subscription_id.as_deref()) {
+            (Provider::Stripe(p), Some(id)) => p.retrieve_subscription(id).await,
+            _ => Ok(None),
+        }
+    }
+
     /// The subscription and its paid invoices as Stripe holds them; `None` where there is
     /// nothing to ask (demo) or Stripe does not know it.
     pub async fn subscription_state(

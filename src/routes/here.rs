@@ -23,6 +23,8 @@ const KNOWN_PARAMS: &[&str] = &[
     "canceled",
     "saved",
     "format",
+    "cancelled",
+    "portal",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +81,7 @@ fn get_page_of(path: &str) -> String {
         ["", "admin", "notifications", ..] => "/admin/notifications".to_owned(),
         ["", "admin", ..] => "/admin".to_owned(),
         ["", "demo", "checkout", id, ..] => format!("/demo/checkout/{id}"),
+        ["", "kuendigen", ..] => "/kuendigen".to_owned(),
         _ => "/".to_owned(),
     }
 }

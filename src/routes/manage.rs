@@ -7,12 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::client_ip::client_key;
 use super::error::PageError;
 use super::here::Here;
-use super::origin::same_origin;
+use super::manage_guard::{entry, guarded};
+use super::manage_monthly::MonthlyView;
 use super::page::{self, Page, html};
-use crate::domain::{Message, SupporterName, Visibility};
+use crate::domain::{Interval, Message, SupporterName, Visibility};
 use crate::i18n::{CONSENT_VERSION, Lang};
 use crate::state::State;
 use crate::storage;
@@ -30,6 +30,12 @@ struct ManagePage {
     shown_as: String,
     saved: bool,
     errors: Vec<(&'static str, String)>,
+    /// A monthly coffee's state and actions.
+    monthly: Option<MonthlyView>,
+    /// A cancellation was just received.
+    cancelled: bool,
+    /// A note about the payment-method portal: the demo's stand-in, or Stripe unavailable.
+    portal: Option<&'static str>,
 }
 
 impl ManagePage {
@@ -41,15 +47,6 @@ impl ManagePage {
     }
 }
 
-/// The donation behind a genuine, still valid token.
-async fn entry(state: &State, token: &str) -> Result<AdminRow, PageError> {
-    let id = state.signer.open_manage_token(token).ok_or(PageError::NotFound)?;
-    admin::find(state.db.pool(), id)
-        .await?
-        .filter(|row| row.erased_at.is_none())
-        .ok_or(PageError::NotFound)
-}
-
 /// What the form shows: the stored entry, or what the donor just sent if it was refused (so
 /// they can correct it). "Shown as" always tells what is stored.
 struct Shown<'a> {
@@ -57,18 +54,49 @@ struct Shown<'a> {
     message: &'a str,
 }
 
+/// What the page says besides the entry: set from the query after an action.
+#[derive(Default)]
+struct Notes {
+    saved: bool,
+    cancelled: bool,
+    portal: Option<&'static str>,
+}
+
+impl Notes {
+    fn of(req: &HttpRequest, lang: Lang) -> Notes {
+        let q = req.query_string();
+        let has = |p: &str| q.split('&').any(|x| x == p);
+        let m = lang.monthly();
+        Notes {
+            saved: has("saved=1"),
+            cancelled: has("cancelled=1"),
+            portal: if has("portal=demo") {
+                Some(m.demo_portal_text)
+            } else if has("portal=unavailable") {
+                Some(m.payment_method_unavailable)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn render(
+async fn render(
     state: &State,
     lang: Lang,
     here: &Here,
     token: &str,
     row: &AdminRow,
-    rejected: Option<Shown>,
-    saved: bool,
+    rejected: Option<Shown<'_>>,
+    notes: Notes,
     errors: Vec<(&'static str, String)>,
     status: StatusCode,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
+    let monthly = match row.interval {
+        Interval::Month => super::manage_monthly::view(state, lang, &row.id).await?,
+        Interval::Once => None,
+    };
     let t = lang.texts();
     let public = row.visibility.is_public();
     let shown_as = match (&row.name, public && !row.held) {
@@ -93,25 +121,13 @@ fn render(
         public,
         held: row.held && public,
         shown_as: format!("{shown_as} – {}", lang.coffees(row.coffees)),
-        saved,
+        saved: notes.saved,
         errors,
+        monthly,
+        cancelled: notes.cancelled,
+        portal: notes.portal,
     };
-    html(status, &page)
-}
-
-/// For changes: the request must come from our own pages, within the client's limit, and the
-/// token must be live.
-async fn guarded(req: &HttpRequest, state: &State, token: &str) -> Result<AdminRow, PageError> {
-    if !same_origin(req, &state.public_url) {
-        return Err(PageError::Forbidden);
-    }
-    if let Some(limiter) = &state.limits.manage {
-        let client = client_key(req, &state.abuse.trusted_proxies);
-        limiter.check(client).map_err(|wait| PageError::Throttled {
-            retry_after_secs: wait.as_secs() + 1,
-        })?;
-    }
-    entry(state, token).await
+    Ok(html(status, &page))
 }
 
 pub async fn show(
@@ -122,18 +138,18 @@ pub async fn show(
     state: State,
 ) -> Result<HttpResponse, PageError> {
     let row = entry(&state, &path).await?;
-    let saved = req.query_string().split('&').any(|p| p == "saved=1");
-    Ok(render(
+    render(
         &state,
         lang,
         &here,
         &path,
         &row,
         None,
-        saved,
+        Notes::of(&req, lang),
         Vec::new(),
         StatusCode::OK,
-    ))
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -172,17 +188,18 @@ pub async fn update(
             message: &form.message,
         };
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(render(
+        return render(
             &state,
             lang,
             &here,
             &path,
             &row,
             Some(rejected),
-            false,
+            Notes::default(),
             errors,
             status,
-        ));
+        )
+        .await;
     };
     let name = name.map(|n| n.as_str().to_owned());
     let message = message.map(|m| m.as_str().to_owned());
@@ -240,10 +257,21 @@ pub async fn erase(
     if form.confirm.as_deref() != Some("on") {
         let errors = vec![("confirm", t.erase_confirm_missing.to_owned())];
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(render(
-            &state, lang, &here, &path, &row, None, false, errors, status,
-        ));
+        return render(
+            &state,
+            lang,
+            &here,
+            &path,
+            &row,
+            None,
+            Notes::default(),
+            errors,
+            status,
+        )
+        .await;
     }
+    // A running monthly coffee ends with the entry (the page said so).
+    super::manage_monthly::end_before_erasure(&state, &row.id, lang).await?;
     let id = row.id.clone();
     state
         .db

@@ -16,7 +16,10 @@ mod health;
 mod here;
 mod home;
 mod http_cache;
+mod kuendigen;
 pub(crate) mod manage;
+mod manage_guard;
+pub(crate) mod manage_monthly;
 mod method;
 mod metrics;
 mod origin;
@@ -100,6 +103,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(manage::update)),
         )
         .service(web::resource("/manage/{token}/erase").route(web::post().to(manage::erase)))
+        .service(web::resource("/manage/{token}/cancel").route(web::post().to(manage_monthly::cancel)))
+        .service(
+            web::resource("/manage/{token}/payment-method")
+                .route(web::post().to(manage_monthly::payment_method)),
+        )
+        .service(
+            web::resource("/manage/{token}/demo/{what}").route(web::post().to(manage_monthly::demo_month)),
+        )
+        .service(
+            web::resource("/kuendigen")
+                .app_data(web::PayloadConfig::new(FORM_BODY_LIMIT))
+                .route(method::get().to(kuendigen::show))
+                .route(web::post().to(kuendigen::declare)),
+        )
+        .service(web::resource("/kuendigen/{token}").route(method::get().to(kuendigen::confirmation)))
+        .service(web::resource("/kuendigen/{token}/download").route(method::get().to(kuendigen::download)))
         .default_service(web::to(not_found));
 }
 
@@ -131,10 +150,12 @@ const PRIVATE_PREFIXES: &[&str] = &[
     // Back after paying must not show a live "Bezahlen" page from the browser's cache.
     "/demo/checkout/",
     "/metrics",
+    // A cancellation's confirmation names the reader and their address.
+    "/kuendigen/",
 ];
 /// Pages with the donate form: each carries a fresh nonce (one checkout per form), which a
 /// shared cache must not hand to every reader.
-const FORM_PAGES: &[&str] = &["/", "/widget"];
+const FORM_PAGES: &[&str] = &["/", "/widget", "/kuendigen"];
 
 /// Adds `Cache-Control: no-store` to every response under [`PRIVATE_PREFIXES`] and to the
 /// [`FORM_PAGES`], errors included.

@@ -35,11 +35,18 @@ pub struct AdminRow {
     pub created_at: i64,
     pub paid_at: Option<i64>,
     pub erased_at: Option<i64>,
+    /// `once`, or `month` for a monthly coffee (its sums are its paid invoices').
+    #[sqlx(try_from = "String")]
+    pub interval: crate::domain::Interval,
+    pub subscription_id: Option<String>,
+    /// When a monthly coffee ended.
+    pub ended_at: Option<i64>,
 }
 
 const COLUMNS: &str = "rowid AS seq, id, provider, status, coffees, amount_cents, refunded_cents, currency, \
     amount_mismatch, name, message, visibility, hidden, held, consent_at, consent_version, livemode, \
-    checkout_session_id, payment_intent_id, charge_id, created_at, paid_at, erased_at";
+    checkout_session_id, payment_intent_id, charge_id, created_at, paid_at, erased_at, interval, \
+    subscription_id, ended_at";
 
 /// Which donations to list.
 #[derive(Debug, Default, Clone)]
@@ -182,17 +189,25 @@ pub async fn update_entry(
 /// connection runs with `secure_delete`, so the old text is zeroed in the pages it leaves;
 /// `Db::checkpoint` afterwards moves it out of the WAL file too.
 pub async fn erase(conn: &mut SqliteConnection, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    // The e-mail address's hash (a monthly coffee's) goes too, and with it the supporter's
+    // cancellation declarations.
+    let hash: Option<Option<String>> = sqlx::query_scalar("SELECT email_hash FROM donations WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(hash) = hash else {
+        return Ok(false);
+    };
+    sqlx::query(
         "UPDATE donations SET name = NULL, message = NULL, visibility = 'anonymous', consent_at = NULL, \
-         consent_version = NULL, held = 0, erased_at = COALESCE(erased_at, ?2), updated_at = ?2 WHERE id = ?1",
+         consent_version = NULL, held = 0, email_hash = NULL, erased_at = COALESCE(erased_at, ?2), \
+         updated_at = ?2 WHERE id = ?1",
     )
     .bind(id)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    if r.rows_affected() == 0 {
-        return Ok(false);
-    }
+    super::cancellations::erase_for(conn, id, hash.as_deref()).await?;
     let events: Vec<String> = sqlx::query_scalar("SELECT id FROM stripe_events WHERE donation_id = ?1")
         .bind(id)
         .fetch_all(&mut *conn)

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod cancellations;
 pub mod deferred;
 pub mod donations;
 pub mod events;

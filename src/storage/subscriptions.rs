@@ -117,6 +117,29 @@ pub async fn find(conn: &mut SqliteConnection, by: Lookup<'_>) -> Result<Option<
     Ok(None)
 }
 
+/// Whether the jar has any monthly coffee, running or ended.
+pub async fn any(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM donations INDEXED BY donations_interval WHERE interval = 'month')",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The running monthly coffees whose checkout e-mail address has `email_hash`.
+pub async fn running_with_email(
+    pool: &sqlx::SqlitePool,
+    email_hash: &str,
+) -> Result<Vec<MonthlyRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM donations INDEXED BY donations_email_hash \
+         WHERE email_hash = ?1 AND interval = 'month' AND ended_at IS NULL LIMIT 20"
+    )))
+    .bind(email_hash)
+    .fetch_all(pool)
+    .await
+}
+
 pub async fn find_by_id<'e>(
     db: impl SqliteExecutor<'e>,
     id: &str,

@@ -179,6 +179,25 @@ impl Ledger {
         Ok(())
     }
 
+    /// Applies a step made from an object fetched from Stripe's API (a subscription or an
+    /// invoice the sweep or a cancellation asked about) as if its event had arrived now. No
+    /// ledger row: it is not an event.
+    pub async fn apply_snapshot(&self, step: Step) -> Result<(), sqlx::Error> {
+        let now = storage::now();
+        let context = Arc::clone(&self.context);
+        let queued = self
+            .db
+            .write(move |conn| {
+                Box::pin(async move {
+                    let applied = apply(conn, step, now, None).await?;
+                    after(conn, &context, &applied, now).await
+                })
+            })
+            .await?;
+        self.committed(queued);
+        Ok(())
+    }
+
     /// Retries every deferred event once, in its own write (after reconciliation).
     pub async fn retry_deferred(&self) -> Result<(), sqlx::Error> {
         let context = Arc::clone(&self.context);

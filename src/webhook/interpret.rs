@@ -24,6 +24,13 @@ pub enum Step {
     },
     /// A monthly coffee's checkout, subscription, invoice or invoice payment.
     Monthly(Box<MonthlyStep>),
+    /// A refund of a charge that carries no id of ours, in a jar that lists no Payment Links:
+    /// only a monthly coffee's renewal can be ours, found through its invoice's payment; while
+    /// the jar has no monthly coffee at all, it is someone else's charge.
+    Renewal {
+        keys: Keys,
+        effects: Vec<Effect>,
+    },
     Ignored(&'static str),
     /// The event's object could not be read; kept for `kaffeekasse replay` after a fix.
     Failed(String),
@@ -60,11 +67,13 @@ impl Step {
     /// The ids a payment step's donation may be found by: what a deferred event waits for.
     pub fn waits_for(&self) -> Vec<String> {
         match self {
-            Step::Payment { keys, .. } => [&keys.donation_id, &keys.payment_intent_id, &keys.charge_id]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect(),
+            Step::Payment { keys, .. } | Step::Renewal { keys, .. } => {
+                [&keys.donation_id, &keys.payment_intent_id, &keys.charge_id]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect()
+            }
             Step::Monthly(step) => step.waits_for(),
             _ => Vec::new(),
         }
@@ -89,7 +98,7 @@ pub fn interpret(event: &Event, rules: &Rules, now: i64) -> Step {
         Payload::SessionAsyncSucceeded(s) => session_step(rules, &s, Effect::AsyncSucceeded { at }, now),
         Payload::SessionAsyncFailed(s) => session_step(rules, &s, Effect::AsyncFailed, now),
         Payload::SessionExpired(s) => session_step(rules, &s, Effect::Expired, now),
-        Payload::ChargeRefunded(c) => refund_step(&c),
+        Payload::ChargeRefunded(c) => refund_step(rules, &c),
         Payload::RefundUpdated(r) => refund_updated_step(&r),
         Payload::Dispute(d) => dispute_step(&d),
         Payload::Subscription(sub) => super::monthly::subscription_step(&sub, at),
@@ -111,6 +120,17 @@ pub fn interpret_snapshot(session: &Session, rules: &Rules, now: i64) -> Option<
         _ => return None,
     };
     Some(session_step(rules, session, effect, now))
+}
+
+/// A subscription fetched from Stripe's API, as if its `customer.subscription.updated` had
+/// arrived `now`.
+pub fn interpret_subscription(sub: &super::event::Subscription, now: i64) -> Step {
+    super::monthly::subscription_step(sub, now)
+}
+
+/// A paid invoice fetched from Stripe's API, as if its `invoice.paid` had arrived `now`.
+pub fn interpret_paid_invoice(inv: &super::event::Invoice, now: i64) -> Step {
+    super::monthly::invoice_step(inv, super::event::InvoiceEvent::Paid, now)
 }
 
 fn session_step(rules: &Rules, s: &Session, effect: Effect, now: i64) -> Step {
@@ -154,9 +174,8 @@ fn session_step(rules: &Rules, s: &Session, effect: Effect, now: i64) -> Step {
 
 /// Our one-time checkouts put `donation_id` on every charge. A charge without it may still be
 /// ours: a listed Payment Link's, or a monthly coffee's renewal (Stripe copies no metadata onto
-/// an invoice's payment). It is looked up by its payment intent and charge, and one that nothing
-/// claims waits as deferred for a week, then is dropped.
-fn refund_step(c: &Charge) -> Step {
+/// an invoice's payment). It is looked up by its payment intent and charge.
+fn refund_step(rules: &Rules, c: &Charge) -> Step {
     let donation_id = c.metadata.get("donation_id").cloned();
     let keys = Keys {
         donation_id,
@@ -169,10 +188,11 @@ fn refund_step(c: &Charge) -> Step {
         charge: c.currency.as_deref().map(|cur| ChargeAmount::new(c.amount, cur)),
     };
     let each = c.refunds.data.iter().map(refund_effect);
-    Step::Payment {
-        keys,
-        effects: std::iter::once(reported).chain(each).collect(),
+    let effects = std::iter::once(reported).chain(each).collect();
+    if keys.donation_id.is_none() && rules.payment_links.is_empty() {
+        return Step::Renewal { keys, effects };
     }
+    Step::Payment { keys, effects }
 }
 
 fn refund_effect(r: &Refund) -> Effect {

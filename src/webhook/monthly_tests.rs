@@ -182,7 +182,7 @@ impl Model {
                 }
                 true
             }
-            Step::Payment { keys, effects } => {
+            Step::Payment { keys, effects } | Step::Renewal { keys, effects } => {
                 let found = self
                     .invoices
                     .iter()

@@ -7,6 +7,7 @@ use crate::domain::{Effect, NoticeKind, notice_for, privacy};
 use crate::storage::donations::{self, DonationRow, DonationUpdate, Keys};
 use crate::storage::events::NewEvent;
 use crate::storage::ledger;
+use crate::storage::subscriptions;
 
 use super::event::Incoming;
 use super::interpret::{EVENT_NOT_HANDLED, SessionStep, Step};
@@ -113,6 +114,15 @@ pub(super) async fn apply(
             },
         },
         Step::Monthly(step) => super::monthly_apply::apply(conn, &step, now).await,
+        Step::Renewal { keys, effects } => {
+            match super::monthly_apply::apply_payment(conn, &keys, &effects, now).await? {
+                Some(applied) => Ok(applied),
+                // A renewal's invoice payment may not have arrived yet; with no monthly coffee
+                // at all, the charge is someone else's (a shop on the same account).
+                None if subscriptions::any(conn).await? => Ok(Outcome::Deferred.into()),
+                None => Ok(Outcome::Ignored("charge not created by Kaffeekasse").into()),
+            }
+        }
         Step::Ignored(why) => Ok(Outcome::Ignored(why).into()),
         Step::Failed(why) => Ok(Outcome::Failed(why).into()),
     }

@@ -94,6 +94,9 @@ impl Action {
 /// Runs `action` (`hide`, `unhide`, `approve`, `edit`, `erase`) on donation `id`.
 pub async fn run(state: &State, id: &str, action: &str, input: &ActionInput) -> Result<(), ActionError> {
     let parsed = Action::parse(action, input)?;
+    if matches!(parsed, Action::Erase) {
+        crate::routes::manage_monthly::end_before_erasure(state, id, crate::i18n::Lang::De).await?;
+    }
     let donation_id = id.to_owned();
     let found = state
         .db
