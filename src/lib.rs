@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod budget;
 pub mod cancel;
+pub mod cli;
 pub mod client_key;
 pub mod config;
 pub mod domain;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use kaffeekasse::config::Settings;
 use kaffeekasse::startup::Application;
 use kaffeekasse::webhook::apply::Ledger;
-use kaffeekasse::{reconcile, storage, telemetry};
+use kaffeekasse::{storage, telemetry};
 
 /// A self-hosted tip jar: Stripe Checkout for coffees, a supporter wall and embeds.
 ///
@@ -56,6 +56,31 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Stripe's side of going live.
+    Stripe {
+        #[command(subcommand)]
+        command: StripeCommand,
+        /// A one-off key that may write webhook endpoints (instead of STRIPE_SECRET_KEY).
+        #[arg(long, global = true)]
+        key: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeCommand {
+    /// Create the webhook endpoint with exactly the event types the service handles (or add the
+    /// missing ones to the endpoint there), and print its signing secret once.
+    WebhookSetup {
+        /// The endpoint's URL: https://<host>/webhooks/stripe
+        #[arg(long)]
+        url: String,
+    },
+    /// Report event types the endpoint does not send (exit 1) or sends needlessly.
+    WebhookCheck {
+        /// Only the endpoint at this URL (default: every endpoint of the account).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,7 +99,11 @@ async fn main() -> ExitCode {
     if let Command::Restore { file } = &command {
         return restore(file).await;
     }
-    let settings = match Settings::from_env() {
+    let overrides: Vec<(&str, String)> = match &command {
+        Command::Stripe { key: Some(key), .. } => vec![("STRIPE_SECRET_KEY", key.clone())],
+        _ => Vec::new(),
+    };
+    let settings = match Settings::from_env_with(&overrides) {
         Ok(s) => s,
         Err(e) => {
             // German first, as everything the blogger reads; the detail names the variable.
@@ -110,7 +139,7 @@ async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Replay { event_id } => {
             let db = storage::connect(&settings.database).await?;
             db.migrate().await?;
-            let signer = kaffeekasse::startup::signer(settings.admin.signing_secret, &db).await?;
+            let signer = kaffeekasse::auth::service_signer(settings.admin.signing_secret, &db).await?;
             let ledger = Ledger::new(db, Arc::new(settings.rules))
                 .notifying(settings.notify.channels(), Default::default())
                 .hashing_emails(signer);
@@ -124,7 +153,7 @@ async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
                 outcome.reason().unwrap_or_default()
             );
         }
-        Command::Reconcile { since } => reconcile_now(settings, since).await?,
+        Command::Reconcile { since } => kaffeekasse::cli::reconcile(settings, since).await?,
         Command::Healthcheck => {
             let addr = settings.server.bind_addr.replace("0.0.0.0", "127.0.0.1");
             let ok = reqwest::Client::new()
@@ -138,6 +167,26 @@ async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         // Handled before the configuration is read; here for completeness.
         Command::Backup { file } => return Ok(backup(&file).await),
         Command::Restore { file } => return Ok(restore(&file).await),
+        Command::Stripe { command, .. } => {
+            let Some(stripe) = settings.payment.stripe() else {
+                anyhow::bail!(
+                    "this needs STRIPE_SECRET_KEY, or --key with a key that may write webhook endpoints"
+                );
+            };
+            let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
+            match command {
+                StripeCommand::WebhookSetup { url } => {
+                    println!("{}", kaffeekasse::cli::setup(&provider, &url).await?);
+                }
+                StripeCommand::WebhookCheck { url } => {
+                    let (ok, report) = kaffeekasse::cli::check(&provider, url.as_deref()).await?;
+                    println!("{report}");
+                    if !ok {
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+        }
         Command::Admin {
             command: AdminCommand::LogoutAll,
         } => {
@@ -217,41 +266,6 @@ async fn restore(file: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn reconcile_now(settings: Settings, since: Option<i64>) -> anyhow::Result<()> {
-    let Some(stripe) = settings.payment.stripe() else {
-        anyhow::bail!("reconcile needs STRIPE_SECRET_KEY: the demo provider has nothing to reconcile");
-    };
-    let provider = kaffeekasse::payments::stripe::StripeProvider::new(stripe)?;
-    let db = storage::connect(&settings.database).await?;
-    db.migrate().await?;
-    let signer = kaffeekasse::startup::signer(settings.admin.signing_secret, &db).await?;
-    let ledger = Ledger::new(db.clone(), Arc::new(settings.rules))
-        .notifying(settings.notify.channels(), Default::default())
-        .hashing_emails(signer);
-    if let Some(warning) = since.and_then(|s| reconcile::window_warning(s, storage::now())) {
-        eprintln!("warning: {warning}");
-    }
-    // The sweep runs even if listing events failed: it needs no event and may still settle.
-    let listed = reconcile::run(&db, &ledger, &provider, since).await;
-    if let Ok(report) = &listed {
-        println!(
-            "listed {} events, {} new, {} skipped",
-            report.listed, report.new, report.skipped
-        );
-    }
-    let swept = reconcile::sweep(&db, &ledger, &provider).await?;
-    let stopped = match (swept.rate_limited, swept.stopped) {
-        (true, _) => " (stopped at Stripe's rate limit)",
-        (_, true) => " (stopped: Stripe failed, see the log)",
-        _ => "",
-    };
-    println!(
-        "swept {} pending sessions, {} settled{stopped}",
-        swept.checked, swept.settled
-    );
-    listed.map(drop)
 }
 
 /// `--since 7` (days ago) or `--since 2026-11-01T00:00:00Z`.

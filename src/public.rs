@@ -25,6 +25,8 @@ pub struct Supporter {
     pub currency: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: time::OffsetDateTime,
+    /// A monthly coffee that is running: one entry however many months it has paid.
+    pub monthly: bool,
 }
 
 impl From<WallRow> for Supporter {
@@ -40,6 +42,7 @@ impl From<WallRow> for Supporter {
             currency: row.currency,
             created_at: time::OffsetDateTime::from_unix_timestamp(row.created_at)
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            monthly: row.monthly,
         }
     }
 }
@@ -48,6 +51,8 @@ pub struct Wall {
     pub supporters: Vec<Supporter>,
     pub next: Option<Cursor>,
     pub totals: Totals,
+    /// Monthly coffees running now.
+    pub monthly_supporters: i64,
 }
 
 pub const DEFAULT_PAGE: u32 = 20;
@@ -66,13 +71,14 @@ pub async fn wall(
     before: Option<&Cursor>,
     limit: u32,
 ) -> Result<Arc<Wall>, sqlx::Error> {
+    let grace = cache.monthly_grace_secs();
     let key = (limit, before.cloned());
     let version = db.wall_version();
     let stale = match cache.lookup(&key, version) {
         Lookup::Fresh(wall) | Lookup::BeingReloaded(wall) => return Ok(wall),
         Lookup::ReloadIt(stale) => stale,
     };
-    match load(db, before, limit).await {
+    match load(db, before, limit, grace).await {
         Ok(wall) => {
             let wall = Arc::new(wall);
             cache.put(key, version, Arc::clone(&wall));
@@ -86,13 +92,18 @@ pub async fn wall(
     }
 }
 
-async fn load(db: &Db, before: Option<&Cursor>, limit: u32) -> Result<Wall, sqlx::Error> {
-    let (rows, next) = supporters::page(db.pool(), before, limit).await?;
+async fn load(db: &Db, before: Option<&Cursor>, limit: u32, grace_secs: i64) -> Result<Wall, sqlx::Error> {
+    // The running flag moves with the clock, not only with writes: a page is at most
+    // `OUTSIDE_WRITES` old, so a badge outlives its month by that much at most.
+    let running_since = crate::storage::now() - grace_secs;
+    let (rows, next) = supporters::page(db.pool(), before, limit, running_since).await?;
     let totals = supporters::totals(db.pool()).await?;
+    let monthly_supporters = supporters::monthly_supporters(db.pool(), running_since).await?;
     Ok(Wall {
         supporters: rows.into_iter().map(Supporter::from).collect(),
         next,
         totals,
+        monthly_supporters,
     })
 }
 
@@ -125,9 +136,22 @@ enum Lookup {
 #[derive(Default)]
 pub struct WallCache {
     pages: Mutex<HashMap<Key, Entry>>,
+    /// `MONTHLY_GRACE_DAYS`, in seconds: how long a monthly coffee runs past its paid month.
+    grace_secs: i64,
 }
 
 impl WallCache {
+    pub fn new(monthly_grace_secs: i64) -> WallCache {
+        WallCache {
+            pages: Mutex::default(),
+            grace_secs: monthly_grace_secs,
+        }
+    }
+
+    fn monthly_grace_secs(&self) -> i64 {
+        self.grace_secs
+    }
+
     fn lookup(&self, key: &Key, version: u64) -> Lookup {
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         let Some(entry) = pages.get_mut(key) else {
@@ -184,6 +208,7 @@ mod tests {
         Arc::new(Wall {
             supporters: Vec::new(),
             next: None,
+            monthly_supporters: 0,
             totals: Totals {
                 supporters: n,
                 coffees: n,

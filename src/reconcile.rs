@@ -10,9 +10,10 @@ use anyhow::Context;
 
 use crate::payments::stripe::StripeProvider;
 use crate::payments::{Provider, ProviderError};
-use crate::storage::{self, Db, donations, lookups, ops, state};
+use crate::storage::{self, Db, donations, lookups, ops, state, subscriptions};
 use crate::webhook::apply::{Ingested, Ledger};
 use crate::webhook::event::{HANDLED_TYPES, Incoming};
+use crate::webhook::interpret;
 
 const CURSOR_KEY: &str = "reconcile.last_created";
 /// Events become visible in the list API slightly out of order; re-reading an hour is cheap.
@@ -185,6 +186,63 @@ pub async fn sweep(db: &Db, ledger: &Ledger, stripe: &StripeProvider) -> anyhow:
     Ok(report)
 }
 
+/// Running monthly coffees are asked about at most once a day…
+const SUBSCRIPTION_EVERY_SECS: i64 = 86_400;
+/// …at most this many a run.
+const SUBSCRIPTION_BATCH: i64 = 50;
+
+/// Asks Stripe about every monthly coffee that has not ended, at most once a day each: the
+/// subscription and its paid invoices, applied as if their events had arrived now. The Events
+/// API keeps 30 days; a subscription runs for years, so a renewal missed during a long outage is
+/// still found. Bounded per run, the longest unasked first, and it stops at the first error (a
+/// 429 or an outage would only repeat for the rest).
+pub async fn sweep_subscriptions(
+    db: &Db,
+    ledger: &Ledger,
+    provider: &Provider,
+) -> anyhow::Result<SweepReport> {
+    let now = storage::now();
+    let due = subscriptions::due_for_check(
+        db.pool(),
+        now - SUBSCRIPTION_EVERY_SECS,
+        provider.livemode(),
+        SUBSCRIPTION_BATCH,
+    )
+    .await?;
+    let mut report = SweepReport::default();
+    for (donation_id, subscription_id) in due {
+        let answer = provider.subscription_state(&subscription_id).await;
+        db.write(move |conn| {
+            Box::pin(async move { subscriptions::mark_checked(conn, &donation_id, now).await })
+        })
+        .await?;
+        let (subscription, invoices) = match answer {
+            Ok(Some(state)) => state,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(
+                    kind = e.kind(),
+                    "could not ask Stripe about a subscription; the sweep continues next run"
+                );
+                report.rate_limited = matches!(e, ProviderError::RateLimited);
+                report.stopped = !report.rate_limited;
+                break;
+            }
+        };
+        report.checked += 1;
+        ledger
+            .apply_snapshot(interpret::interpret_subscription(&subscription, now))
+            .await?;
+        for invoice in &invoices {
+            ledger
+                .apply_snapshot(interpret::interpret_paid_invoice(invoice, now))
+                .await?;
+        }
+    }
+    tracing::info!(?report, "subscription sweep finished");
+    Ok(report)
+}
+
 /// Runs [`run`] every `interval` until the process ends. A failed pass is logged and retried
 /// at the next tick; only a panic ends the task (and, through `Application`, the service).
 pub async fn every(
@@ -205,6 +263,9 @@ pub async fn every(
         }
         if let Err(e) = sweep(&db, &ledger, stripe).await {
             tracing::error!(error = ?e, "the sweep failed");
+        }
+        if let Err(e) = sweep_subscriptions(&db, &ledger, &provider).await {
+            tracing::error!(error = ?e, "the subscription sweep failed");
         }
     }
 }

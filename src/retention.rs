@@ -21,8 +21,9 @@ pub async fn run(db: &Db, retention: Duration, now: i64) -> anyhow::Result<Prune
             .context("pruning what the retention period no longer covers")?;
         total.donations += pruned.donations;
         total.events += pruned.events;
+        total.cancellations += pruned.cancellations;
         let full = |n: u64| i64::try_from(n).is_ok_and(|n| n >= CHUNK);
-        if !full(pruned.donations) && !full(pruned.events) {
+        if !full(pruned.donations) && !full(pruned.events) && !full(pruned.cancellations) {
             break;
         }
     }
@@ -31,6 +32,7 @@ pub async fn run(db: &Db, retention: Duration, now: i64) -> anyhow::Result<Prune
         tracing::info!(
             donations = total.donations,
             events = total.events,
+            cancellations = total.cancellations,
             "personal data past its retention period removed"
         );
     }

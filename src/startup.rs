@@ -15,7 +15,6 @@ use tokio::task::JoinSet;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::admin::AdminAuth;
-use crate::auth::signer::Signer;
 use crate::budget::{BodyBudget, ConnectionSlots};
 use crate::cancel::Canceller;
 use crate::client_key::ClientKey;
@@ -76,7 +75,7 @@ impl Application {
             let generated = format!("whsec_demo_{}", crate::random::token());
             webhook.secrets = vec![SecretString::from(generated)];
         }
-        let signer = signer(settings.admin.signing_secret, &db).await?;
+        let signer = crate::auth::service_signer(settings.admin.signing_secret, &db).await?;
         let provider = Arc::new(match &settings.payment.stripe() {
             None => Provider::Demo(
                 DemoProvider::new(public_url.clone(), signer.derive("demo-checkout", b"")).posting_to(
@@ -139,6 +138,7 @@ impl Application {
 
         tracing::info!(%public_url, provider = provider.name(), livemode = provider.livemode(), "starting Kaffeekasse");
 
+        let grace = settings.site.monthly_grace_secs;
         let state = web::Data::new(AppState {
             db: db.clone(),
             ledger: ledger.clone(),
@@ -163,7 +163,7 @@ impl Application {
                 .payment
                 .stripe()
                 .is_some_and(|s| !s.reconcile_interval.is_zero()),
-            wall_cache: Default::default(),
+            wall_cache: crate::public::WallCache::new(grace),
             canceller: canceller.clone(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
@@ -286,26 +286,6 @@ impl Application {
         self.db.close().await;
         outcome
     }
-}
-
-/// The service's signer: `SIGNING_SECRET`, or the one generated on first start and kept in the
-/// database (so manage links survive restarts). The CLI uses it too, to hash e-mail addresses
-/// exactly as the service does.
-pub async fn signer(configured: Option<SecretString>, db: &Db) -> anyhow::Result<Signer> {
-    Ok(Signer::new(match configured {
-        Some(secret) => secret,
-        None => SecretString::from(signing_secret(db).await?),
-    }))
-}
-
-/// The signing secret generated on first start and kept in the database.
-async fn signing_secret(db: &Db) -> anyhow::Result<String> {
-    let candidate = crate::random::secret();
-    db.write(move |conn| {
-        Box::pin(async move { storage::state::get_or_insert(conn, "signing_secret", &candidate).await })
-    })
-    .await
-    .context("storing the generated signing secret")
 }
 
 /// Runs `job` on the state every minute, forever.

@@ -21,7 +21,7 @@ pub fn lines(c: &CancellationRow, lang: Lang, site: &str) -> Vec<Line> {
         },
         Line {
             label: m.confirm_received_at,
-            value: received(c.created_at, lang),
+            value: moment(c.created_at, lang),
         },
     ];
     if let Some(email) = &c.email {
@@ -32,7 +32,7 @@ pub fn lines(c: &CancellationRow, lang: Lang, site: &str) -> Vec<Line> {
     }
     if let Some(name) = &c.name {
         lines.push(Line {
-            label: m.field_name,
+            label: m.confirm_name,
             value: name.clone(),
         });
     }
@@ -66,16 +66,27 @@ pub fn lines(c: &CancellationRow, lang: Lang, site: &str) -> Vec<Line> {
     lines
 }
 
-/// `07.12.2026 um 14:05:09 Uhr (UTC)` / `7 Dec 2026 at 14:05:09 (UTC)`.
+/// "Eingegangen am 07.12.2026 um 14:05:09 Uhr (UTC)." / "Received on 7 Dec 2026 at 14:05:09 (UTC)."
 pub fn received(at: i64, lang: Lang) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(at).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let (date, time) = date_and_time(at, lang);
     lang.monthly()
         .confirm_received
-        .replace("{date}", &lang.date(t))
-        .replace(
-            "{time}",
-            &format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
-        )
+        .replace("{date}", &date)
+        .replace("{time}", &time)
+}
+
+/// `07.12.2026, 14:05:09 UTC`.
+fn moment(at: i64, lang: Lang) -> String {
+    let (date, time) = date_and_time(at, lang);
+    format!("{date}, {time} UTC")
+}
+
+fn date_and_time(at: i64, lang: Lang) -> (String, String) {
+    let t = time::OffsetDateTime::from_unix_timestamp(at).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    (
+        lang.date(t),
+        format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
+    )
 }
 
 /// The confirmation as plain text: the download, and the e-mail's body.
@@ -132,7 +143,8 @@ mod tests {
         );
         for expected in [
             "Deine Kündigung ist eingegangen",
-            "Eingegangen am 07.12.2026 um 13:25:09 Uhr (UTC).",
+            "Eingegangen am 07.12.2026 um 14:05:09 Uhr (UTC).",
+            "Eingegangen: 07.12.2026, 14:05:09 UTC",
             "E-Mail-Adresse: anna@example.org",
             "Name: Anna",
             "Art: außerordentliche Kündigung",
@@ -144,6 +156,6 @@ mod tests {
             assert!(text.contains(expected), "{expected:?} in {text}");
         }
         let en = super::text(&declaration(), Lang::En, "K", "u");
-        assert!(en.contains("Received on 7 Dec 2026 at 13:25:09 (UTC)."), "{en}");
+        assert!(en.contains("Received on 7 Dec 2026 at 14:05:09 (UTC)."), "{en}");
     }
 }

@@ -108,6 +108,18 @@ impl Settings {
         Self::from_vars(|name| std::env::var(name).ok())
     }
 
+    /// Like [`Settings::from_env`], with some variables given here instead (a one-off key).
+    pub fn from_env_with(overrides: &[(&str, String)]) -> Result<Self, ConfigError> {
+        load_dotenv()?;
+        Self::from_vars(|name| {
+            overrides
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(name).ok())
+        })
+    }
+
     /// Only the database section, for a command that needs nothing else (`backup`): it must work
     /// with just `DATABASE_URL`, even where `APP_ENV=production` would demand Stripe keys.
     pub fn database_from_env() -> Result<DatabaseSettings, ConfigError> {

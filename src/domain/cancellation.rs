@@ -121,7 +121,10 @@ pub fn declaration(
     let now = match when.map(str::trim).filter(|w| !w.is_empty()) {
         None | Some("now") => Ok(true),
         Some("period_end") => Ok(false),
-        Some(_) => Err(errors.push(DeclarationError::When)),
+        Some(_) => {
+            errors.push(DeclarationError::When);
+            Err(())
+        }
     };
     match (email, name, kind, reason, now) {
         (Ok(email), Ok(name), Ok(kind), Ok(reason), Ok(now)) if errors.is_empty() => Ok(Declaration {

@@ -187,6 +187,8 @@ fn every_limit_forgets_its_idle_clients() {
         donate_rate_global: None,
         thanks_rate_per_ip: per_client,
         manage_rate_per_ip: per_client,
+        cancel_rate_per_ip: per_client,
+        cancel_rate_global: None,
         body_timeout: std::time::Duration::from_secs(5),
         body_budget: (1 << 20, 1 << 16),
         connections_per_client: 8,
@@ -197,6 +199,7 @@ fn every_limit_forgets_its_idle_clients() {
         limits.donate.per_client.as_ref().unwrap(),
         limits.thanks.as_ref().unwrap(),
         limits.manage.as_ref().unwrap(),
+        limits.cancel.per_client.as_ref().unwrap(),
         &limits.unknown_session_clients,
     ];
     for limiter in all {

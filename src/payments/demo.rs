@@ -13,8 +13,7 @@ use crate::storage::donations::DonationRow;
 /// Stripe's example `checkout.session` object, as published in its OpenAPI fixtures.
 const SESSION_FIXTURE: &str = include_str!("checkout_session.json");
 
-/// The API version the demo claims to speak; any value works, as parsing is lenient.
-pub const DEMO_API_VERSION: &str = "2025-09-30.clover";
+pub use super::demo_monthly::DEMO_API_VERSION;
 
 pub struct DemoProvider {
     public_url: String,

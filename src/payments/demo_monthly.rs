@@ -9,6 +9,9 @@ use super::CancelWhen;
 use crate::storage::donations::DonationRow;
 use crate::storage::subscriptions::MonthlyRow;
 
+/// The API version the demo claims to speak; any value works, as parsing is lenient.
+pub const DEMO_API_VERSION: &str = "2025-09-30.clover";
+
 const SUBSCRIPTION_FIXTURE: &str = include_str!("subscription.json");
 const INVOICE_FIXTURE: &str = include_str!("invoice.json");
 const INVOICE_PAYMENT_FIXTURE: &str = include_str!("invoice_payment.json");
@@ -27,7 +30,7 @@ pub fn envelope(kind: &str, object: Value, now: i64) -> Value {
     json!({
         "id": format!("evt_demo_{}", crate::random::token()),
         "object": "event",
-        "api_version": super::demo::DEMO_API_VERSION,
+        "api_version": DEMO_API_VERSION,
         "created": now,
         "livemode": false,
         "pending_webhooks": 1,

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod demo_monthly;
 pub mod stripe;
 mod stripe_billing;
+pub mod stripe_webhooks;
 
 use crate::domain::Interval;
 use crate::i18n::Lang;

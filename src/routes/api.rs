@@ -69,10 +69,10 @@ pub async fn supporters(req: HttpRequest, state: State) -> Result<HttpResponse, 
 }
 
 pub async fn stats(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
-    let totals = public::wall(&state.wall_cache, &state.db, None, DEFAULT_PAGE)
-        .await?
-        .totals;
-    let mut body = serde_json::to_value(TotalsJson::new(totals, &state)).unwrap_or_default();
+    let wall = public::wall(&state.wall_cache, &state.db, None, DEFAULT_PAGE).await?;
+    let mut body = serde_json::to_value(TotalsJson::new(wall.totals, &state)).unwrap_or_default();
+    // Monthly coffees running now (a subscriber counts once in `supporters` too).
+    body["monthly_supporters"] = json!(wall.monthly_supporters);
     if let Some(goal) = &state.site.goal {
         body["goal"] = json!({ "coffees": goal.coffees, "label": goal.label });
     }

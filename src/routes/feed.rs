@@ -58,9 +58,14 @@ pub async fn feed(req: HttpRequest, lang: Lang, state: State) -> HttpResponse {
         .map(|s| Entry {
             id: format!("{}/supporters#{}", state.public_url, s.id),
             title: xml_text(&format!(
-                "{} – {}",
+                "{} – {}{}",
                 s.name.as_deref().unwrap_or(lang.texts().anonymous),
-                lang.coffees(s.coffees)
+                lang.coffees(s.coffees),
+                if s.monthly {
+                    format!(" ({})", lang.monthly().badge)
+                } else {
+                    String::new()
+                }
             )),
             content: xml_text(s.message.as_deref().unwrap_or_default()),
             updated: s.created_at.format(RFC3339).unwrap_or_default(),

@@ -13,6 +13,8 @@ pub struct SupporterView {
     pub coffees: String,
     pub date: String,
     pub datetime: String,
+    /// The "☕ monatlich" badge of a running monthly coffee.
+    pub monthly: Option<&'static str>,
 }
 
 impl SupporterView {
@@ -27,6 +29,7 @@ impl SupporterView {
             coffees: lang.coffees(s.coffees),
             date: lang.date(s.created_at),
             datetime: s.created_at.date().to_string(),
+            monthly: s.monthly.then_some(lang.monthly().badge),
         }
     }
 }

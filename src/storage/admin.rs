@@ -55,6 +55,8 @@ pub struct Filter {
     /// `[start, end)` in unix seconds, for a calendar month.
     pub between: Option<(i64, i64)>,
     pub held_only: bool,
+    /// Only monthly coffees.
+    pub monthly_only: bool,
 }
 
 pub async fn list(
@@ -68,7 +70,7 @@ pub async fn list(
     let rows: Vec<AdminRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM donations \
          WHERE (?1 IS NULL OR status = ?1) AND created_at >= ?2 AND created_at < ?3 AND (?4 = 0 OR held = 1) \
-         AND (created_at < ?5 OR (created_at = ?5 AND rowid < ?6)) \
+         AND (created_at < ?5 OR (created_at = ?5 AND rowid < ?6)) AND (?8 = 0 OR interval = 'month') \
          ORDER BY created_at DESC, rowid DESC LIMIT ?7"
     )))
     .bind(filter.status.map(DonationStatus::as_str))
@@ -78,6 +80,7 @@ pub async fn list(
     .bind(t)
     .bind(seq)
     .bind(i64::from(limit) + 1)
+    .bind(filter.monthly_only)
     .fetch_all(pool)
     .await?;
     Ok(super::supporters::split_page(rows, limit, |r| Cursor {
@@ -96,8 +99,9 @@ pub async fn find<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str) -> Result<Opt
     .await
 }
 
-/// Money per calendar month (UTC) and overall. Gross counts every donation that was paid at some
-/// point; refunds and lost disputes are what went back.
+/// Money per calendar month (UTC) and overall. Gross counts every payment that was paid at some
+/// point: a one-time coffee in the month of its checkout, each month of a monthly coffee in the
+/// month its invoice was paid. Refunds and lost disputes are what went back.
 #[derive(Debug, Clone, Default, sqlx::FromRow, serde::Serialize)]
 pub struct MonthTotals {
     pub month: String,
@@ -111,13 +115,18 @@ pub struct MonthTotals {
 
 pub async fn monthly_totals(pool: &SqlitePool) -> Result<Vec<MonthTotals>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT month, COUNT(*) AS donations, SUM(coffees) AS coffees, SUM(amount_cents) AS gross_cents, \
+        "WITH payments (at, coffees, amount_cents, refunded_cents, lost) AS ( \
+           SELECT created_at, coffees, amount_cents, refunded_cents, dispute_state = 'lost' FROM donations \
+           WHERE checkout_state = 'paid' AND interval = 'once' \
+           UNION ALL SELECT COALESCE(paid_at, created_at), coffees, amount_cents, refunded_cents, status = 'lost' \
+           FROM invoices INDEXED BY invoices_paid WHERE checkout_state = 'paid') \
+         SELECT month, COUNT(*) AS donations, SUM(coffees) AS coffees, SUM(amount_cents) AS gross_cents, \
          SUM(refunded) AS refunded_cents, SUM(lost) AS disputed_lost_cents, \
          SUM(amount_cents - refunded - lost) AS net_cents FROM ( \
-           SELECT strftime('%Y-%m', created_at, 'unixepoch') AS month, coffees, amount_cents, \
+           SELECT strftime('%Y-%m', at, 'unixepoch') AS month, coffees, amount_cents, \
              MIN(refunded_cents, amount_cents) AS refunded, \
-             CASE WHEN dispute_state = 'lost' THEN amount_cents - MIN(refunded_cents, amount_cents) ELSE 0 END AS lost \
-           FROM donations WHERE checkout_state = 'paid') \
+             CASE WHEN lost THEN amount_cents - MIN(refunded_cents, amount_cents) ELSE 0 END AS lost \
+           FROM payments) \
          GROUP BY month ORDER BY month DESC",
     )
     .fetch_all(pool)

@@ -234,51 +234,6 @@ pub struct DonationUpdate<'a> {
 /// A query over SQLite with its arguments, for the binders below.
 pub(super) type Q<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
-/// Inserts a donation with an event's change already applied (`?1`..`?28`), unless one with
-/// this id or checkout session exists.
-pub(super) const INSERT_CHANGED: &str = "INSERT INTO donations (id, provider, checkout_session_id, \
-     payment_intent_id, charge_id, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, \
-     name, message, visibility, consent_at, consent_version, held, livemode, created_at, updated_at, status, \
-     checkout_state, refunded_cents, dispute_state, paid_at, charge_refunded_cents, refunds, disputes, \
-     charge_amount, charge_currency) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, \
-     ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28) ON CONFLICT DO NOTHING";
-/// How many parameters [`INSERT_CHANGED`] takes.
-pub(super) const INSERT_CHANGED_PARAMS: usize = 28;
-
-pub(super) fn bind_insert_changed<'q>(q: Q<'q>, d: &'q NewDonation, u: &DonationUpdate<'q>) -> Q<'q> {
-    let public = d.visibility.is_public();
-    let (amount, currency, mismatch) = u.amount.unwrap_or((d.amount_cents, &d.currency, false));
-    q.bind(&d.id)
-        .bind(d.provider)
-        .bind(&d.checkout_session_id)
-        .bind(&u.learned.payment_intent_id)
-        .bind(&u.learned.charge_id)
-        .bind(d.coffees)
-        .bind(d.amount_cents)
-        .bind(amount)
-        .bind(currency)
-        .bind(mismatch)
-        .bind(&d.name)
-        .bind(&d.message)
-        .bind(d.visibility.as_str())
-        .bind(public.then_some(d.created_at))
-        .bind(public.then_some(crate::i18n::CONSENT_VERSION))
-        .bind(d.held)
-        .bind(d.livemode)
-        .bind(d.created_at)
-        .bind(u.status.as_str())
-        .bind(u.facts.checkout.as_str())
-        .bind(u.refunded_cents)
-        .bind(u.facts.disputes.state().as_str())
-        .bind(u.facts.paid_at)
-        .bind(u.facts.refunds.charge_max)
-        .bind(u.facts.refunds.by_id.to_json())
-        .bind(u.facts.disputes.to_json())
-        .bind(u.facts.charge.as_ref().map(|c| c.amount))
-        .bind(u.facts.charge.as_ref().map(|c| c.currency.clone()))
-}
-
 /// Writes an event's change to donation `?1` (`?1`..`?18`).
 pub(super) const UPDATE: &str = "UPDATE donations SET checkout_session_id = COALESCE(checkout_session_id, ?2), \
      payment_intent_id = COALESCE(payment_intent_id, ?3), charge_id = COALESCE(charge_id, ?4), \

@@ -5,6 +5,7 @@
 //! writer task (`writer.rs`): it owns the write connection and commits queued writes in batches.
 
 pub mod admin;
+pub mod admin_monthly;
 pub mod backup;
 pub mod cancellations;
 pub mod deferred;

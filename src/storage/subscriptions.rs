@@ -152,6 +152,35 @@ pub async fn find_by_id<'e>(
     .await
 }
 
+/// Running monthly coffees not asked about since `asked_before` (the daily sweep), the longest
+/// unasked first: (donation id, subscription id).
+pub async fn due_for_check(
+    pool: &sqlx::SqlitePool,
+    asked_before: i64,
+    livemode: bool,
+    limit: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, subscription_id FROM donations INDEXED BY donations_monthly \
+         WHERE interval = 'month' AND ended_at IS NULL AND subscription_id IS NOT NULL AND livemode = ?2 \
+         AND COALESCE(subscription_checked_at, 0) < ?1 ORDER BY COALESCE(subscription_checked_at, 0) LIMIT ?3",
+    )
+    .bind(asked_before)
+    .bind(livemode)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn mark_checked(conn: &mut SqliteConnection, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE donations SET subscription_checked_at = ?2 WHERE id = ?1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// Ids a monthly coffee learns (never overwritten once known).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Learned {

@@ -19,6 +19,8 @@ pub struct WallRow {
     pub net_cents: i64,
     pub currency: String,
     pub created_at: i64,
+    /// A monthly coffee still running at the time of the read.
+    pub monthly: bool,
 }
 
 /// A position in the wall: the last row seen. Rows strictly older come next.
@@ -68,22 +70,29 @@ pub(super) fn split_page<T>(
 /// A page is a range on the partial index `donations_wall (created_at)` (whose entries end in the
 /// rowid): `created_at <= ?1` bounds the range, so a page deep in the wall costs what the first
 /// does. (`a < ?1 OR (a = ?1 AND rowid < ?2)` alone would make SQLite walk the index from the top.)
+/// A monthly coffee is running while it has not ended and is paid through at least `?4` (now
+/// less the grace period).
 const PAGE: &str = "SELECT rowid AS seq, id, name, message, visibility, held, coffees, \
-     amount_cents - refunded_cents AS net_cents, currency, created_at FROM donations INDEXED BY donations_wall \
+     amount_cents - refunded_cents AS net_cents, currency, created_at, \
+     (interval = 'month' AND ended_at IS NULL AND COALESCE(paid_through, 0) >= ?4) AS monthly \
+     FROM donations INDEXED BY donations_wall \
      WHERE status = 'paid' AND hidden = 0 AND created_at <= ?1 AND (created_at < ?1 OR rowid < ?2) \
      ORDER BY created_at DESC, rowid DESC LIMIT ?3";
 
-/// Up to `limit` rows older than `before`, newest first, plus whether more exist.
+/// Up to `limit` rows older than `before`, newest first, plus whether more exist. A monthly
+/// coffee counts as running if paid through at least `running_since`.
 pub async fn page(
     pool: &SqlitePool,
     before: Option<&Cursor>,
     limit: u32,
+    running_since: i64,
 ) -> Result<(Vec<WallRow>, Option<Cursor>), sqlx::Error> {
     let (t, seq) = before.map_or((i64::MAX, i64::MAX), |c| (c.created_at, c.seq));
     let rows: Vec<WallRow> = sqlx::query_as(PAGE)
         .bind(t)
         .bind(seq)
         .bind(i64::from(limit) + 1)
+        .bind(running_since)
         .fetch_all(pool)
         .await?;
     Ok(split_page(rows, limit, |r| Cursor {
@@ -98,6 +107,18 @@ pub async fn totals(pool: &SqlitePool) -> Result<Totals, sqlx::Error> {
     sqlx::query_as("SELECT supporters, coffees, amount_cents FROM wall_totals WHERE id = 1")
         .fetch_one(pool)
         .await
+}
+
+/// Monthly coffees on the wall that are running: not ended, paid through at least
+/// `running_since` (now less the grace period).
+pub async fn monthly_supporters(pool: &SqlitePool, running_since: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM donations INDEXED BY donations_monthly WHERE interval = 'month' \
+         AND ended_at IS NULL AND paid_through >= ?1 AND status = 'paid' AND hidden = 0",
+    )
+    .bind(running_since)
+    .fetch_one(pool)
+    .await
 }
 
 /// The same totals computed from scratch, to check the maintained ones.

@@ -14,32 +14,19 @@ use tokio::sync::Notify;
 use crate::auth::signer::Signer;
 use crate::domain::{Channel, Rules};
 use crate::storage::{self, Db};
-use crate::storage::{deferred, events, outbox};
+use crate::storage::{deferred, events};
 
+use super::context::{Context, after, queue_notice, retry_deferred, settle_stored};
 use super::event::{Event, Incoming, Session};
 use super::interpret::{self, Step};
 pub use super::outcome::{Ingested, Outcome};
-use super::write::{Applied, IngestError, apply, apply_session, new_event, stored_payload};
+use super::write::{IngestError, apply, apply_session, new_event, stored_payload};
 
 /// The event ledger and the donations it moves.
 #[derive(Clone)]
 pub struct Ledger {
     db: Db,
     context: Arc<Context>,
-}
-
-/// What every write job of the ledger needs.
-struct Context {
-    rules: Arc<Rules>,
-    /// Where the blogger's notifications go; none: nothing is queued.
-    notify: Vec<Channel>,
-    /// Wakes the notification sender once a queued notification is committed.
-    wake: Arc<Notify>,
-    /// Whether deferred events may be waiting. Retrying costs a query, so it is skipped while
-    /// this process knows there are none; it starts `true` because it cannot know at start.
-    deferred: AtomicBool,
-    /// Hashes a monthly coffee's checkout e-mail address (for `/kuendigen`); none: not kept.
-    emails: Option<Signer>,
 }
 
 impl Ledger {
@@ -60,13 +47,8 @@ impl Ledger {
     /// Keeps a keyed hash of a monthly coffee's checkout e-mail address, so that a cancellation
     /// by address (`/kuendigen`) finds it; the address itself is never stored.
     pub fn hashing_emails(self, signer: Signer) -> Self {
-        let context = Context {
-            rules: Arc::clone(&self.context.rules),
-            notify: self.context.notify.clone(),
-            wake: Arc::clone(&self.context.wake),
-            deferred: AtomicBool::new(true),
-            emails: Some(signer),
-        };
+        let mut context = self.context.copy();
+        context.emails = Some(signer);
         Ledger {
             db: self.db,
             context: Arc::new(context),
@@ -76,13 +58,8 @@ impl Ledger {
     /// Queues a notification on `channels` with every change the blogger hears about, in the
     /// change's transaction, and wakes `wake` once it is committed.
     pub fn notifying(self, channels: Vec<Channel>, wake: Arc<Notify>) -> Self {
-        let context = Context {
-            rules: Arc::clone(&self.context.rules),
-            notify: channels,
-            wake,
-            deferred: AtomicBool::new(true),
-            emails: self.context.emails.clone(),
-        };
+        let mut context = self.context.copy();
+        (context.notify, context.wake) = (channels, wake);
         Ledger {
             db: self.db,
             context: Arc::new(context),
@@ -236,106 +213,4 @@ async fn ingest(
     }
     let queued = after(conn, context, &applied, now).await?;
     Ok((applied.outcome, queued))
-}
-
-/// For an event already in the ledger (replay, retry): its new outcome, and its payload as an
-/// erasure leaves it if the donor has erased their data.
-async fn settle_stored(
-    conn: &mut SqliteConnection,
-    context: &Context,
-    event_id: &str,
-    applied: &Applied,
-    waits: &[String],
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let (status, error, donation_id) = applied.outcome.ledger();
-    events::set_outcome(conn, event_id, status, error, donation_id).await?;
-    if applied.outcome == Outcome::Deferred {
-        deferred::remember(conn, event_id, waits).await?;
-    } else {
-        deferred::forget(conn, event_id).await?;
-    }
-    if applied.erased {
-        events::redact_for_erasure(conn, event_id).await?;
-    }
-    after(conn, context, applied, now).await
-}
-
-/// Queues the blogger's notification, if the change calls for one; then a deferred event may
-/// be waiting for an id this one taught the database. Says whether anything was queued.
-async fn after(
-    conn: &mut SqliteConnection,
-    context: &Context,
-    applied: &Applied,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let mut queued = queue_notice(conn, context, applied, now).await?;
-    if applied.outcome == Outcome::Deferred {
-        context.deferred.store(true, Ordering::Relaxed);
-    } else if applied.learned {
-        queued |= retry_deferred(conn, context, now, applied.outcome.ledger().2).await?;
-    }
-    Ok(queued)
-}
-
-/// Queues the notice `applied` calls for on every configured channel, in the same transaction.
-async fn queue_notice(
-    conn: &mut SqliteConnection,
-    context: &Context,
-    applied: &Applied,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    match &applied.notice {
-        Some((donation_id, kind)) if !context.notify.is_empty() => {
-            outbox::enqueue(conn, *kind, Some(donation_id), &context.notify, now).await?;
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
-}
-
-/// Applies the deferred events that can now find their donation: those waiting for an id of
-/// `learned` (a donation that just learned one), or every one (after reconciliation), which also
-/// expires those deferred for a week. Says whether a notification was queued.
-async fn retry_deferred(
-    conn: &mut SqliteConnection,
-    context: &Context,
-    now: i64,
-    learned: Option<&str>,
-) -> Result<bool, sqlx::Error> {
-    if !context.deferred.load(Ordering::Relaxed) {
-        return Ok(false);
-    }
-    let mut queued = false;
-    let (waiting, mut still_deferred) = match learned {
-        // The others wait on (nothing learned here concerns them), but a week's end comes for all.
-        Some(donation_id) => {
-            events::expire_deferred(conn, 500, now).await?;
-            (
-                deferred::waiting_for_donation(conn, donation_id, 500).await?,
-                true,
-            )
-        }
-        None => events::deferred(conn, 500, now).await?,
-    };
-    for (id, payload) in waiting {
-        let Ok(event) = Event::parse(payload.as_bytes()) else {
-            continue;
-        };
-        let applied = apply(conn, interpret::interpret(&event, &context.rules, now), now, None).await?;
-        if applied.outcome == Outcome::Deferred {
-            still_deferred = true;
-            continue;
-        }
-        deferred::forget(conn, &id).await?;
-        tracing::info!(event_id = %id, status = %applied.outcome.status(), "deferred stripe event settled");
-        queued |= queue_notice(conn, context, &applied, now).await?;
-        let (status, error, donation_id) = applied.outcome.ledger();
-        events::set_outcome(conn, &id, status, error, donation_id).await?;
-        if applied.erased {
-            events::redact_for_erasure(conn, &id).await?;
-        }
-    }
-    context.deferred.store(still_deferred, Ordering::Relaxed);
-    Ok(queued)
 }

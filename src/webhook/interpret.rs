@@ -9,76 +9,7 @@ use crate::domain::{ChargeAmount, DisputeState, Effect, RefundState, Rules, Supp
 use crate::storage::donations::{Keys, NewDonation};
 
 use super::event::{Charge, Dispute, Event, Payload, Refund, Session};
-pub use super::monthly::{InvoiceReport, MonthlyStep};
-
-/// What applying an event takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// A checkout session moved on. Boxed: it carries a whole donation to record.
-    Session(Box<SessionStep>),
-    /// A charge, refund or dispute: find the donation by any of `keys`, or defer until one
-    /// matches; then apply every effect (a charge may report its refunds one by one too).
-    Payment {
-        keys: Keys,
-        effects: Vec<Effect>,
-    },
-    /// A monthly coffee's checkout, subscription, invoice or invoice payment.
-    Monthly(Box<MonthlyStep>),
-    /// A refund of a charge that carries no id of ours, in a jar that lists no Payment Links:
-    /// only a monthly coffee's renewal can be ours, found through its invoice's payment; while
-    /// the jar has no monthly coffee at all, it is someone else's charge.
-    Renewal {
-        keys: Keys,
-        effects: Vec<Effect>,
-    },
-    Ignored(&'static str),
-    /// The event's object could not be read; kept for `kaffeekasse replay` after a fix.
-    Failed(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionStep {
-    /// How to find the donation: our id, then the session id. Never the payment intent, which
-    /// could at worst point at another session's donation.
-    pub lookup: Keys,
-    /// Every identifier the session carries, remembered on the donation for later events.
-    pub keys: Keys,
-    pub effect: Effect,
-    /// What the reader was charged, in their currency, unless the session expired: refunds are
-    /// counted against it.
-    pub charged: Option<ChargeAmount>,
-    /// Stripe's amount and currency in the account's currency, unless the session expired.
-    pub settled: Option<(i64, String)>,
-    /// The donation to record when there is no row yet: a listed Payment Link's, or one of ours
-    /// whose row is missing (a restored backup). `None` for an expiry: an abandoned visit is not a
-    /// donation, only money movements create rows.
-    pub recovered: Option<NewDonation>,
-}
-
-impl SessionStep {
-    /// Every effect the session has on its donation.
-    pub fn effects(&self) -> Vec<Effect> {
-        let charged = self.charged.clone().map(Effect::Charged);
-        std::iter::once(self.effect.clone()).chain(charged).collect()
-    }
-}
-
-impl Step {
-    /// The ids a payment step's donation may be found by: what a deferred event waits for.
-    pub fn waits_for(&self) -> Vec<String> {
-        match self {
-            Step::Payment { keys, .. } | Step::Renewal { keys, .. } => {
-                [&keys.donation_id, &keys.payment_intent_id, &keys.charge_id]
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .collect()
-            }
-            Step::Monthly(step) => step.waits_for(),
-            _ => Vec::new(),
-        }
-    }
-}
+pub use super::step::{InvoiceReport, MonthlyStep, SessionStep, Step};
 
 /// Why an event of a type we do not act on was ignored.
 pub const EVENT_NOT_HANDLED: &str = "event type not handled";

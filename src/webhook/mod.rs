@@ -1,8 +1,10 @@
 //! Stripe webhooks: verifying the signature, parsing leniently, interpreting (pure), and
 //! applying in one transaction.
 
+mod applied;
 pub mod apply;
 mod billing;
+mod context;
 pub mod event;
 pub mod interpret;
 mod merge;
@@ -12,4 +14,5 @@ mod monthly_merge;
 mod objects;
 mod outcome;
 pub mod signature;
+mod step;
 mod write;

@@ -13,61 +13,7 @@ use crate::domain::{
 use crate::storage::donations::NewDonation;
 
 use super::event::{Invoice, InvoiceEvent, InvoicePayment, Session, Subscription};
-use super::interpret::Step;
-
-/// What applying a monthly-coffee event takes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MonthlyStep {
-    /// How to find the donation: our id, then the subscription, then the checkout session, then
-    /// the invoice (an `invoice_payment` names nothing else).
-    pub donation_id: Option<String>,
-    pub subscription_id: Option<String>,
-    pub session_id: Option<String>,
-    /// Remembered on the donation where it has none yet.
-    pub customer_id: Option<String>,
-    pub first_invoice_id: Option<String>,
-    /// A session event's contribution to the checkout's own facts.
-    pub checkout: Option<Effect>,
-    pub subscription: SubscriptionFacts,
-    pub invoice: Option<InvoiceReport>,
-    /// The donation to record when our row is missing (a restored backup): only a session of
-    /// ours, which knows everything the row needs.
-    pub recovered: Option<NewDonation>,
-    /// The checkout e-mail address's keyed hash (set by the ledger, which holds the key; the
-    /// address itself is dropped with the payer's other details before anything is stored).
-    pub email_hash: Option<String>,
-}
-
-/// What an event says about one invoice.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InvoiceReport {
-    pub id: String,
-    /// May create the invoice's row: an `invoice_payment` only adds ids to a known one.
-    pub creates: bool,
-    pub first: bool,
-    pub billing_reason: Option<String>,
-    pub effects: Vec<Effect>,
-    pub coffees: Option<i64>,
-    /// In the invoice's currency (the jar's: our checkout turns Adaptive Pricing off).
-    pub amount: Option<(i64, String)>,
-    pub period_end: Option<i64>,
-    pub payment_intent_id: Option<String>,
-    pub charge_id: Option<String>,
-    /// The invoice's own status word and the reporting event's time, for display.
-    pub stripe_status: Option<(i64, String)>,
-}
-
-impl MonthlyStep {
-    /// The ids a deferred monthly event waits for.
-    pub fn waits_for(&self) -> Vec<String> {
-        let invoice = self.invoice.as_ref().map(|i| &i.id);
-        [self.donation_id.as_ref(), self.subscription_id.as_ref(), invoice]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect()
-    }
-}
+use super::step::{InvoiceReport, MonthlyStep, Step};
 
 fn monthly(step: MonthlyStep) -> Step {
     Step::Monthly(Box::new(step))

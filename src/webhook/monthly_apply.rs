@@ -8,10 +8,10 @@ use crate::storage::donations::{self, Keys};
 use crate::storage::invoices::{self, InvoiceRow};
 use crate::storage::subscriptions::{self, Lookup, MonthlyRow, MonthlyUpdate};
 
-use super::monthly::MonthlyStep;
+use super::applied::{Applied, IngestError};
 use super::monthly_merge::{self, MonthlyChange};
 use super::outcome::Outcome;
-use super::write::{Applied, IngestError};
+use super::step::MonthlyStep;
 
 pub(super) async fn apply(
     conn: &mut SqliteConnection,

@@ -8,7 +8,7 @@ use crate::domain::{
 use crate::storage::invoices::InvoiceRow;
 use crate::storage::subscriptions::{Learned, MonthlyRow};
 
-use super::monthly::{InvoiceReport, MonthlyStep};
+use super::step::{InvoiceReport, MonthlyStep};
 
 /// The new state of a monthly coffee after one event.
 #[derive(Debug, Clone, PartialEq, Eq)]

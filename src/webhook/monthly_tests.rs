@@ -232,7 +232,7 @@ enum Month {
 #[derive(Debug, Clone, Copy)]
 enum End {
     Running,
-    AtPeriodEnd,
+    Scheduled,
     Deleted,
 }
 
@@ -314,7 +314,7 @@ fn history(
     let last_end = T0 + (months.len() as i64 + 1) * 30 * DAY;
     match end {
         End::Running => {}
-        End::AtPeriodEnd => ev.push(event(
+        End::Scheduled => ev.push(event(
             "evt_cancel",
             "customer.subscription.updated",
             at(),
@@ -484,7 +484,7 @@ proptest! {
         months in prop::collection::vec(prop_oneof![Just(Month::Paid), Just(Month::FailedThenPaid), Just(Month::FailedThenVoid)], 0..4),
         refunds in prop::collection::vec((0usize..5, any::<bool>()), 0..3),
         dispute in prop::option::of((0usize..5, prop_oneof![Just("won"), Just("lost")])),
-        end in prop_oneof![Just(End::Running), Just(End::AtPeriodEnd), Just(End::Deleted)],
+        end in prop_oneof![Just(End::Running), Just(End::Scheduled), Just(End::Deleted)],
         order in any::<u64>(),
         repeats in prop::collection::vec(0usize..64, 0..6),
     ) {

@@ -142,7 +142,7 @@ pub async fn replay(state: &State, event_id: &str) -> Result<Outcome, ActionErro
     state.ledger.replay(event_id).await?.ok_or(ActionError::NotFound)
 }
 
-/// The list's query: `status` (a donation status, or `held`), `month` (`YYYY-MM`), `cursor` or
+/// The list's query: `status` (a donation status, `held`, or `monthly`), `month` (`YYYY-MM`), `cursor` or
 /// `before`, and `limit` (1..=200, default 50).
 pub struct ListQuery {
     pub filter: admin::Filter,
@@ -162,6 +162,7 @@ pub fn list_query(query: &crate::query::Query) -> Result<ListQuery, &'static str
     match status.as_str() {
         "" => {}
         "held" => filter.held_only = true,
+        "monthly" => filter.monthly_only = true,
         s => filter.status = Some(DonationStatus::parse(s).ok_or("status is not a donation status")?),
     }
     let month = get("month").unwrap_or_default();

@@ -46,7 +46,8 @@ pub async fn totals(_admin: Admin, state: State) -> Result<HttpResponse, ApiErro
         "disputed_lost_cents": sum(|m| m.disputed_lost_cents), "net_cents": sum(|m| m.net_cents),
         "currency": state.rules.pricing.currency.as_str(),
     });
-    Ok(HttpResponse::Ok().json(json!({ "months": months, "overall": overall })))
+    let monthly = super::monthly::figures(&state).await?;
+    Ok(HttpResponse::Ok().json(json!({ "months": months, "overall": overall, "monthly": monthly })))
 }
 
 pub async fn act(

@@ -9,6 +9,7 @@ use crate::i18n::Lang;
 use crate::routes::error::ApiError;
 use crate::state::State;
 use crate::storage::admin::{self, AdminRow};
+use crate::storage::invoices::{self, InvoiceRow};
 
 const HEADER: &[&str] = &[
     "id",
@@ -33,6 +34,9 @@ const HEADER: &[&str] = &[
     "payment_intent_id",
     "charge_id",
     "erased_at",
+    "kind",
+    "subscription_id",
+    "invoice_id",
 ];
 
 /// The same columns for German Excel: German headers, times in German notation (UTC), amounts
@@ -60,6 +64,9 @@ const HEADER_DE: &[&str] = &[
     "Payment Intent",
     "Charge",
     "Gelöscht (UTC)",
+    "Art",
+    "Abo",
+    "Rechnung",
 ];
 
 /// Spreadsheets run a cell starting with `=`, `+`, `-`, `@`, tab or CR as a formula. Prefixing a
@@ -96,7 +103,24 @@ fn euros_de(cents: i64) -> String {
     format!("{sign}{},{:02}", abs / 100, abs % 100)
 }
 
-fn record(r: &AdminRow, format: Format) -> Vec<String> {
+/// A monthly coffee's month as a line of its own: the invoice's money and state, the entry's
+/// name, message and consent.
+fn month_of(r: &AdminRow, i: &InvoiceRow) -> AdminRow {
+    AdminRow {
+        status: i.status,
+        coffees: i.coffees,
+        amount_cents: i.amount_cents,
+        refunded_cents: i.refunded_cents,
+        currency: i.currency.clone(),
+        payment_intent_id: i.payment_intent_id.clone(),
+        charge_id: i.charge_id.clone(),
+        created_at: i.created_at,
+        paid_at: i.paid_at,
+        ..r.clone()
+    }
+}
+
+fn record(r: &AdminRow, invoice_id: Option<&str>, format: Format) -> Vec<String> {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let net = r.amount_cents - r.refunded_cents.min(r.amount_cents);
     let de = format == Format::ExcelDe;
@@ -134,6 +158,13 @@ fn record(r: &AdminRow, format: Format) -> Vec<String> {
         opt(&r.payment_intent_id),
         opt(&r.charge_id),
         at(r.erased_at),
+        match (de, r.interval) {
+            (true, crate::domain::Interval::Month) => "monatlich".to_owned(),
+            (true, crate::domain::Interval::Once) => "einmalig".to_owned(),
+            (false, interval) => interval.to_string(),
+        },
+        opt(&r.subscription_id),
+        invoice_id.unwrap_or_default().to_owned(),
     ]
 }
 
@@ -178,8 +209,24 @@ pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpRe
     loop {
         let (rows, next) = admin::list(state.db.pool(), &q.filter, before.as_ref(), q.limit).await?;
         for row in &rows {
-            let cells: Vec<String> = record(row, format).iter().map(|c| guard(c)).collect();
-            writer.write_record(&cells).map_err(anyhow::Error::from)?;
+            // A monthly coffee is one line per month (invoice), so that the lines add up to the
+            // money as it moved; before its first invoice, one line for the entry.
+            let months = match row.interval {
+                crate::domain::Interval::Month => invoices::for_donation(state.db.pool(), &row.id).await?,
+                crate::domain::Interval::Once => Vec::new(),
+            };
+            let lines: Vec<Vec<String>> = if months.is_empty() {
+                vec![record(row, None, format)]
+            } else {
+                months
+                    .iter()
+                    .map(|i| record(&month_of(row, i), Some(&i.id), format))
+                    .collect()
+            };
+            for line in lines {
+                let cells: Vec<String> = line.iter().map(|c| guard(c)).collect();
+                writer.write_record(&cells).map_err(anyhow::Error::from)?;
+            }
         }
         match next {
             Some(c) => before = Some(c),

@@ -6,6 +6,7 @@ mod api;
 mod export;
 mod guard;
 mod login;
+mod monthly;
 mod notifications;
 mod pages;
 mod views;

@@ -7,6 +7,7 @@ use askama::Template;
 
 use super::actions::{self, ActionError, ActionInput};
 use super::guard::Admin;
+use super::monthly::{self, CancellationView, FiguresView, SubscriptionView};
 use super::views::{RowView, TotalsRow, totals_rows};
 use crate::i18n::Lang;
 use crate::routes::error::PageError;
@@ -25,6 +26,7 @@ const STATUSES: &[&str] = &[
     "disputed",
     "lost",
     "held",
+    "monthly",
 ];
 
 #[derive(Template)]
@@ -40,6 +42,8 @@ struct ListPage {
     month: String,
     next_url: Option<String>,
     export_url: String,
+    monthly: FiguresView,
+    cancellations: Vec<CancellationView>,
 }
 
 impl From<ActionError> for PageError {
@@ -73,11 +77,16 @@ pub async fn list(
         statuses: STATUSES
             .iter()
             .map(|s| {
-                let label =
-                    crate::domain::DonationStatus::parse(s).map_or(t.admin_held, |st| lang.status(st));
+                let label = match crate::domain::DonationStatus::parse(s) {
+                    Some(st) => lang.status(st),
+                    None if *s == "monthly" => lang.monthly().admin_filter,
+                    None => t.admin_held,
+                };
                 (*s, label)
             })
             .collect(),
+        monthly: monthly::figures_view(&monthly::figures(&state).await?, lang, currency),
+        cancellations: monthly::recent_cancellations(&state, lang).await?,
         next_url: next.map(|c| format!("/admin?{filter_query}&before={}&lang={}", c.encode(), lang.code())),
         export_url: format!("/api/admin/donations.csv?{filter_query}"),
         status: q.status,
@@ -94,6 +103,8 @@ struct DetailPage {
     row: RowView,
     raw: AdminRow,
     error: Option<String>,
+    /// A monthly coffee's subscription and months.
+    subscription: Option<SubscriptionView>,
 }
 
 async fn render_detail(
@@ -117,6 +128,7 @@ async fn render_detail(
         ),
         csrf: admin.csrf_token(state),
         row: RowView::new(&row, lang, &state.rules.pricing.currency),
+        subscription: monthly::subscription(state, &row.id, lang).await?,
         raw: row,
         error,
     };
