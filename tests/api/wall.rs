@@ -291,7 +291,7 @@ async fn stats_include_the_goal_and_the_wall_shows_its_progress() {
     assert_eq!(
         stats,
         json!({"supporters": 1, "coffees": 4, "amount_cents": 2000, "currency": "eur",
-        "goal": {"coffees": 10, "label": "Neue Kamera"}})
+        "monthly_supporters": 0, "goal": {"coffees": 10, "label": "Neue Kamera"}})
     );
     assert!(html.contains(r#"<progress id="goal-progress" max="10" value="4">"#));
     assert!(html.contains("Neue Kamera: 4 von 10 Kaffees"));
