@@ -23,6 +23,7 @@ mod hostile;
 mod ledger;
 mod metrics;
 mod monthly;
+mod monthly_ops;
 mod notifications;
 mod openapi;
 mod own_jar;
