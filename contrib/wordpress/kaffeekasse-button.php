@@ -42,7 +42,7 @@ HTML,
 </form>
 HTML,
         'widget' => <<<'HTML'
-<iframe src="{url}/widget?lang=de" title="Kaffeekasse – Unterstützer:innen und Button" loading="lazy" style="display:block;width:100%;max-width:360px;height:488px;border:0"></iframe>
+<iframe src="{url}/widget?lang=de" title="Kaffeekasse – Unterstützer:innen und Button" loading="lazy" style="display:block;width:100%;max-width:360px;height:528px;border:0"></iframe>
 HTML,
     ),
     'en' => array(
@@ -68,7 +68,7 @@ HTML,
 </form>
 HTML,
         'widget' => <<<'HTML'
-<iframe src="{url}/widget?lang=en" title="Kaffeekasse – supporters and button" loading="lazy" style="display:block;width:100%;max-width:360px;height:488px;border:0"></iframe>
+<iframe src="{url}/widget?lang=en" title="Kaffeekasse – supporters and button" loading="lazy" style="display:block;width:100%;max-width:360px;height:528px;border:0"></iframe>
 HTML,
     ),
 );

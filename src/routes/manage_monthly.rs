@@ -217,5 +217,5 @@ pub async fn demo_month(
         _ => return Err(PageError::NotFound),
     };
     demo.poster()?.post(&events).await?;
-    Ok(back(&token, lang, "saved=1"))
+    Ok(back(&token, lang, ""))
 }

@@ -123,6 +123,9 @@ const MANAGE_TOO_LONG: &str = "document.querySelector('#name').removeAttribute('
     document.querySelector('#name').value = 'N'.repeat(61);
     document.querySelector('form[action^=\"/manage/\"]:not([action*=erase])').submit();";
 const ERASE_UNTICKED: &str = "document.querySelector('form[action*=erase]').submit();";
+const CANCEL_BAD_EMAIL: &str = "document.querySelector('#email').value = 'keine Adresse';
+    document.querySelector('#kind-extraordinary').checked = true;
+    document.querySelector('form[action^=\"/kuendigen\"]').submit();";
 
 async fn go(c: &Client, app: &TestApp, v: &Visit, lang: &str) {
     let url = v.url.replace("&lang=de", "").replace("&lang=en", "");
@@ -207,11 +210,60 @@ async fn every_page_passes_axe_and_fits_320_px_in_both_languages() {
         );
     }
     let open_checkout = checkout(&app, "Offen", "").await;
+    // A monthly coffee: its open checkout, then paid (with the address Stripe collects), and a
+    // cancellation's confirmation.
+    let monthly = app
+        .post_form(
+            "/donate",
+            &[
+                ("coffees", "2"),
+                ("interval", "month"),
+                ("name", "Monatlich"),
+                ("public", "on"),
+            ],
+        )
+        .await;
+    let monthly_checkout = monthly.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches(&app.address)
+        .to_owned();
+    let monthly_paid = app
+        .post_form(
+            &format!("{}/pay", monthly_checkout.split('?').next().unwrap()),
+            &[("email", "monatlich@example.org")],
+        )
+        .await;
+    let monthly_thanks = monthly_paid.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches(&app.address)
+        .to_owned();
+    let monthly_page = app.get(&monthly_thanks).await.text().await.unwrap();
+    let start = monthly_page.find("/manage/").expect("a manage link");
+    let monthly_manage = monthly_page[start..start + monthly_page[start..].find('"').unwrap()].to_owned();
+    let monthly_id: String = sqlx::query_scalar("SELECT id FROM donations WHERE interval = 'month'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let declared = app
+        .post_form(
+            "/kuendigen",
+            &[
+                ("email", "nobody@example.org"),
+                ("name", "Anna"),
+                ("kind", "extraordinary"),
+                ("reason", "Umzug ins Ausland"),
+                ("when", "period_end"),
+            ],
+        )
+        .await;
+    let confirmation = declared.headers()["location"].to_str().unwrap().to_owned();
     let thanks_path = paid.last().unwrap().clone();
     let thanks = app.get(&thanks_path).await.text().await.unwrap();
     let manage_start = thanks.find("/manage/").expect("a manage link");
     let manage = thanks[manage_start..manage_start + thanks[manage_start..].find('"').unwrap()].to_owned();
-    let donation_id: String = sqlx::query_scalar("SELECT id FROM donations LIMIT 1")
+    let donation_id: String = sqlx::query_scalar("SELECT id FROM donations WHERE interval = 'once' LIMIT 1")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -256,6 +308,17 @@ async fn every_page_passes_axe_and_fits_320_px_in_both_languages() {
         },
         visit("not-found", "/no/such/page".into()),
         visit("admin-login", "/admin/login".into()),
+        visit("demo-checkout-monthly", monthly_checkout.clone()),
+        visit("thanks-monthly", monthly_thanks.clone()),
+        visit("manage-monthly", monthly_manage.clone()),
+        visit("kuendigen", "/kuendigen".into()),
+        Visit {
+            name: "kuendigen-422",
+            url: "/kuendigen".into(),
+            submit: Some(CANCEL_BAD_EMAIL),
+            check: None,
+        },
+        visit("kuendigen-done", confirmation.clone()),
     ];
     let words_whole = |name, url| Visit {
         check: Some(WORDS_WHOLE),
@@ -264,6 +327,7 @@ async fn every_page_passes_axe_and_fits_320_px_in_both_languages() {
     let admin_pages = vec![
         words_whole("admin-list", "/admin".into()),
         words_whole("admin-donation", format!("/admin/donations/{donation_id}")),
+        words_whole("admin-donation-monthly", format!("/admin/donations/{monthly_id}")),
         words_whole("admin-events", "/admin/events".into()),
         words_whole("admin-notifications", "/admin/notifications".into()),
     ];

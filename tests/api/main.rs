@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod basics;
 mod browser;
+mod browser_monthly;
 mod budgets;
 mod cancel;
 mod cli;
