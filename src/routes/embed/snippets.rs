@@ -201,9 +201,9 @@ mod tests {
             demo: true,
             ..jar(&p)
         };
-        assert!(widget(&jar(&p), Lang::De).contains("height:488px"));
+        assert!(widget(&jar(&p), Lang::De).contains("height:528px"));
         assert!(
-            widget(&with_all, Lang::De).contains("height:616px"),
+            widget(&with_all, Lang::De).contains("height:656px"),
             "room for the goal and banner"
         );
     }
