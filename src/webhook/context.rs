@@ -112,33 +112,44 @@ pub(super) async fn retry_deferred(
         return Ok(false);
     }
     let mut queued = false;
-    let (waiting, mut still_deferred) = match learned {
-        // The others wait on (nothing learned here concerns them), but a week's end comes for all.
-        Some(donation_id) => {
-            events::expire_deferred(conn, 500, now).await?;
-            (
-                deferred::waiting_for_donation(conn, donation_id, 500).await?,
-                true,
-            )
-        }
-        None => events::deferred(conn, 500, now).await?,
-    };
-    for (id, payload) in waiting {
-        let Ok(event) = Event::parse(payload.as_bytes()) else {
-            continue;
+    let mut still_deferred = false;
+    // A settled event may teach an id in turn (an invoice that a waiting payment names): the
+    // events waiting for that one are found in the next round, a few rounds at most.
+    for _round in 0..4 {
+        let (waiting, waits_on) = match learned {
+            // The others wait on (nothing learned here concerns them), but a week's end comes for all.
+            Some(donation_id) => {
+                events::expire_deferred(conn, 500, now).await?;
+                (
+                    deferred::waiting_for_donation(conn, donation_id, 500).await?,
+                    true,
+                )
+            }
+            None => events::deferred(conn, 500, now).await?,
         };
-        let applied = apply(conn, interpret::interpret(&event, &context.rules, now), now, None).await?;
-        if applied.outcome == Outcome::Deferred {
-            still_deferred = true;
-            continue;
+        still_deferred = waits_on;
+        let mut taught = false;
+        for (id, payload) in waiting {
+            let Ok(event) = Event::parse(payload.as_bytes()) else {
+                continue;
+            };
+            let applied = apply(conn, interpret::interpret(&event, &context.rules, now), now, None).await?;
+            if applied.outcome == Outcome::Deferred {
+                still_deferred = true;
+                continue;
+            }
+            taught |= applied.learned;
+            deferred::forget(conn, &id).await?;
+            tracing::info!(event_id = %id, status = %applied.outcome.status(), "deferred stripe event settled");
+            queued |= queue_notice(conn, context, &applied, now).await?;
+            let (status, error, donation_id) = applied.outcome.ledger();
+            events::set_outcome(conn, &id, status, error, donation_id).await?;
+            if applied.erased {
+                events::redact_for_erasure(conn, &id).await?;
+            }
         }
-        deferred::forget(conn, &id).await?;
-        tracing::info!(event_id = %id, status = %applied.outcome.status(), "deferred stripe event settled");
-        queued |= queue_notice(conn, context, &applied, now).await?;
-        let (status, error, donation_id) = applied.outcome.ledger();
-        events::set_outcome(conn, &id, status, error, donation_id).await?;
-        if applied.erased {
-            events::redact_for_erasure(conn, &id).await?;
+        if !taught {
+            break;
         }
     }
     context.deferred.store(still_deferred, Ordering::Relaxed);

@@ -298,6 +298,58 @@ async fn a_refund_arriving_before_its_invoice_payment_waits_and_is_applied_after
     );
 }
 
+/// A renewal's payment waits for its invoice, the invoice (of an API version that copies no
+/// metadata) for the subscription: when the checkout comes last, settling the invoice teaches the
+/// id the payment waits for, and both settle.
+#[tokio::test]
+async fn events_waiting_on_each_other_all_settle_when_the_checkout_arrives_last() {
+    let app = spawn_app().await;
+    let sub = Sub::new(
+        "00000000-0000-5000-8000-00000000c0de",
+        "cs_test_chain",
+        1,
+        app.price(),
+    );
+    let mut old_api_invoice = sub.invoice(1, "paid");
+    old_api_invoice["parent"] = json!(null);
+    old_api_invoice["subscription"] = json!(sub.id);
+
+    app.deliver("evt_chain_pay", "invoice_payment.paid", sub.invoice_payment(1))
+        .await;
+    app.deliver("evt_chain_inv", "invoice.paid", old_api_invoice)
+        .await;
+    let waiting = (
+        app.event_status("evt_chain_pay").await,
+        app.event_status("evt_chain_inv").await,
+    );
+    app.deliver(
+        "evt_chain_session",
+        "checkout.session.completed",
+        sub.session("paid", None),
+    )
+    .await;
+
+    assert_eq!(waiting, (Some("deferred".into()), Some("deferred".into())));
+    assert_eq!(
+        app.event_status("evt_chain_inv").await.as_deref(),
+        Some("applied")
+    );
+    assert_eq!(
+        app.event_status("evt_chain_pay").await.as_deref(),
+        Some("applied")
+    );
+    let learned: Option<String> = sqlx::query_scalar("SELECT payment_intent_id FROM invoices WHERE id = ?1")
+        .bind(sub.invoice_id(1))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(learned, Some(sub.payment_intent(1)));
+    assert_eq!(
+        app.column(&sub.donation_id, "coffees").await.as_deref(),
+        Some("2")
+    );
+}
+
 #[tokio::test]
 async fn subscriptions_and_invoices_we_did_not_start_are_ignored() {
     let app = spawn_app().await;
