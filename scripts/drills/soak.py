@@ -2,8 +2,8 @@
 traffic, sampled every 10 s; it passes when nothing grows that should not and the totals equal
 the money.
 
-Traffic: donations (paid and abandoned), their webhooks with duplicates and in shuffled order,
-refunds, wall/badge/widget/feed/API reads, admin actions, manage-link edits and erasures, a backup
+Traffic: donations (paid and abandoned, once and monthly), their webhooks with duplicates and in
+shuffled order, monthly renewals, refunds, wall/badge/widget/feed/API reads, admin actions, manage-link edits and erasures, a backup
 every few minutes, and each attack of `attacks.py` at a low rate. Samples (RSS, open files,
 threads, WAL, database and log size) go to target/soak/soak.csv and a plot to soak.png.
 
@@ -60,6 +60,37 @@ def session(session_id, donation_id, coffees, status, payment_status):
     }
 
 
+def monthly_events(session_id, donation_id, coffees, month, n):
+    """A monthly coffee's month `month` paid (the first: with its checkout and subscription), in
+    Stripe's 2025 shapes (trimmed)."""
+    sub, meta = f"sub_{session_id}", {"donation_id": donation_id, "kaffeekasse": "1", "coffees": str(coffees)}
+    amount, now = coffees * PRICE, int(time.time())
+    invoice = f"in_{session_id}_{month}"
+    events = []
+    if month == 0:
+        events.append(event("checkout.session.completed", {
+            **session(session_id, donation_id, coffees, "complete", "paid"), "mode": "subscription",
+            "payment_intent": None, "subscription": sub, "invoice": invoice, "customer": f"cus_{session_id}",
+        }, n))
+    start, end = now + month * 30 * 86_400, now + (month + 1) * 30 * 86_400
+    events.append(event("invoice.paid", {
+        "id": invoice, "object": "invoice", "status": "paid", "currency": "eur", "amount_paid": amount,
+        "billing_reason": "subscription_create" if month == 0 else "subscription_cycle",
+        "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub, "metadata": meta}},
+        "status_transitions": {"paid_at": now},
+        "lines": {"object": "list", "data": [{"quantity": coffees, "period": {"start": start, "end": end}}]},
+    }, n))
+    events.append(event("invoice_payment.paid", {
+        "id": f"inpay_{invoice}", "object": "invoice_payment", "invoice": invoice, "status": "paid",
+        "payment": {"type": "payment_intent", "payment_intent": f"pi_{invoice}"},
+    }, n))
+    events.append(event("customer.subscription.updated", {
+        "id": sub, "object": "subscription", "status": "active", "metadata": meta, "cancel_at_period_end": False,
+        "items": {"object": "list", "data": [{"current_period_end": end}]},
+    }, n))
+    return events
+
+
 def charge(session_id, donation_id, amount, refunded):
     return {
         "id": f"ch_{session_id}", "object": "charge", "amount": amount, "amount_refunded": refunded,
@@ -82,6 +113,7 @@ class Soak:
         self.queue = []          # webhook bodies waiting, delivered shuffled and some twice
         self.paid = {}           # donation id -> (amount, refunded)
         self.sessions = []       # (session id, donation id, coffees), paid ones
+        self.monthly = []        # [session id, donation id, coffees, months paid] of monthly coffees
         self.legit = 0
         self.unexpected = []     # legitimate requests answered 5xx
         self.samples = []
@@ -99,15 +131,20 @@ class Soak:
 
     def donate(self):
         coffees = random.randint(1, 3)
+        monthly = random.random() < 0.2
         body = json.dumps({"coffees": coffees, "name": f"Soak {self.n}", "public": random.random() < 0.5,
-                           "message": "Danke für den Blog"})
+                           "message": "Danke für den Blog", "interval": "month" if monthly else "once"})
         status, text = self.legit_call("POST", "/donate", body, {"Content-Type": "application/json"})
         if status != 200:
             return
         session_id = json.loads(text)["id"]
         donation_id = self.svc.scalar("SELECT id FROM donations WHERE checkout_session_id = ?", session_id)
         self.n += 1
-        if random.random() < 0.8:
+        if monthly:
+            self.queue.extend(monthly_events(session_id, donation_id, coffees, 0, self.n))
+            self.paid[f"{donation_id}:0"] = (coffees * PRICE, 0)
+            self.monthly.append([session_id, donation_id, coffees, 1])
+        elif random.random() < 0.8:
             self.queue.append(event("checkout.session.completed",
                                     session(session_id, donation_id, coffees, "complete", "paid"), self.n))
             self.paid[donation_id] = (coffees * PRICE, 0)
@@ -115,6 +152,17 @@ class Soak:
         else:
             self.queue.append(event("checkout.session.expired",
                                     session(session_id, donation_id, coffees, "expired", "unpaid"), self.n))
+
+    def renew(self):
+        """A month of a monthly coffee is paid."""
+        if not self.monthly:
+            return
+        entry = random.choice(self.monthly)
+        session_id, donation_id, coffees, months = entry
+        self.n += 1
+        self.queue.extend(monthly_events(session_id, donation_id, coffees, months, self.n))
+        self.paid[f"{donation_id}:{months}"] = (coffees * PRICE, 0)
+        entry[3] = months + 1
 
     def refund(self):
         if not self.sessions:
@@ -224,6 +272,8 @@ class Soak:
                 self.donate()
                 if random.random() < 0.3:
                     self.refund()
+                if random.random() < 0.3:
+                    self.renew()
                 self.deliver_some()
                 self.reads()
                 if random.random() < 0.2:
@@ -271,7 +321,9 @@ class Soak:
         allowed = len(REFUSAL_LINES) * (self.seconds / 10 + 1)
         paid = sum(a for a, _ in self.paid.values())
         refunded = sum(r for _, r in self.paid.values())
-        print(f"  {len(self.samples)} samples, {self.legit} legitimate requests, {len(self.paid)} paid donations")
+        months = sum(m[3] for m in self.monthly)
+        print(f"  {len(self.samples)} samples, {self.legit} legitimate requests, {len(self.paid) - months} paid "
+              f"one-time coffees, {len(self.monthly)} monthly coffees with {months} paid months")
         print(f"  RSS {first[0]['rss_kb']} → {self.samples[-1]['rss_kb']} kB ({rss:.3f}× after warm-up); "
               f"open files {files:.3f}×; WAL at most {max(s['wal_bytes'] for s in self.samples)} bytes")
         log_bytes = self.samples[-1]["log_bytes"]
