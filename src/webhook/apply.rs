@@ -133,9 +133,11 @@ impl Ledger {
     /// arrived. No ledger row: it is not an event.
     pub async fn apply_session_snapshot(&self, session: &Session) -> Result<(), sqlx::Error> {
         let now = storage::now();
-        let Some(Step::Session(step)) = interpret::interpret_snapshot(session, &self.context.rules, now)
-        else {
-            return Ok(());
+        let step = match interpret::interpret_snapshot(session, &self.context.rules, now) {
+            Some(Step::Session(step)) => step,
+            // A monthly coffee's checkout: its first month, as its completion event would.
+            Some(monthly @ Step::Monthly(_)) => return self.apply_snapshot(monthly).await,
+            _ => return Ok(()),
         };
         let context = Arc::clone(&self.context);
         let queued = self

@@ -430,7 +430,15 @@ async fn with_smtp_the_confirmation_also_goes_to_the_declared_address_by_e_mail(
     let smtp = SmtpMock::start(0).await;
     let app = spawn_app_with(&[("NOTIFY_EMAIL_TO", "blog@example.de"), ("SMTP_URL", &smtp.url())]).await;
 
-    let response = declare(&app, &[("email", "leser@example.org"), ("name", "Lena"), ("when", "period_end")]).await;
+    let response = declare(
+        &app,
+        &[
+            ("email", "leser@example.org"),
+            ("name", "Lena"),
+            ("when", "period_end"),
+        ],
+    )
+    .await;
     let page = app
         .get(response.headers()["location"].to_str().unwrap())
         .await
@@ -438,12 +446,22 @@ async fn with_smtp_the_confirmation_also_goes_to_the_declared_address_by_e_mail(
         .await
         .unwrap();
 
-    assert!(page.contains("Eine Bestätigung schicken wir auch an die angegebene E-Mail-Adresse"), "{page}");
-    eventually("the confirmation e-mail is sent", || async { smtp.messages().len() == 1 }).await;
-    let mail = smtp.messages().remove(0);
-    assert!(mail.contains("To: leser@example.org") && mail.contains("Name: Lena"), "{mail}");
     assert!(
-        mail.contains("Deine K=C3=BCndigung ist eingegangen") && mail.contains("Zeitpunkt: zum Ende des bezahlten Monats"),
+        page.contains("Eine Bestätigung schicken wir auch an die angegebene E-Mail-Adresse"),
+        "{page}"
+    );
+    eventually("the confirmation e-mail is sent", || async {
+        smtp.messages().len() == 1
+    })
+    .await;
+    let mail = smtp.messages().remove(0);
+    assert!(
+        mail.contains("To: leser@example.org") && mail.contains("Name: Lena"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Deine K=C3=BCndigung ist eingegangen")
+            && mail.contains("Zeitpunkt: zum Ende des bezahlten Monats"),
         "{mail}"
     );
     eventually("the declaration is done once mailed", || async {

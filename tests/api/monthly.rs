@@ -454,3 +454,29 @@ pub async fn manage_token(app: &TestApp, session_id: &str) -> String {
     let end = start + page[start..].find(['?', '"']).unwrap();
     page[start..end].to_owned()
 }
+
+#[tokio::test]
+async fn the_thanks_page_settles_a_monthly_checkout_whose_webhook_is_late_by_asking_stripe() {
+    let app = spawn_app().await;
+    let sub = app.monthly("cs_test_late", 1, json!({})).await;
+    app.stripe
+        .session_replies("cs_test_late", sub.session("paid", None), 1)
+        .await;
+
+    let page = app
+        .get("/thanks?session_id=cs_test_late")
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    assert!(page.contains("dein monatlicher Kaffee läuft"), "{page}");
+    assert_eq!(
+        app.column(&sub.donation_id, "status").await.as_deref(),
+        Some("paid")
+    );
+    assert_eq!(
+        app.column(&sub.donation_id, "subscription_id").await,
+        Some(sub.id.clone())
+    );
+}
