@@ -6,8 +6,6 @@
 -- interval:           'once' (a one-time coffee) or 'month'.
 -- monthly_coffees:    coffees per month, as asked at /donate (expected_amount_cents is one month).
 -- subscription_id, customer_id: learned from Stripe, never overwritten.
--- email_hash:         a keyed hash of the checkout e-mail address (lower-cased), to match a
---                     cancellation (/kuendigen) without keeping the address; erased with the rest.
 -- first_invoice_id:   the invoice the checkout paid.
 -- sub_view_at, sub_status, cancel_at_period_end, current_period_end: the newest subscription
 --                     event's display fields (sub_view_at is that event's `created`).
@@ -20,7 +18,6 @@ ALTER TABLE donations ADD COLUMN interval TEXT NOT NULL DEFAULT 'once' CHECK (in
 ALTER TABLE donations ADD COLUMN monthly_coffees INTEGER;
 ALTER TABLE donations ADD COLUMN subscription_id TEXT;
 ALTER TABLE donations ADD COLUMN customer_id TEXT;
-ALTER TABLE donations ADD COLUMN email_hash TEXT;
 ALTER TABLE donations ADD COLUMN first_invoice_id TEXT;
 ALTER TABLE donations ADD COLUMN sub_view_at INTEGER;
 ALTER TABLE donations ADD COLUMN sub_status TEXT;
@@ -35,7 +32,15 @@ ALTER TABLE donations ADD COLUMN subscription_checked_at INTEGER;
 ALTER TABLE donations ADD COLUMN checkout_paid_at INTEGER;
 
 CREATE UNIQUE INDEX donations_subscription ON donations (subscription_id) WHERE subscription_id IS NOT NULL;
-CREATE INDEX donations_email_hash ON donations (email_hash) WHERE email_hash IS NOT NULL;
+-- Every checkout e-mail address a monthly coffee was seen with (the checkout's, a later invoice's
+-- after a change in the portal), as a keyed hash of the lower-cased address: a cancellation by
+-- address (/kuendigen) finds the coffee without the address being kept. Erased with the entry.
+CREATE TABLE email_hashes (
+    hash        TEXT NOT NULL,
+    donation_id TEXT NOT NULL REFERENCES donations (id),
+    PRIMARY KEY (hash, donation_id)
+) WITHOUT ROWID;
+CREATE INDEX email_hashes_donation ON email_hashes (donation_id);
 -- Every monthly coffee (the admin's filter; whether a charge without our id can be a renewal).
 CREATE INDEX donations_interval ON donations (created_at) WHERE interval = 'month';
 -- Monthly coffees still running: the stats' count, the sweep.
@@ -45,12 +50,16 @@ CREATE INDEX donations_monthly ON donations (paid_through) WHERE interval = 'mon
 -- paid-through date, changes what a cached page shows.
 CREATE TRIGGER wall_version_monthly AFTER UPDATE OF ended_at, paid_through ON donations
 WHEN NEW.status = 'paid' AND NEW.hidden = 0
+ AND (OLD.ended_at IS NOT NEW.ended_at OR OLD.paid_through IS NOT NEW.paid_through)
 BEGIN
     UPDATE wall_totals SET version = version + 1 WHERE id = 1;
 END;
 
 -- One row per invoice of a monthly coffee: its money facts, as a one-time donation has them.
 -- checkout_state: open < processing < expired (void, uncollectible) < failed < paid.
+-- amount_rank: where amount_cents and coffees come from: 0 what the reader asked for, 1 the
+--   checkout's total or an unpaid invoice's amount due, 2 a paid invoice's amount paid and its
+--   subscription line's quantity. The highest wins (the invoice itself is the truth).
 -- stripe_status: the invoice's own status word in the newest event (stripe_status_at), for display.
 CREATE TABLE invoices (
     id                    TEXT PRIMARY KEY NOT NULL,
@@ -59,6 +68,7 @@ CREATE TABLE invoices (
     billing_reason        TEXT,
     coffees               INTEGER NOT NULL CHECK (coffees >= 1),
     amount_cents          INTEGER NOT NULL CHECK (amount_cents >= 0),
+    amount_rank           INTEGER NOT NULL DEFAULT 0,
     currency              TEXT NOT NULL,
     period_end            INTEGER,
     payment_intent_id     TEXT,
@@ -93,7 +103,10 @@ CREATE INDEX invoices_paid ON invoices (paid_at) WHERE checkout_state = 'paid';
 --            the download show it) for 13 months (the longest a debit can be disputed), then
 --            deleted; an erasure of the supporter's entry deletes theirs at once. email_hash
 --            matches the subscriptions, the same keyed hash as donations.email_hash.
--- mailed_at: the confirmation e-mail went out (with SMTP configured).
+-- mail_due_at: when to send (or try again) the confirmation e-mail: set once the declaration
+--            matched a monthly coffee (only its owner's address is mailed, so nobody can use the
+--            form to send mail to anyone), NULL when nothing is to be sent; mailed_at once sent,
+--            mail_error when given up. The e-mail is tracked apart from the cancellation itself.
 -- timing:    'now' or 'period_end'. kind: 'ordinary' or 'extraordinary' (with a reason).
 -- attempt:   bumps after a Stripe 5xx, so the next try goes out under a fresh idempotency key
 --            (Stripe replays a saved 500 to a repeated key).
@@ -116,8 +129,12 @@ CREATE TABLE cancellations (
     done_at         INTEGER,
     cancelled       INTEGER NOT NULL DEFAULT 0,
     mailed_at       INTEGER,
+    mail_due_at     INTEGER,
+    mail_tries      INTEGER NOT NULL DEFAULT 0,
+    mail_error      TEXT,
     last_error      TEXT
 );
+CREATE INDEX cancellations_mail_due ON cancellations (mail_due_at) WHERE mail_due_at IS NOT NULL;
 CREATE INDEX cancellations_due ON cancellations (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX cancellations_created ON cancellations (created_at);
 CREATE INDEX cancellations_email_hash ON cancellations (email_hash) WHERE email_hash IS NOT NULL;

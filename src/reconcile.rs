@@ -93,7 +93,6 @@ async fn pass(
     stripe: &StripeProvider,
     since: Option<i64>,
 ) -> anyhow::Result<Report> {
-    let livemode = stripe.livemode();
     let cursor = state::get(db.pool(), CURSOR_KEY)
         .await?
         .and_then(|c| c.parse::<i64>().ok());
@@ -108,10 +107,37 @@ async fn pass(
     }
     let mut report = Report::default();
     let mut newest = cursor.unwrap_or(start);
+    for types in type_groups() {
+        list_group(ledger, stripe, types, start, &mut report, &mut newest).await?;
+    }
+    ledger.retry_deferred().await?;
+    let newest = newest.to_string();
+    db.write(move |conn| Box::pin(async move { state::set(conn, CURSOR_KEY, &newest).await }))
+        .await?;
+    tracing::info!(?report, "reconciliation finished");
+    Ok(report)
+}
+
+/// Stripe's Events API takes at most 20 `types` per request: the handled types, in groups it
+/// takes, each listed on its own.
+pub fn type_groups() -> impl Iterator<Item = &'static [&'static str]> {
+    HANDLED_TYPES.chunks(20)
+}
+
+/// Every event of `types` since `start`, page by page, into the ledger.
+async fn list_group(
+    ledger: &Ledger,
+    stripe: &StripeProvider,
+    types: &[&str],
+    start: i64,
+    report: &mut Report,
+    newest: &mut i64,
+) -> anyhow::Result<()> {
+    let livemode = stripe.livemode();
     let mut after: Option<String> = None;
     loop {
         let page = stripe
-            .list_events(HANDLED_TYPES, start, after.as_deref())
+            .list_events(types, start, after.as_deref())
             .await
             .context("listing events from Stripe")?;
         for raw in &page.events {
@@ -123,22 +149,16 @@ async fn pass(
                     continue;
                 }
             };
-            newest = newest.max(incoming.event.created);
+            *newest = (*newest).max(incoming.event.created);
             if ledger.ingest(incoming).await? != Ingested::Duplicate {
                 report.new += 1;
             }
         }
         match page.last_id {
             Some(last) if page.has_more && after.as_deref() != Some(last.as_str()) => after = Some(last),
-            _ => break,
+            _ => return Ok(()),
         }
     }
-    ledger.retry_deferred().await?;
-    let newest = newest.to_string();
-    db.write(move |conn| Box::pin(async move { state::set(conn, CURSOR_KEY, &newest).await }))
-        .await?;
-    tracing::info!(?report, "reconciliation finished");
-    Ok(report)
 }
 
 /// Asks Stripe about the Checkout Session of every donation still pending or processing after an

@@ -46,6 +46,8 @@ class FakeStripe:
                     return self.answer(401, {"error": {"type": "invalid_request_error", "message": "bad key"}})
                 query = urllib.parse.parse_qsl(url.query)
                 types = {v for k, v in query if k.startswith("types[")}
+                if len(types) > 20:  # as Stripe: "An array of up to 20 strings"
+                    return self.answer(400, {"error": {"type": "invalid_request_error", "message": "too many types"}})
                 params = dict((k, v) for k, v in query if not k.startswith("types["))
                 gte = int(params.get("created[gte]", 0))
                 limit = min(int(params.get("limit", 10)), 100)

@@ -1,7 +1,7 @@
 //! What a cancellation's confirmation says (§ 312k BGB: the content of the declaration, with the
 //! date and time of its receipt), in the page, the download and the e-mail alike. Pure.
 
-use crate::domain::CancelKind;
+use crate::domain::{CancelKind, CancelWhen};
 use crate::i18n::Lang;
 use crate::storage::cancellations::CancellationRow;
 
@@ -52,10 +52,9 @@ pub fn lines(c: &CancellationRow, lang: Lang, site: &str) -> Vec<Line> {
     }
     lines.push(Line {
         label: m.confirm_when,
-        value: if c.timing == "now" {
-            m.when_now
-        } else {
-            m.when_period_end
+        value: match c.timing {
+            CancelWhen::Now => m.when_now,
+            CancelWhen::PeriodEnd => m.when_period_end,
         }
         .to_owned(),
     });
@@ -111,25 +110,18 @@ mod tests {
 
     fn declaration() -> CancellationRow {
         CancellationRow {
-            id: "k-1".into(),
-            created_at: 1_796_652_309,
-            source: CancelSource::Form,
             email: Some("anna@example.org".into()),
-            email_hash: None,
             name: Some("Anna".into()),
             kind: CancelKind::Extraordinary,
             reason: Some("Umzug".into()),
-            timing: "period_end".into(),
-            lang: "de".into(),
-            donation_id: None,
-            state: "pending".into(),
-            attempt: 0,
-            tries: 0,
-            next_attempt_at: 0,
-            done_at: None,
-            cancelled: 0,
-            mailed_at: None,
-            last_error: None,
+            ..CancellationRow::new(
+                "k-1".into(),
+                1_796_652_309,
+                CancelSource::Form,
+                CancelWhen::PeriodEnd,
+                "de",
+                None,
+            )
         }
     }
 

@@ -14,11 +14,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::auth::signer::Signer;
-use crate::domain::next_cancel_attempt;
+use crate::domain::{CancelWhen, SubscriptionStatus, next_cancel_attempt};
 use crate::i18n::Lang;
 use crate::inflight::KeyedLocks;
 use crate::notify::Targets;
-use crate::payments::{CancelWhen, Provider, ProviderError};
+use crate::payments::{Cancelled, Provider, ProviderError};
 use crate::storage::cancellations::{self, CancellationRow};
 use crate::storage::subscriptions::MonthlyRow;
 use crate::storage::{self, Db};
@@ -45,7 +45,8 @@ struct Inner {
     signer: Signer,
     site: String,
     public_url: String,
-    wake: Notify,
+    /// Woken by a new declaration, and by the ledger when a monthly coffee's address arrives.
+    wake: Arc<Notify>,
     /// One worker at a time per declaration (the background loop and a manage link's request).
     locks: KeyedLocks,
 }
@@ -60,6 +61,7 @@ impl Canceller {
         site: String,
         public_url: String,
     ) -> Canceller {
+        let wake = ledger.declarations_wake();
         let inner = Inner {
             db,
             provider,
@@ -68,7 +70,7 @@ impl Canceller {
             signer,
             site,
             public_url,
-            wake: Notify::new(),
+            wake,
             locks: KeyedLocks::default(),
         };
         Canceller {
@@ -92,8 +94,9 @@ impl Canceller {
         self.inner.signer.verify("cancellation", id, sig).then_some(id)
     }
 
-    /// Stores a declaration, durably, and wakes the worker. Answers nothing about what it will
-    /// find: `/kuendigen` must not tell whether an address has a subscription.
+    /// Stores a declaration, durably, and wakes the worker (the same declaration again, a
+    /// double submit, is the one stored). Answers nothing about what it will find: `/kuendigen`
+    /// must not tell whether an address has a subscription.
     pub async fn declare(&self, c: CancellationRow) -> Result<(), sqlx::Error> {
         self.inner
             .db
@@ -111,22 +114,39 @@ impl Canceller {
         self.carry_out(&id, storage::now()).await
     }
 
-    /// Works off every due declaration, then waits to be woken (or for the next poll). Runs
-    /// until the process ends; a failed pass is logged and retried.
+    /// Works off every due declaration and confirmation e-mail, then waits to be woken (or for
+    /// the next poll). Runs until the process ends; a failed pass is logged and retried.
     pub async fn run(self) -> anyhow::Result<()> {
         loop {
-            if let Err(e) = self.work_due(storage::now()).await {
+            let now = storage::now();
+            if let Err(e) = self.work_due(now).await {
                 tracing::error!(error = ?e, "working off cancellations failed");
+            }
+            if let Err(e) = self.mail_due(now).await {
+                tracing::error!(error = ?e, "sending cancellation confirmations failed");
             }
             let _ = tokio::time::timeout(POLL, self.inner.wake.notified()).await;
         }
     }
 
-    /// Carries out every declaration due at `now`; returns how many it looked at.
+    /// Carries out every declaration due at `now`; returns how many it looked at. One that fails
+    /// (the database) is put back a while, so it cannot hold up the others.
     pub async fn work_due(&self, now: i64) -> anyhow::Result<usize> {
         let due = cancellations::due(self.inner.db.pool(), now, 20).await?;
         for c in &due {
-            self.carry_out(&c.id, now).await?;
+            if let Err(e) = self.carry_out(&c.id, now).await {
+                tracing::error!(error = ?e, "a cancellation could not be worked off; it is tried again later");
+                let (id, next) = (c.id.clone(), next_cancel_attempt(1, now));
+                let error = "internal error".to_owned();
+                self.inner
+                    .db
+                    .write(move |conn| {
+                        Box::pin(async move {
+                            cancellations::retry(conn, &id, next, false, 0, None, &error).await
+                        })
+                    })
+                    .await?;
+            }
         }
         Ok(due.len())
     }
@@ -140,19 +160,18 @@ impl Canceller {
         if c.is_done() {
             return Ok(());
         }
-        let mailed = self.confirm_by_mail(&c, now).await?;
-        let when = if c.timing == "now" {
-            CancelWhen::Now
-        } else {
-            CancelWhen::PeriodEnd
-        };
-        let (mut cancelled, mut fresh_key, mut failed) = (0, false, Vec::new());
-        for row in cancellations::targets(inner.db.pool(), &c).await? {
-            if row.subscription_id.is_none() || (when == CancelWhen::PeriodEnd && row.cancel_at_period_end) {
+        let targets = cancellations::targets(inner.db.pool(), &c).await?;
+        // Only an address that has a monthly coffee here is mailed: the form cannot be used to
+        // send mail to anyone (and whoever sent it cannot tell whether a mail went out).
+        let mail_at = (!targets.is_empty() && c.email.is_some() && inner.mail.is_some()).then_some(now);
+        let (mut cancelled, mut fresh_key, mut failed, mut unknown) = (0, false, Vec::new(), false);
+        for row in &targets {
+            if c.timing == CancelWhen::PeriodEnd && row.cancel_at_period_end {
                 continue;
             }
-            match self.cancel_one(&c, &row, when, now).await? {
-                Ok(()) => cancelled += 1,
+            match self.cancel_one(&c, row, now).await? {
+                Ok(Ended::Yes) => cancelled += 1,
+                Ok(Ended::Unknown) => unknown = true,
                 Err(e) => {
                     fresh_key |= matches!(e, ProviderError::ServerError(_));
                     failed.push(e.kind());
@@ -160,29 +179,31 @@ impl Canceller {
             }
         }
         let id = c.id.clone();
-        if failed.is_empty() && mailed {
+        if failed.is_empty() {
+            // Visible to the blogger: a subscription this key's account does not know was
+            // not ended here (a key of another account, say).
+            let note = unknown.then_some("Stripe does not know the subscription: nothing was ended");
             inner
                 .db
                 .write(move |conn| {
-                    Box::pin(async move { cancellations::done(conn, &id, cancelled, now).await })
+                    Box::pin(
+                        async move { cancellations::done(conn, &id, cancelled, mail_at, note, now).await },
+                    )
                 })
                 .await?;
+            inner.wake.notify_one();
             tracing::info!(source = %c.source, cancelled, "cancellation carried out");
             return Ok(());
         }
         let next = next_cancel_attempt(u32::try_from(c.tries + 1).unwrap_or(u32::MAX), now);
-        let error = if failed.is_empty() {
-            "the confirmation e-mail is not sent yet".to_owned()
-        } else {
-            format!("Stripe: {}", failed.join(", "))
-        };
+        let error = format!("Stripe: {}", failed.join(", "));
         tracing::warn!(error = %error, "a cancellation is tried again later");
         inner
             .db
             .write(move |conn| {
-                Box::pin(
-                    async move { cancellations::retry(conn, &id, next, fresh_key, cancelled, &error).await },
-                )
+                Box::pin(async move {
+                    cancellations::retry(conn, &id, next, fresh_key, cancelled, mail_at, &error).await
+                })
             })
             .await?;
         Ok(())
@@ -194,67 +215,81 @@ impl Canceller {
         &self,
         c: &CancellationRow,
         row: &MonthlyRow,
-        when: CancelWhen,
         now: i64,
-    ) -> anyhow::Result<Result<(), ProviderError>> {
+    ) -> anyhow::Result<Result<Ended, ProviderError>> {
         let inner = &self.inner;
         let key = format!("{}-{}-{}", c.id, row.id, c.attempt);
-        let reported = match inner.provider.cancel_subscription(row, when, &key).await {
-            Ok(sub) => sub,
+        let reported = match inner.provider.cancel_subscription(row, c.timing, &key).await {
+            Ok(Cancelled::Reported(sub)) => *sub,
+            Ok(Cancelled::Sent) => return Ok(Ok(Ended::Yes)),
+            Ok(Cancelled::Unknown) => return Ok(Ok(Ended::Unknown)),
             Err(ProviderError::Failed(_)) => match inner.provider.retrieve_subscription(row).await {
-                Ok(Some(sub))
-                    if crate::domain::SubscriptionStatus::from_stripe(sub.status.as_deref()).is_final() =>
-                {
-                    Some(sub)
-                }
-                Ok(_) | Err(_) => return Ok(Err(ProviderError::Failed("refused".into()))),
+                Ok(Some(sub)) if SubscriptionStatus::from_stripe(sub.status.as_deref()).is_final() => sub,
+                Ok(None) => return Ok(Ok(Ended::Unknown)),
+                Ok(Some(_)) | Err(_) => return Ok(Err(ProviderError::Failed("refused".into()))),
             },
             Err(e) => return Ok(Err(e)),
         };
-        if let Some(sub) = reported {
-            inner
-                .ledger
-                .apply_snapshot(interpret_subscription(&sub, now))
-                .await?;
-        }
-        Ok(Ok(()))
+        inner
+            .ledger
+            .apply_snapshot(interpret_subscription(&reported, now))
+            .await?;
+        Ok(Ok(Ended::Yes))
     }
 
-    /// Sends the reader their confirmation, once. `true` when nothing is left to send: sent,
-    /// not configured, nothing to send to, or given up after three days.
-    async fn confirm_by_mail(&self, c: &CancellationRow, now: i64) -> anyhow::Result<bool> {
+    /// Sends every confirmation e-mail due at `now`, each once; a temporary failure is tried
+    /// again later, for three days; a permanent one (an address the mail server refuses) is not.
+    pub async fn mail_due(&self, now: i64) -> anyhow::Result<usize> {
         let inner = &self.inner;
-        let (Some(mail), Some(to)) = (&inner.mail, &c.email) else {
-            return Ok(true);
+        let Some(mail) = &inner.mail else {
+            return Ok(0);
         };
-        if c.mailed_at.is_some() {
-            return Ok(true);
+        let due = cancellations::mail_due(inner.db.pool(), now, 20).await?;
+        for c in &due {
+            let Some(to) = c.email.as_deref() else {
+                continue;
+            };
+            let lang = Lang::from_code(&c.lang).unwrap_or_default();
+            let url = format!(
+                "{}{}?lang={}",
+                inner.public_url,
+                self.confirmation_path(&c.id),
+                lang.code()
+            );
+            let body = confirmation::text(c, lang, &inner.site, &url);
+            let subject = format!("{} – {}", lang.monthly().confirm_email_subject, inner.site);
+            let sent = mail
+                .mail(to, &subject, &body, &format!("cancellation-{}", c.id))
+                .await;
+            let (next, error) = match sent {
+                Ok(()) => (None, None),
+                Err(failure) => {
+                    tracing::warn!(error = %failure.message, "a cancellation's confirmation e-mail was not sent");
+                    let over = failure.permanent || now - c.created_at >= MAIL_GIVE_UP_SECS;
+                    let tries = u32::try_from(c.mail_tries + 1).unwrap_or(u32::MAX);
+                    (
+                        (!over).then(|| next_cancel_attempt(tries, now)),
+                        Some(failure.message),
+                    )
+                }
+            };
+            let id = c.id.clone();
+            inner
+                .db
+                .write(move |conn| {
+                    Box::pin(
+                        async move { cancellations::mailed(conn, &id, now, next, error.as_deref()).await },
+                    )
+                })
+                .await?;
         }
-        let lang = Lang::from_code(&c.lang).unwrap_or_default();
-        let url = format!(
-            "{}{}?lang={}",
-            inner.public_url,
-            self.confirmation_path(&c.id),
-            lang.code()
-        );
-        let body = confirmation::text(c, lang, &inner.site, &url);
-        let subject = format!("{} – {}", lang.monthly().confirm_email_subject, inner.site);
-        match mail
-            .mail(to, &subject, &body, &format!("cancellation-{}", c.id))
-            .await
-        {
-            Ok(()) => {
-                let id = c.id.clone();
-                inner
-                    .db
-                    .write(move |conn| Box::pin(async move { cancellations::mailed(conn, &id, now).await }))
-                    .await?;
-                Ok(true)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the confirmation e-mail of a cancellation could not be sent");
-                Ok(now - c.created_at >= MAIL_GIVE_UP_SECS)
-            }
-        }
+        Ok(due.len())
     }
+}
+
+/// Whether one subscription was ended.
+enum Ended {
+    Yes,
+    /// Stripe does not know it: nothing to end here.
+    Unknown,
 }

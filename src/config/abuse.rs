@@ -20,8 +20,9 @@ pub struct AbuseSettings {
     pub manage_rate_per_ip: Option<(Rate, NonZeroU32)>,
     /// Cancellations (`/kuendigen`) one client address may declare, and its burst; `None` is off.
     pub cancel_rate_per_ip: Option<(Rate, NonZeroU32)>,
-    /// Cancellations the whole service takes; `None` is off.
-    pub cancel_rate_global: Option<Rate>,
+    /// Cancellations one network (IPv4 /24, IPv6 /48) may declare; `None` is off. There is no
+    /// limit for the whole service: the button must work for everyone during an attack.
+    pub cancel_rate_per_network: Option<Rate>,
     /// How long a request's body may take to arrive after its headers.
     pub body_timeout: std::time::Duration,
     /// Bytes of unfinished request bodies the process holds at most, and one client at most.
@@ -69,7 +70,7 @@ pub(super) fn read(v: &Vars, demo: bool) -> Result<AbuseSettings, ConfigError> {
             .rate("CANCEL_RATE_PER_IP", "5/1h")?
             .map(|r| burst("CANCEL_BURST_PER_IP", 3).map(|b| (r, b)))
             .transpose()?,
-        cancel_rate_global: v.rate("CANCEL_RATE_GLOBAL", "120/1h")?,
+        cancel_rate_per_network: v.rate("CANCEL_RATE_PER_NETWORK", "20/1h")?,
         body_timeout: std::time::Duration::from_secs(v.num("BODY_TIMEOUT_SECS", 5, 1..=120)?),
         // A webhook body is at most 256 KiB: a client may send four at once, the process 64.
         body_budget: (

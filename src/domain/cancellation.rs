@@ -14,6 +14,25 @@ pub enum CancelKind {
 
 super::word_enum!(CancelKind { Ordinary => "ordinary", Extraordinary => "extraordinary" });
 
+/// When a monthly coffee ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelWhen {
+    Now,
+    /// At the end of the month already paid.
+    PeriodEnd,
+}
+
+super::word_enum!(CancelWhen { Now => "now", PeriodEnd => "period_end" });
+
+/// Whether a declaration is carried out yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclarationState {
+    Pending,
+    Done,
+}
+
+super::word_enum!(DeclarationState { Pending => "pending", Done => "done" });
+
 /// Where a declaration came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelSource {
@@ -83,8 +102,7 @@ pub struct Declaration {
     pub name: Option<SupporterName>,
     pub kind: CancelKind,
     pub reason: Option<Reason>,
-    /// `true`: at once; `false`: at the end of the paid month.
-    pub now: bool,
+    pub when: CancelWhen,
 }
 
 /// Which field of the form was refused, and why.
@@ -118,21 +136,17 @@ pub fn declaration(
     if let (Ok(CancelKind::Extraordinary), Ok(None)) = (&kind, &reason) {
         errors.push(DeclarationError::Reason);
     }
-    let now = match when.map(str::trim).filter(|w| !w.is_empty()) {
-        None | Some("now") => Ok(true),
-        Some("period_end") => Ok(false),
-        Some(_) => {
-            errors.push(DeclarationError::When);
-            Err(())
-        }
+    let when = match when.map(str::trim).filter(|w| !w.is_empty()) {
+        None => Ok(CancelWhen::Now),
+        Some(word) => CancelWhen::parse(word).ok_or_else(|| errors.push(DeclarationError::When)),
     };
-    match (email, name, kind, reason, now) {
-        (Ok(email), Ok(name), Ok(kind), Ok(reason), Ok(now)) if errors.is_empty() => Ok(Declaration {
+    match (email, name, kind, reason, when) {
+        (Ok(email), Ok(name), Ok(kind), Ok(reason), Ok(when)) if errors.is_empty() => Ok(Declaration {
             email,
             name,
             kind,
             reason,
-            now,
+            when,
         }),
         _ => Err(errors),
     }
@@ -176,11 +190,11 @@ mod tests {
     fn a_declaration_defaults_to_ordinary_and_now_and_an_extraordinary_one_needs_a_reason() {
         let d = declaration("a@b.de", "", None, "", None).unwrap();
         assert_eq!(
-            (d.kind, d.now, d.name, d.reason),
-            (CancelKind::Ordinary, true, None, None)
+            (d.kind, d.when, d.name, d.reason),
+            (CancelKind::Ordinary, CancelWhen::Now, None, None)
         );
         let later = declaration("a@b.de", "Anna", Some("ordinary"), "", Some("period_end")).unwrap();
-        assert!(!later.now);
+        assert_eq!(later.when, CancelWhen::PeriodEnd);
         assert_eq!(
             declaration("a@b.de", "", Some("extraordinary"), "  ", None),
             Err(vec![DeclarationError::Reason])

@@ -19,8 +19,8 @@ mod text;
 mod word_enum;
 
 pub use cancellation::{
-    CancelKind, CancelSource, Declaration, DeclarationError, EmailAddress, Reason, declaration,
-    next_cancel_attempt,
+    CancelKind, CancelSource, CancelWhen, Declaration, DeclarationError, DeclarationState, EmailAddress,
+    Reason, declaration, next_cancel_attempt,
 };
 pub use coffees::Coffees;
 pub use disputes::{DisputeState, Disputes};

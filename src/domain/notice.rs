@@ -33,12 +33,16 @@ pub enum NoticeKind {
     RenewalFailed,
     /// A monthly coffee was cancelled (at once, or at the end of the paid month).
     Cancelled,
+    /// A paid monthly coffee ended without a cancellation: its payments failed until Stripe gave
+    /// up, or one was disputed.
+    Ended,
 }
 
 super::word_enum!(Channel { Ntfy => "ntfy", Webhook => "webhook", Email => "email" });
 super::word_enum!(NoticeKind {
     Paid => "paid", Refunded => "refunded", Disputed => "disputed", Won => "won", Lost => "lost", Test => "test",
     Monthly => "monthly", Renewal => "renewal", RenewalFailed => "renewal_failed", Cancelled => "cancelled",
+    Ended => "ended",
 });
 
 /// A donation's state as far as notices go: its status and the cents refunded so far.

@@ -17,9 +17,13 @@ const PAYER_KEYS: &[&str] = &[
     "customer_tax_ids",
     // A dispute's evidence: the customer's name, e-mail, address, receipts and messages.
     "evidence",
+    // Capability URLs to an invoice or receipt, which name the payer: anyone with one reads it.
+    "hosted_invoice_url",
+    "invoice_pdf",
     "owner",
     "payment_method_details",
     "receipt_email",
+    "receipt_url",
     "shipping",
     "shipping_details",
 ];
@@ -97,7 +101,9 @@ mod tests {
                          "payment_method_details": {"card": {"last4": "4242"}}, "amount": 500}],
             "evidence": {"customer_name": "Anna"}, "evidence_details": {"due_by": 1},
             "shipping": {"name": "Anna"}, "shipping_details": {"name": "Anna"},
-            "collected_information": {"shipping_details": {}}, "owner": {"name": "Anna"}}}})
+            "collected_information": {"shipping_details": {}}, "owner": {"name": "Anna"},
+            "hosted_invoice_url": "https://invoice.stripe.com/i/secret", "invoice_pdf": "https://pay.stripe.com/secret",
+            "receipt_url": "https://pay.stripe.com/receipts/secret"}}})
     }
 
     #[test]
@@ -105,7 +111,7 @@ mod tests {
         let mut v = event();
         redact_payer(&mut v);
         let text = v.to_string();
-        assert!(!text.contains("a@b.c") && !text.contains("4242"));
+        assert!(!text.contains("a@b.c") && !text.contains("4242") && !text.contains("secret"));
         assert_eq!(
             text.matches("Anna").count(),
             1,

@@ -220,7 +220,8 @@ pub struct Summary {
 /// Every invoice that stands paid (refunds short of the whole charge included) counts its coffees
 /// and money. A checkout Stripe reported paid whose invoice is not known yet counts as the first
 /// month. With nothing paid, the entry takes the first payment's state: processing (SEPA), failed,
-/// expired or pending; and once everything paid was refunded or disputed, the worst of those.
+/// expired or pending; and once everything paid was refunded or disputed: disputed while a
+/// dispute is open, else lost if one was lost, else refunded.
 pub fn summarize(asked: Asked, checkout: Checkout, invoices: &[InvoiceSummary]) -> Summary {
     let standing: Vec<&InvoiceSummary> = invoices
         .iter()

@@ -73,6 +73,30 @@ impl DonateLimits {
         }
     }
 
+    /// Per client and per network, with no bucket for the whole jar: for a request the jar must
+    /// never refuse to everyone at once (the cancel button), however many addresses an attacker
+    /// has. Each IPv6 /48 and IPv4 /24 gets `per_network`, each IPv6 /32 twice that.
+    pub fn without_global(per_client: Option<(Rate, NonZeroU32)>, per_network: Option<Rate>) -> Self {
+        let limiter = |r: &Rate, times: u32| {
+            let count = r.count.get().saturating_mul(times);
+            let rate = Rate {
+                count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
+                period: r.period,
+            };
+            ClientLimiter::new(
+                rate,
+                NonZeroU32::new((count / 2).max(1)).unwrap_or(NonZeroU32::MIN),
+            )
+        };
+        DonateLimits {
+            networks: per_network
+                .map(|r| vec![(limiter(&r, 1), Some(24), 48), (limiter(&r, 2), None, 32)])
+                .unwrap_or_default(),
+            global: None,
+            ..DonateLimits::new(per_client, None)
+        }
+    }
+
     /// Counts refusals by the per-client, the network and the global buckets.
     pub fn counting_refusals(mut self, client: Counter, network: Counter, global: Counter) -> Self {
         self.per_client = self.per_client.map(|l| l.counting_refusals(client));
@@ -90,7 +114,11 @@ impl DonateLimits {
     /// one, and a refusal by a wider bucket costs the narrower ones nothing. `signed`: the
     /// request carries a nonce the form was served with, which may use the reserved budget.
     pub fn check(&self, client: ClientKey, signed: bool) -> Result<(), Duration> {
-        let now = Instant::now();
+        let levels = self.levels(client);
+        Self::through(&levels, Instant::now(), &|| self.check_global(signed))
+    }
+
+    fn levels(&self, client: ClientKey) -> Vec<(&ClientLimiter, ClientKey)> {
         let mut levels: Vec<(&ClientLimiter, ClientKey)> = Vec::with_capacity(3);
         if let Some(limiter) = &self.per_client {
             levels.push((limiter, client));
@@ -103,7 +131,7 @@ impl DonateLimits {
                 None => {}
             }
         }
-        Self::through(&levels, now, &|| self.check_global(signed))
+        levels
     }
 
     /// Each level in turn, innermost last: a cell is taken from each only if all agree.

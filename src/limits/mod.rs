@@ -29,8 +29,14 @@ pub struct Limits {
     pub thanks: Option<ClientLimiter>,
     /// Changes through manage links.
     pub manage: Option<ClientLimiter>,
-    /// Cancellations on `/kuendigen`: per client, per network and for the jar, like checkouts.
+    /// Cancellations on `/kuendigen`: per client and per network, never for the whole jar. The law
+    /// wants the button to work, and a jar-wide budget would let an attacker with many addresses
+    /// close it for everyone. What one declaration costs is bounded without it: a row, pruned
+    /// after 400 days, and Stripe is asked only about monthly coffees the address really has.
     pub cancel: DonateLimits,
+    /// Customer-portal sessions (a new payment method): each is a Stripe API call, so all manage
+    /// links together get a budget, well under Stripe's rate limit.
+    pub portal: GlobalLimiter,
     /// All lookups of checkout sessions we have no row for (a Payment Link reader back early)…
     pub unknown_sessions: GlobalLimiter,
     /// …and each client's share of them, so that one client cannot use them all up.
@@ -56,13 +62,15 @@ impl Limits {
                 metrics.refusals("donate", "network"),
                 metrics.refusals("donate", "global"),
             ),
-            cancel: DonateLimits::new(abuse.cancel_rate_per_ip, abuse.cancel_rate_global).counting_refusals(
-                metrics.refusals("cancel", "client"),
-                metrics.refusals("cancel", "network"),
-                metrics.refusals("cancel", "global"),
-            ),
+            cancel: DonateLimits::without_global(abuse.cancel_rate_per_ip, abuse.cancel_rate_per_network)
+                .counting_refusals(
+                    metrics.refusals("cancel", "client"),
+                    metrics.refusals("cancel", "network"),
+                    metrics.refusals("cancel", "global"),
+                ),
             thanks: per_client(abuse.thanks_rate_per_ip, "thanks"),
             manage: per_client(abuse.manage_rate_per_ip, "manage"),
+            portal: GlobalLimiter::new(a_minute(10)).counting_refusals(metrics.refusals("portal", "global")),
             unknown_sessions: GlobalLimiter::new(a_minute(30))
                 .counting_refusals(metrics.refusals("unknown_session", "global")),
             unknown_session_clients: ClientLimiter::new(a_minute(3), n(3))

@@ -188,7 +188,7 @@ fn every_limit_forgets_its_idle_clients() {
         thanks_rate_per_ip: per_client,
         manage_rate_per_ip: per_client,
         cancel_rate_per_ip: per_client,
-        cancel_rate_global: None,
+        cancel_rate_per_network: None,
         body_timeout: std::time::Duration::from_secs(5),
         body_budget: (1 << 20, 1 << 16),
         connections_per_client: 8,

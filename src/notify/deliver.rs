@@ -83,7 +83,9 @@ impl Targets {
     async fn email(&self, n: &Notification, c: &Composed) -> Result<(), String> {
         let to = self.settings.email.as_ref().ok_or(NOT_CONFIGURED)?.to.clone();
         // The same id on every attempt: mail clients can drop a repeat.
-        self.mail(&to, &c.title, &c.body, &n.id).await
+        self.mail(&to, &c.title, &c.body, &n.id)
+            .await
+            .map_err(|f| f.message)
     }
 
     /// Whether e-mail can be sent at all (`NOTIFY_EMAIL_*` configured).
@@ -93,12 +95,16 @@ impl Targets {
 
     /// A plain-text e-mail from the configured sender to `to` (the blogger, or a reader's
     /// confirmation), with a stable message id.
-    pub async fn mail(&self, to: &str, subject: &str, body: &str, id: &str) -> Result<(), String> {
+    pub async fn mail(&self, to: &str, subject: &str, body: &str, id: &str) -> Result<(), MailFailure> {
+        let permanent = |message: String| MailFailure {
+            message,
+            permanent: true,
+        };
         let (email, smtp) = match (&self.settings.email, &self.smtp) {
             (Some(e), Some(s)) => (e, s),
-            _ => return Err(NOT_CONFIGURED.to_owned()),
+            _ => return Err(permanent(NOT_CONFIGURED.to_owned())),
         };
-        let parse = |raw: &str| raw.parse().map_err(|e| format!("address: {e}"));
+        let parse = |raw: &str| raw.parse().map_err(|e| permanent(format!("address: {e}")));
         let message = lettre::Message::builder()
             .from(parse(&email.from)?)
             .to(parse(to)?)
@@ -106,16 +112,27 @@ impl Targets {
             .message_id(Some(format!("<{id}@kaffeekasse>")))
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_owned())
-            .map_err(|e| format!("building the e-mail: {e}"))?;
+            .map_err(|e| permanent(format!("building the e-mail: {e}")))?;
         smtp.send(message).await.map(drop).map_err(|e| {
             let kind = if e.is_permanent() { "refused" } else { "failed" };
-            format!(
-                "SMTP {kind}: {}",
-                e.status()
-                    .map_or_else(|| "no answer".to_owned(), |s| s.to_string())
-            )
+            MailFailure {
+                message: format!(
+                    "SMTP {kind}: {}",
+                    e.status()
+                        .map_or_else(|| "no answer".to_owned(), |s| s.to_string())
+                ),
+                permanent: e.is_permanent(),
+            }
         })
     }
+}
+
+/// Why an e-mail was not sent; a permanent failure (an address the server or we refuse) is not
+/// worth another try.
+#[derive(Debug)]
+pub struct MailFailure {
+    pub message: String,
+    pub permanent: bool,
 }
 
 const NOT_CONFIGURED: &str = "this channel is no longer configured";

@@ -39,7 +39,11 @@ pub fn compose(
     // month; everything else the payment.
     let monthly = matches!(
         n.kind,
-        NoticeKind::Monthly | NoticeKind::Renewal | NoticeKind::RenewalFailed | NoticeKind::Cancelled
+        NoticeKind::Monthly
+            | NoticeKind::Renewal
+            | NoticeKind::RenewalFailed
+            | NoticeKind::Cancelled
+            | NoticeKind::Ended
     );
     let (coffees, cents) = match (n.kind, d.monthly_coffees) {
         (NoticeKind::Refunded, _) => (d.coffees, d.refunded_cents),
@@ -62,6 +66,7 @@ pub fn compose(
         NoticeKind::Renewal => t.renewal,
         NoticeKind::RenewalFailed => t.renewal_failed,
         NoticeKind::Cancelled => t.cancelled,
+        NoticeKind::Ended => t.ended,
     };
     let title = template
         .replace("{coffees}", &coffees)

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-pub use deliver::Targets;
+pub use deliver::{MailFailure, Targets};
 pub use message::{Composed, compose};
 
 use crate::domain::{Channel, next_attempt};

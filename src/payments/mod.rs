@@ -42,15 +42,18 @@ pub fn description(coffees: u32, interval: Interval) -> String {
     }
 }
 
-/// When a monthly coffee ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelWhen {
-    Now,
-    /// At the end of the month already paid.
-    PeriodEnd,
-}
+pub use crate::domain::CancelWhen;
 
-crate::domain::word_enum!(CancelWhen { Now => "now", PeriodEnd => "period_end" });
+/// What became of a request to end a subscription.
+#[derive(Debug)]
+pub enum Cancelled {
+    /// Stripe answered with the subscription as it now is.
+    Reported(Box<Subscription>),
+    /// The demo sent the events Stripe would send.
+    Sent,
+    /// Stripe does not know the subscription (another account's key, say): nothing was ended.
+    Unknown,
+}
 
 #[derive(Debug, Clone)]
 pub struct CheckoutSession {
@@ -135,24 +138,26 @@ impl Provider {
         }
     }
 
-    /// Ends a monthly coffee, at once or at the end of the paid month. Returns the subscription
-    /// as Stripe then holds it, when it says (`None`: long gone, or the demo, which reports
-    /// through its webhook). `key` makes a retry the same request; after a 5xx, pass a new one.
+    /// Ends a monthly coffee, at once or at the end of the paid month. `key` makes a retry the
+    /// same request; after a 5xx, pass a new one.
     pub async fn cancel_subscription(
         &self,
         row: &MonthlyRow,
         when: CancelWhen,
         key: &str,
-    ) -> Result<Option<Subscription>, ProviderError> {
+    ) -> Result<Cancelled, ProviderError> {
         match self {
             Provider::Demo(p) => p
                 .cancel_subscription(row, when)
                 .await
-                .map(|()| None)
+                .map(|()| Cancelled::Sent)
                 .map_err(|e| ProviderError::Unavailable(format!("{e:#}"))),
             Provider::Stripe(p) => match row.subscription_id.as_deref() {
-                Some(id) => p.cancel_subscription(id, when, key).await,
-                None => Ok(None),
+                Some(id) => Ok(match p.cancel_subscription(id, when, key).await? {
+                    Some(sub) => Cancelled::Reported(Box::new(sub)),
+                    None => Cancelled::Unknown,
+                }),
+                None => Ok(Cancelled::Unknown),
             },
         }
     }

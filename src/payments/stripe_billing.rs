@@ -5,7 +5,10 @@
 use stripe::IdempotencyKey;
 use stripe_billing::BillingPortalSessionLocale;
 use stripe_billing::billing_portal_session::{
-    CreateBillingPortalSession, CreateBillingPortalSessionFlowData, CreateBillingPortalSessionFlowDataType,
+    CreateBillingPortalSession, CreateBillingPortalSessionFlowData,
+    CreateBillingPortalSessionFlowDataAfterCompletion,
+    CreateBillingPortalSessionFlowDataAfterCompletionRedirect,
+    CreateBillingPortalSessionFlowDataAfterCompletionType, CreateBillingPortalSessionFlowDataType,
 };
 use stripe_billing::invoice::ListInvoice;
 use stripe_billing::subscription::{CancelSubscription, RetrieveSubscription, UpdateSubscription};
@@ -57,9 +60,21 @@ impl StripeProvider {
                 Lang::De => BillingPortalSessionLocale::De,
                 Lang::En => BillingPortalSessionLocale::En,
             })
-            .flow_data(CreateBillingPortalSessionFlowData::new(
-                CreateBillingPortalSessionFlowDataType::PaymentMethodUpdate,
-            ));
+            .flow_data(CreateBillingPortalSessionFlowData {
+                // Straight back to the manage page once the method is saved, not on to the
+                // portal's home page (which may offer more than we want the link to).
+                after_completion: Some(CreateBillingPortalSessionFlowDataAfterCompletion {
+                    redirect: Some(CreateBillingPortalSessionFlowDataAfterCompletionRedirect::new(
+                        return_url,
+                    )),
+                    ..CreateBillingPortalSessionFlowDataAfterCompletion::new(
+                        CreateBillingPortalSessionFlowDataAfterCompletionType::Redirect,
+                    )
+                }),
+                ..CreateBillingPortalSessionFlowData::new(
+                    CreateBillingPortalSessionFlowDataType::PaymentMethodUpdate,
+                )
+            });
         let portal: Portal = self.send(request.build(), None, "portal_session").await?;
         Ok(portal.url)
     }

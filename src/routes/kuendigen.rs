@@ -1,6 +1,6 @@
 //! `/kuendigen`: the cancel button German law asks for (§ 312k BGB, "Verträge hier kündigen"),
 //! linked from every page's footer. No login, no token: the reader names the e-mail address they
-//! paid with. The declaration is stored before Stripe is asked (`cancel.rs` carries it out), and
+//! paid with. The declaration is stored before Stripe is asked (`cancel/mod.rs` carries it out), and
 //! the answer is the same whether the address has a monthly coffee or not: nobody can probe who
 //! supports the blog.
 
@@ -13,9 +13,10 @@ use serde::Deserialize;
 use super::client_ip::client_key;
 use super::error::PageError;
 use super::here::Here;
+use super::origin::same_origin;
 use super::page::{self, Page, html};
 use crate::cancel::confirmation::{self, Line};
-use crate::domain::{CancelSource, DeclarationError, declaration};
+use crate::domain::{CancelSource, Declaration, DeclarationError, declaration};
 use crate::i18n::Lang;
 use crate::state::State;
 use crate::storage;
@@ -32,7 +33,6 @@ pub struct CancelForm {
     #[serde(default)]
     reason: String,
     when: Option<String>,
-    nonce: Option<String>,
 }
 
 #[derive(Default)]
@@ -50,7 +50,6 @@ struct CancelPage {
     page: Page,
     values: Values,
     errors: Vec<(&'static str, String)>,
-    nonce: String,
 }
 
 impl CancelPage {
@@ -90,7 +89,6 @@ fn form(
         ),
         values,
         errors,
-        nonce: crate::auth::nonce::issue(&state.signer, storage::now()),
     };
     html(status, &page)
 }
@@ -106,6 +104,10 @@ pub async fn declare(
     body: web::Form<CancelForm>,
     state: State,
 ) -> Result<HttpResponse, PageError> {
+    // Only our own form may declare: another site cannot make a visitor's browser cancel.
+    if !same_origin(&req, &state.public_url) {
+        return Err(PageError::Forbidden);
+    }
     let f = body.into_inner();
     let m = lang.monthly();
     let values = Values {
@@ -140,12 +142,8 @@ pub async fn declare(
     };
     let client = client_key(&req, &state.abuse.trusted_proxies);
     let now = storage::now();
-    // A reader who loaded the form may use the part of the budget kept for readers.
-    let signed = f
-        .nonce
-        .as_deref()
-        .is_some_and(|n| crate::auth::nonce::is_signed(&state.signer, n, now));
-    if let Err(wait) = state.limits.cancel.check(client, signed) {
+    // Per client and per network only, never for the whole jar (`Limits::cancel`).
+    if let Err(wait) = state.limits.cancel.check(client, false) {
         if let Some(left_out) = crate::telemetry::sample(crate::telemetry::Refusal::CancelLimited) {
             tracing::info!(?wait, left_out, "cancellation rate limit reached");
         }
@@ -157,27 +155,22 @@ pub async fn declare(
         );
         return Ok(response);
     }
-    let id = uuid::Uuid::new_v4().to_string();
+    let email_hash = state.signer.email_hash(declared.email.as_str());
+    let id = declaration_id(&email_hash, &declared, now);
     let row = CancellationRow {
-        id: id.clone(),
-        created_at: now,
-        source: CancelSource::Form,
-        email_hash: Some(state.signer.email_hash(declared.email.as_str())),
+        email_hash: Some(email_hash),
         email: Some(declared.email.as_str().to_owned()),
         name: declared.name.map(|n| n.as_str().to_owned()),
         kind: declared.kind,
         reason: declared.reason.map(|r| r.as_str().to_owned()),
-        timing: if declared.now { "now" } else { "period_end" }.to_owned(),
-        lang: lang.code().to_owned(),
-        donation_id: None,
-        state: "pending".to_owned(),
-        attempt: 0,
-        tries: 0,
-        next_attempt_at: now,
-        done_at: None,
-        cancelled: 0,
-        mailed_at: None,
-        last_error: None,
+        ..CancellationRow::new(
+            id.clone(),
+            now,
+            CancelSource::Form,
+            declared.when,
+            lang.code(),
+            None,
+        )
     };
     state.canceller.declare(row).await?;
     // Not the address, nor whether it matched anything: the log is no way to probe either.
@@ -188,6 +181,21 @@ pub async fn declare(
             format!("{}?lang={}", state.canceller.confirmation_path(&id), lang.code()),
         ))
         .finish())
+}
+
+/// The same declaration sent twice within ten minutes (a double click, a reload of the POST) is
+/// one declaration: its id is derived from what it says (the address only as its keyed hash, so
+/// the id tells nothing about it) and when.
+fn declaration_id(email_hash: &str, d: &Declaration, now: i64) -> String {
+    let said = format!(
+        "{email_hash}\n{}\n{}\n{}\n{}\n{}",
+        d.when.as_str(),
+        d.kind.as_str(),
+        d.name.as_ref().map(|n| n.as_str()).unwrap_or(""),
+        d.reason.as_ref().map(|r| r.as_str()).unwrap_or(""),
+        now.div_euclid(600)
+    );
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, said.as_bytes()).to_string()
 }
 
 /// The declaration behind a genuine confirmation token.

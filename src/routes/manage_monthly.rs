@@ -8,12 +8,12 @@ use serde::Deserialize;
 
 use super::error::PageError;
 use super::manage_guard::guarded;
-use crate::domain::{CancelKind, CancelSource, DonationStatus, Money};
+use crate::domain::{CancelSource, CancelWhen, DonationStatus, Money};
 use crate::i18n::Lang;
 use crate::payments::demo_monthly::DemoSubscription;
 use crate::state::State;
 use crate::storage;
-use crate::storage::cancellations::CancellationRow;
+use crate::storage::cancellations::{self, CancellationRow};
 use crate::storage::subscriptions::{self, MonthlyRow};
 
 /// What the manage page says about a monthly coffee.
@@ -44,7 +44,7 @@ pub async fn view(state: &State, lang: Lang, id: &str) -> Result<Option<MonthlyV
         .unwrap_or_else(|_| state.rules.pricing.currency.clone());
     let month = Money::new(row.expected_amount_cents, currency);
     let date = |at: i64| lang.date_at(at);
-    let running = row.ended_at.is_none() && row.subscription_id.is_some();
+    let running = row.is_running();
     let period_end = facts
         .view
         .as_ref()
@@ -84,34 +84,15 @@ pub async fn view(state: &State, lang: Lang, id: &str) -> Result<Option<MonthlyV
 
 /// A declaration made through the manage link (or an erasure): it names the donation, no
 /// address.
-pub fn declaration(
-    row_id: &str,
-    source: CancelSource,
-    now_or_period_end: bool,
-    lang: Lang,
-) -> CancellationRow {
-    let now = storage::now();
-    CancellationRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        created_at: now,
+pub fn declaration(row_id: &str, source: CancelSource, when: CancelWhen, lang: Lang) -> CancellationRow {
+    CancellationRow::new(
+        uuid::Uuid::new_v4().to_string(),
+        storage::now(),
         source,
-        email: None,
-        email_hash: None,
-        name: None,
-        kind: CancelKind::Ordinary,
-        reason: None,
-        timing: if now_or_period_end { "now" } else { "period_end" }.to_owned(),
-        lang: lang.code().to_owned(),
-        donation_id: Some(row_id.to_owned()),
-        state: "pending".to_owned(),
-        attempt: 0,
-        tries: 0,
-        next_attempt_at: now,
-        done_at: None,
-        cancelled: 0,
-        mailed_at: None,
-        last_error: None,
-    }
+        when,
+        lang.code(),
+        Some(row_id.to_owned()),
+    )
 }
 
 /// An erasure ends a running monthly coffee first (the pages say so), so no debit follows it:
@@ -119,9 +100,9 @@ pub fn declaration(
 pub async fn end_before_erasure(state: &State, id: &str, lang: Lang) -> anyhow::Result<()> {
     let running = subscriptions::find_by_id(state.db.pool(), id)
         .await?
-        .is_some_and(|row| row.ended_at.is_none() && row.subscription_id.is_some());
+        .is_some_and(|row| row.is_running());
     if running {
-        let c = declaration(id, CancelSource::Erase, true, lang);
+        let c = declaration(id, CancelSource::Erase, CancelWhen::Now, lang);
         state.canceller.declare_and_carry_out(c).await?;
     }
     Ok(())
@@ -141,7 +122,7 @@ fn back(token: &str, lang: Lang, flag: &str) -> HttpResponse {
 async fn running(state: &State, id: &str) -> Result<MonthlyRow, PageError> {
     subscriptions::find_by_id(state.db.pool(), id)
         .await?
-        .filter(|row| row.ended_at.is_none() && row.subscription_id.is_some())
+        .filter(MonthlyRow::is_running)
         .ok_or(PageError::NotFound)
 }
 
@@ -156,13 +137,15 @@ pub async fn cancel(
 ) -> Result<HttpResponse, PageError> {
     let entry = guarded(&req, &state, &path).await?;
     running(&state, &entry.id).await?;
-    let now = match form.when.as_deref() {
-        None | Some("now") => true,
-        Some("period_end") => false,
-        Some(_) => return Err(PageError::BadRequest),
+    let when = match form.when.as_deref() {
+        None => CancelWhen::Now,
+        Some(word) => CancelWhen::parse(word).ok_or(PageError::BadRequest)?,
     };
-    let c = declaration(&entry.id, CancelSource::Manage, now, lang);
-    state.canceller.declare_and_carry_out(c).await?;
+    // A second click while the first is still being carried out would only repeat it.
+    if !cancellations::pending_for(state.db.pool(), &entry.id).await? {
+        let c = declaration(&entry.id, CancelSource::Manage, when, lang);
+        state.canceller.declare_and_carry_out(c).await?;
+    }
     Ok(back(&path, lang, "cancelled=1"))
 }
 
@@ -176,6 +159,10 @@ pub async fn payment_method(
 ) -> Result<HttpResponse, PageError> {
     let entry = guarded(&req, &state, &path).await?;
     let row = running(&state, &entry.id).await?;
+    // Each portal session is a Stripe API call: many manage links must not use up the quota.
+    if !state.limits.portal.admit() {
+        return Ok(back(&path, lang, "portal=unavailable"));
+    }
     let return_url = format!(
         "{}/manage/{}?lang={}",
         state.public_url,

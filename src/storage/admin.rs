@@ -198,25 +198,25 @@ pub async fn update_entry(
 /// connection runs with `secure_delete`, so the old text is zeroed in the pages it leaves;
 /// `Db::checkpoint` afterwards moves it out of the WAL file too.
 pub async fn erase(conn: &mut SqliteConnection, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    // The e-mail address's hash (a monthly coffee's) goes too, and with it the supporter's
-    // cancellation declarations.
-    let hash: Option<Option<String>> = sqlx::query_scalar("SELECT email_hash FROM donations WHERE id = ?1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(hash) = hash else {
-        return Ok(false);
-    };
-    sqlx::query(
+    let r = sqlx::query(
         "UPDATE donations SET name = NULL, message = NULL, visibility = 'anonymous', consent_at = NULL, \
-         consent_version = NULL, held = 0, email_hash = NULL, erased_at = COALESCE(erased_at, ?2), \
-         updated_at = ?2 WHERE id = ?1",
+         consent_version = NULL, held = 0, erased_at = COALESCE(erased_at, ?2), updated_at = ?2 WHERE id = ?1",
     )
     .bind(id)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    super::cancellations::erase_for(conn, id, hash.as_deref()).await?;
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    // A monthly coffee's address hashes go too, and with them the supporter's cancellation
+    // declarations (those by an address another entry was paid with stay: they are its record).
+    let hashes: Vec<String> =
+        sqlx::query_scalar("DELETE FROM email_hashes WHERE donation_id = ?1 RETURNING hash")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    super::cancellations::erase_for(conn, id, &hashes).await?;
     let events: Vec<String> = sqlx::query_scalar("SELECT id FROM stripe_events WHERE donation_id = ?1")
         .bind(id)
         .fetch_all(&mut *conn)

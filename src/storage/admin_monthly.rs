@@ -18,7 +18,8 @@ pub struct EndedMonth {
 pub struct MonthlyFigures {
     /// Monthly coffees running now.
     pub active: i64,
-    /// What they bring each month, in cents (the sum of their monthly amounts).
+    /// What they bring each month, in cents (the sum of their monthly amounts), without those
+    /// cancelled at the end of the paid month: they bring nothing more.
     pub recurring_cents: i64,
     /// The last twelve months, newest first, each present even with none.
     pub ended: Vec<EndedMonth>,
@@ -28,7 +29,8 @@ pub struct MonthlyFigures {
 /// `running_since` or later (now less `MONTHLY_GRACE_DAYS`).
 pub async fn figures(pool: &SqlitePool, now: i64, running_since: i64) -> Result<MonthlyFigures, sqlx::Error> {
     let (active, recurring_cents): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(expected_amount_cents), 0) FROM donations INDEXED BY donations_monthly \
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN cancel_at_period_end THEN 0 ELSE expected_amount_cents END), 0) \
+         FROM donations INDEXED BY donations_monthly \
          WHERE interval = 'month' AND ended_at IS NULL AND paid_through >= ?1 AND status = 'paid'",
     )
     .bind(running_since)
@@ -85,6 +87,20 @@ fn last_twelve_months(now: i64) -> Vec<(String, i64)> {
         month = month.previous();
     }
     out
+}
+
+/// The newest declarations, for the admin.
+pub async fn recent(
+    pool: &SqlitePool,
+    limit: i64,
+) -> Result<Vec<super::cancellations::CancellationRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM cancellations ORDER BY created_at DESC LIMIT ?1",
+        super::cancellations::COLUMNS
+    )))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
 #[cfg(test)]

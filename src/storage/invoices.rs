@@ -15,6 +15,9 @@ pub struct InvoiceRow {
     pub billing_reason: Option<String>,
     pub coffees: i64,
     pub amount_cents: i64,
+    /// Where `amount_cents` and `coffees` come from: 0 asked, 1 a checkout's total or an unpaid
+    /// invoice, 2 the paid invoice itself (the highest wins).
+    pub amount_rank: i64,
     pub currency: String,
     pub period_end: Option<i64>,
     pub payment_intent_id: Option<String>,
@@ -81,7 +84,7 @@ impl InvoiceRow {
     }
 }
 
-const COLUMNS: &str = "id, donation_id, is_first, billing_reason, coffees, amount_cents, currency, period_end, \
+const COLUMNS: &str = "id, donation_id, is_first, billing_reason, coffees, amount_cents, amount_rank, currency, period_end, \
     payment_intent_id, charge_id, status, checkout_state, refunded_cents, charge_refunded_cents, refunds, \
     disputes, charge_amount, charge_currency, stripe_status, stripe_status_at, paid_at, created_at";
 
@@ -98,15 +101,20 @@ pub async fn for_donation<'e>(
     .await
 }
 
-/// The donation an invoice belongs to.
-pub async fn donation_of(
-    conn: &mut SqliteConnection,
-    invoice_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT donation_id FROM invoices WHERE id = ?1")
-        .bind(invoice_id)
-        .fetch_optional(conn)
-        .await
+/// Every invoice paid (or, never paid, created) in `[start, end)`, newest first: a month's
+/// lines of the CSV export, counted as the totals count them.
+pub async fn in_range(
+    pool: &sqlx::SqlitePool,
+    (start, end): (i64, i64),
+) -> Result<Vec<InvoiceRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM invoices WHERE COALESCE(paid_at, created_at) >= ?1 \
+         AND COALESCE(paid_at, created_at) < ?2 ORDER BY COALESCE(paid_at, created_at) DESC, id"
+    )))
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await
 }
 
 /// The invoice a renewal's payment intent or charge paid.
@@ -134,11 +142,12 @@ pub async fn upsert(conn: &mut SqliteConnection, i: &InvoiceRow, now: i64) -> Re
         "INSERT INTO invoices (id, donation_id, is_first, billing_reason, coffees, amount_cents, currency, \
          period_end, payment_intent_id, charge_id, status, checkout_state, refunded_cents, \
          charge_refunded_cents, refunds, disputes, charge_amount, charge_currency, stripe_status, \
-         stripe_status_at, paid_at, created_at, updated_at) \
+         stripe_status_at, paid_at, created_at, updated_at, amount_rank) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-         ?21, ?22, ?23) \
+         ?21, ?22, ?23, ?24) \
          ON CONFLICT (id) DO UPDATE SET is_first = excluded.is_first, billing_reason = excluded.billing_reason, \
-         coffees = excluded.coffees, amount_cents = excluded.amount_cents, currency = excluded.currency, \
+         coffees = excluded.coffees, amount_cents = excluded.amount_cents, amount_rank = excluded.amount_rank, \
+         currency = excluded.currency, \
          period_end = excluded.period_end, payment_intent_id = excluded.payment_intent_id, \
          charge_id = excluded.charge_id, status = excluded.status, checkout_state = excluded.checkout_state, \
          refunded_cents = excluded.refunded_cents, charge_refunded_cents = excluded.charge_refunded_cents, \
@@ -170,6 +179,7 @@ pub async fn upsert(conn: &mut SqliteConnection, i: &InvoiceRow, now: i64) -> Re
     .bind(i.paid_at)
     .bind(i.created_at)
     .bind(now)
+    .bind(i.amount_rank)
     .execute(conn)
     .await
     .map(drop)

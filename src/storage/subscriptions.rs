@@ -27,7 +27,6 @@ pub struct MonthlyRow {
     pub created_at: i64,
     pub subscription_id: Option<String>,
     pub customer_id: Option<String>,
-    pub email_hash: Option<String>,
     pub first_invoice_id: Option<String>,
     pub sub_view_at: Option<i64>,
     pub sub_status: Option<String>,
@@ -79,7 +78,7 @@ impl MonthlyRow {
 
 const COLUMNS: &str = "id, checkout_session_id, status, checkout_state, coffees, amount_cents, refunded_cents, \
     expected_amount_cents, monthly_coffees, currency, paid_at, erased_at, created_at, subscription_id, \
-    customer_id, email_hash, first_invoice_id, sub_view_at, sub_status, cancel_at_period_end, \
+    customer_id, first_invoice_id, sub_view_at, sub_status, cancel_at_period_end, \
     current_period_end, ended_at, ended_reason, paid_through, renewal_failed, checkout_paid_at";
 
 /// The ways a monthly-coffee event may name its donation, tried in this order.
@@ -126,18 +125,46 @@ pub async fn any(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
     .await
 }
 
-/// The running monthly coffees whose checkout e-mail address has `email_hash`.
+/// The running monthly coffees a checkout e-mail address with `email_hash` was seen with, that
+/// existed at `declared_at` (a cancellation does not end a monthly coffee started after it).
 pub async fn running_with_email(
     pool: &sqlx::SqlitePool,
     email_hash: &str,
+    declared_at: i64,
 ) -> Result<Vec<MonthlyRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM donations INDEXED BY donations_email_hash \
-         WHERE email_hash = ?1 AND interval = 'month' AND ended_at IS NULL LIMIT 20"
+        "SELECT {COLUMNS} FROM donations WHERE id IN (SELECT donation_id FROM email_hashes WHERE hash = ?1) \
+         AND interval = 'month' AND ended_at IS NULL AND created_at <= ?2 LIMIT 20"
     )))
     .bind(email_hash)
+    .bind(declared_at)
     .fetch_all(pool)
     .await
+}
+
+/// Remembers that monthly coffee `donation_id` was paid with an address of `hash` (not for an
+/// erased entry); `true` if it is new.
+pub async fn remember_email(
+    conn: &mut SqliteConnection,
+    donation_id: &str,
+    hash: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO email_hashes (hash, donation_id) SELECT ?1, id FROM donations \
+         WHERE id = ?2 AND erased_at IS NULL",
+    )
+    .bind(hash)
+    .bind(donation_id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+impl MonthlyRow {
+    /// Not ended, and known to Stripe: it can still be ended (or debited).
+    pub fn is_running(&self) -> bool {
+        self.ended_at.is_none() && self.subscription_id.is_some()
+    }
 }
 
 pub async fn find_by_id<'e>(
@@ -188,7 +215,6 @@ pub struct Learned {
     pub subscription_id: Option<String>,
     pub customer_id: Option<String>,
     pub first_invoice_id: Option<String>,
-    pub email_hash: Option<String>,
 }
 
 /// What an event changes on a monthly coffee's row.
@@ -211,18 +237,16 @@ pub async fn update(
     sqlx::query(
         "UPDATE donations SET checkout_session_id = COALESCE(checkout_session_id, ?2), \
          subscription_id = COALESCE(subscription_id, ?3), customer_id = COALESCE(customer_id, ?4), \
-         first_invoice_id = COALESCE(first_invoice_id, ?5), email_hash = CASE WHEN erased_at IS NULL \
-         THEN COALESCE(email_hash, ?6) END, checkout_state = ?7, checkout_paid_at = ?8, sub_view_at = ?9, \
-         sub_status = ?10, cancel_at_period_end = ?11, current_period_end = ?12, ended_at = ?13, \
-         ended_reason = ?14, status = ?15, coffees = ?16, amount_cents = ?17, refunded_cents = ?18, \
-         paid_through = ?19, paid_at = ?20, renewal_failed = ?21, updated_at = ?22 WHERE id = ?1",
+         first_invoice_id = COALESCE(first_invoice_id, ?5), checkout_state = ?6, checkout_paid_at = ?7, sub_view_at = ?8, \
+         sub_status = ?9, cancel_at_period_end = ?10, current_period_end = ?11, ended_at = ?12, \
+         ended_reason = ?13, status = ?14, coffees = ?15, amount_cents = ?16, refunded_cents = ?17, \
+         paid_through = ?18, paid_at = ?19, renewal_failed = ?20, updated_at = ?21 WHERE id = ?1",
     )
     .bind(id)
     .bind(&u.learned.session_id)
     .bind(&u.learned.subscription_id)
     .bind(&u.learned.customer_id)
     .bind(&u.learned.first_invoice_id)
-    .bind(&u.learned.email_hash)
     .bind(u.checkout.state.as_str())
     .bind(u.checkout.paid_at)
     .bind(view.map(|v| v.at))

@@ -37,6 +37,7 @@ impl Ledger {
             wake: Arc::new(Notify::new()),
             deferred: AtomicBool::new(true),
             emails: None,
+            declarations: Arc::new(Notify::new()),
         };
         Ledger {
             db,
@@ -66,6 +67,11 @@ impl Ledger {
         }
     }
 
+    /// What wakes the cancellation worker: a monthly coffee's address was committed.
+    pub fn declarations_wake(&self) -> Arc<Notify> {
+        Arc::clone(&self.context.declarations)
+    }
+
     /// Wakes the sender if a committed job queued a notification.
     fn committed(&self, queued: bool) {
         if queued {
@@ -84,6 +90,7 @@ impl Ledger {
         {
             monthly.email_hash = Some(emails.email_hash(email));
         }
+        let teaches_address = matches!(&step, Step::Monthly(m) if m.email_hash.is_some());
         let context = Arc::clone(&self.context);
         let written = self
             .db
@@ -92,6 +99,9 @@ impl Ledger {
         let ingested = match written {
             Ok((outcome, queued)) => {
                 self.committed(queued);
+                if teaches_address {
+                    self.context.declarations.notify_one();
+                }
                 Ingested::Processed(outcome)
             }
             Err(IngestError::Duplicate) => Ingested::Duplicate,
@@ -136,7 +146,14 @@ impl Ledger {
         let step = match interpret::interpret_snapshot(session, &self.context.rules, now) {
             Some(Step::Session(step)) => step,
             // A monthly coffee's checkout: its first month, as its completion event would.
-            Some(monthly @ Step::Monthly(_)) => return self.apply_snapshot(monthly).await,
+            Some(Step::Monthly(mut monthly)) => {
+                if let (Some(emails), Some(email)) = (&self.context.emails, session.payer_email()) {
+                    monthly.email_hash = Some(emails.email_hash(email));
+                }
+                self.apply_snapshot(Step::Monthly(monthly)).await?;
+                self.context.declarations.notify_one();
+                return Ok(());
+            }
             _ => return Ok(()),
         };
         let context = Arc::clone(&self.context);

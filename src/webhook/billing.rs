@@ -123,6 +123,42 @@ pub struct InvoiceLine {
     pub period: Option<Period>,
     #[serde(default)]
     pub quantity: Option<i64>,
+    /// Before API version 2025-03-31: `subscription` or `invoiceitem`, and whether it prorates.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub proration: Option<bool>,
+    /// Since: `parent.type` (`subscription_item_details`, `invoice_item_details`) and its details.
+    #[serde(default)]
+    pub parent: Option<LineParent>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LineParent {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub subscription_item_details: Option<LineDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LineDetails {
+    #[serde(default)]
+    pub proration: Option<bool>,
+}
+
+impl InvoiceLine {
+    /// The subscription's own charge for a period: not a one-off item, not a proration.
+    fn bills_the_subscription(&self) -> bool {
+        let parent = self.parent.as_ref();
+        let item = parent.and_then(|p| p.kind.as_deref()) == Some("invoice_item_details")
+            || self.kind.as_deref() == Some("invoiceitem");
+        let prorates = self.proration == Some(true)
+            || parent
+                .and_then(|p| p.subscription_item_details.as_ref())
+                .is_some_and(|d| d.proration == Some(true));
+        !item && !prorates
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,18 +193,32 @@ impl Invoice {
         self.details().map(|d| &d.metadata).find(|m| !m.is_empty())
     }
 
-    /// The latest end of the periods its lines bill for.
+    /// Whether this API version copies the subscription's details onto the invoice at all: then
+    /// empty metadata means a subscription that is not ours.
+    pub fn copies_metadata(&self) -> bool {
+        self.details().next().is_some()
+    }
+
+    /// The latest end of the periods its subscription lines bill for.
     pub fn period_end(&self) -> Option<i64> {
         self.lines
             .data
             .iter()
+            .filter(|l| l.bills_the_subscription())
             .filter_map(|l| l.period.as_ref().and_then(|p| p.end))
             .max()
     }
 
-    /// Coffees billed: the quantity of its lines (one line: the coffee price).
+    /// Coffees billed: the quantity of its subscription lines (one line: the coffee price),
+    /// not of one-off items or prorations.
     pub fn quantity(&self) -> Option<i64> {
-        let q: i64 = self.lines.data.iter().filter_map(|l| l.quantity).sum();
+        let q: i64 = self
+            .lines
+            .data
+            .iter()
+            .filter(|l| l.bills_the_subscription())
+            .filter_map(|l| l.quantity)
+            .sum();
         (q > 0).then_some(q)
     }
 

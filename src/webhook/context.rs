@@ -28,6 +28,9 @@ pub(super) struct Context {
     pub(super) deferred: AtomicBool,
     /// Hashes a monthly coffee's checkout e-mail address (for `/kuendigen`); none: not kept.
     pub(super) emails: Option<Signer>,
+    /// Wakes the cancellation worker once a monthly coffee's address is committed: a
+    /// declaration that found nothing (its events were late) may have been opened again.
+    pub(super) declarations: Arc<Notify>,
 }
 
 impl Context {
@@ -39,6 +42,7 @@ impl Context {
             wake: Arc::clone(&self.wake),
             deferred: AtomicBool::new(true),
             emails: self.emails.clone(),
+            declarations: Arc::clone(&self.declarations),
         }
     }
 }

@@ -52,6 +52,7 @@ pub(super) fn session_step(rules: &Rules, s: &Session, effect: Effect, now: i64)
         effects: invoice_effects,
         coffees,
         amount: s.charged().map(|(a, c)| (a, c.to_ascii_lowercase())),
+        amount_rank: 1,
         ..InvoiceReport::default()
     });
     monthly(MonthlyStep {
@@ -133,9 +134,12 @@ pub(super) fn invoice_step(inv: &Invoice, what: InvoiceEvent, at: i64) -> Step {
         }
         Some(m) => m.get("donation_id").cloned(),
         // This API version copies no metadata: the subscription tells, once it is known.
-        None => None,
+        None if !inv.copies_metadata() => None,
+        // It does, and the subscription has none of ours (a shop's on the same account).
+        None => return Step::Ignored("subscription not started by Kaffeekasse"),
     };
     let currency = inv.currency.as_deref().map(str::to_ascii_lowercase);
+    let paid = what == InvoiceEvent::Paid;
     let (effects, amount) = match what {
         InvoiceEvent::Paid => {
             let paid = inv.amount_paid.unwrap_or(0);
@@ -163,9 +167,11 @@ pub(super) fn invoice_step(inv: &Invoice, what: InvoiceEvent, at: i64) -> Step {
             effects,
             coffees: inv.quantity(),
             amount: amount.zip(currency),
+            amount_rank: if paid { 2 } else { 1 },
             period_end: inv.period_end(),
-            payment_intent_id: inv.payment().0,
-            charge_id: inv.payment().1,
+            // Only what paid it: a failed attempt's charge must not stick to the invoice.
+            payment_intent_id: inv.payment().0.filter(|_| paid),
+            charge_id: inv.payment().1.filter(|_| paid),
             stripe_status: inv.status.clone().map(|s| (at, s)),
         }),
         ..MonthlyStep::default()

@@ -4,6 +4,7 @@
 
 use sqlx::SqliteConnection;
 
+use crate::storage::cancellations;
 use crate::storage::donations::{self, Keys};
 use crate::storage::invoices::{self, InvoiceRow};
 use crate::storage::subscriptions::{self, Lookup, MonthlyRow, MonthlyUpdate};
@@ -41,6 +42,13 @@ pub(super) async fn apply(
             None => return Ok(Outcome::Deferred.into()),
         },
     };
+    // Every address the coffee is paid with, so that a cancellation by address finds it; a
+    // declaration that found nothing yet (its events were late) is looked at again.
+    if let Some(hash) = &step.email_hash
+        && subscriptions::remember_email(conn, &row.id, hash).await?
+    {
+        cancellations::reopen_for(conn, hash, row.created_at, now).await?;
+    }
     let invoices = invoices::for_donation(&mut *conn, &row.id).await?;
     if let Some(r) = report
         && !r.creates
@@ -48,7 +56,7 @@ pub(super) async fn apply(
     {
         return Ok(Outcome::Deferred.into());
     }
-    let change = monthly_merge::merge(&row, &invoices, step, step.email_hash.as_deref(), now);
+    let change = monthly_merge::merge(&row, &invoices, step, now);
     write(conn, &row, &invoices, report.map(|r| r.id.as_str()), change, now).await
 }
 

@@ -38,12 +38,11 @@ impl MonthlyChange {
 }
 
 /// Merges `step` into `row` (and the invoice it reports, among `invoices`); `None` when nothing
-/// changes. `email_hash` is the checkout e-mail address's keyed hash, when the event had one.
+/// changes.
 pub fn merge(
     row: &MonthlyRow,
     invoices: &[InvoiceRow],
     step: &MonthlyStep,
-    email_hash: Option<&str>,
     now: i64,
 ) -> Option<MonthlyChange> {
     let new = |known: &Option<String>, given: Option<&String>| match (known, given) {
@@ -55,9 +54,6 @@ pub fn merge(
         subscription_id: new(&row.subscription_id, step.subscription_id.as_ref()),
         customer_id: new(&row.customer_id, step.customer_id.as_ref()),
         first_invoice_id: new(&row.first_invoice_id, step.first_invoice_id.as_ref()),
-        email_hash: (row.erased_at.is_none())
-            .then(|| new(&row.email_hash, email_hash.map(str::to_owned).as_ref()))
-            .flatten(),
     };
     let checkout = match &step.checkout {
         Some(effect) => {
@@ -135,7 +131,7 @@ pub fn merge_payment(
         invoice: Some(report),
         ..MonthlyStep::default()
     };
-    merge(row, invoices, &step, None, now)
+    merge(row, invoices, &step, now)
 }
 
 /// The checkout's own facts: only its state and when it was paid matter here.
@@ -181,6 +177,7 @@ fn merge_invoice(
             billing_reason: None,
             coffees: asked.coffees,
             amount_cents: asked.amount_cents,
+            amount_rank: 0,
             currency: row.currency.clone(),
             period_end: None,
             payment_intent_id: None,
@@ -202,13 +199,17 @@ fn merge_invoice(
     };
     inv.is_first |= report.first || first_invoice == Some(&report.id);
     inv.billing_reason = inv.billing_reason.take().or(report.billing_reason.clone());
-    if let Some(coffees) = report.coffees.filter(|c| *c >= 1) {
-        inv.coffees = inv.coffees.max(coffees);
-    }
+    // The most believable report of what the invoice charged wins: the paid invoice over an
+    // unpaid one or the checkout's total, either over what was asked. Between reports of one
+    // rank the maximum, so the order of arrival never matters.
     if let Some((amount, currency)) = &report.amount
         && *currency == inv.currency
     {
-        inv.amount_cents = inv.amount_cents.max(*amount);
+        let coffees = report.coffees.filter(|c| *c >= 1).unwrap_or(asked.coffees);
+        let reported = (report.amount_rank, *amount, coffees);
+        if reported > (inv.amount_rank, inv.amount_cents, inv.coffees) {
+            (inv.amount_rank, inv.amount_cents, inv.coffees) = reported;
+        }
     }
     inv.period_end = inv.period_end.max(report.period_end);
     inv.payment_intent_id = inv.payment_intent_id.take().or(report.payment_intent_id.clone());
@@ -243,13 +244,22 @@ fn notice(
         if (was_paid || row.paid_at.is_some()) && newly(CheckoutState::Paid) {
             return Some(NoticeKind::Renewal);
         }
-        if was_paid && newly(CheckoutState::Failed) {
+        // A renewal: a month was paid before this one failed.
+        if was_paid && row.paid_through.is_some() && newly(CheckoutState::Failed) {
             return Some(NoticeKind::RenewalFailed);
         }
     }
     let ends = |s: &SubscriptionFacts| s.ended.is_some() || s.ends_at_period_end();
-    if ends(sub_after) && !ends(sub_before) {
-        return Some(NoticeKind::Cancelled);
+    // A monthly coffee that never paid a month is no news when it ends.
+    if row.paid_at.is_some() && ends(sub_after) && !ends(sub_before) {
+        let voluntary = sub_after
+            .ended
+            .is_none_or(|e| e.reason == crate::domain::EndReason::Cancelled);
+        return Some(if voluntary {
+            NoticeKind::Cancelled
+        } else {
+            NoticeKind::Ended
+        });
     }
     let inv = invoice?;
     let standing = |i: &InvoiceRow| (i.status, i.refunded_cents);

@@ -115,7 +115,6 @@ fn row() -> MonthlyRow {
         created_at: T0,
         subscription_id: None,
         customer_id: None,
-        email_hash: None,
         first_invoice_id: None,
         sub_view_at: None,
         sub_status: None,
@@ -144,7 +143,6 @@ impl Model {
         r.subscription_id = r.subscription_id.take().or(l.subscription_id);
         r.customer_id = r.customer_id.take().or(l.customer_id);
         r.first_invoice_id = r.first_invoice_id.take().or(l.first_invoice_id);
-        r.email_hash = r.email_hash.take().or(l.email_hash);
         r.checkout_state = change.checkout.state;
         r.checkout_paid_at = change.checkout.paid_at;
         let view = change.subscription.view.as_ref();
@@ -177,7 +175,7 @@ impl Model {
                 {
                     return false;
                 }
-                if let Some(change) = monthly_merge::merge(&self.row, &self.invoices, &step, None, T0) {
+                if let Some(change) = monthly_merge::merge(&self.row, &self.invoices, &step, T0) {
                     self.write(change);
                 }
                 true

@@ -45,6 +45,29 @@ pub struct Session {
     pub invoice: Option<String>,
     #[serde(default, deserialize_with = "expandable_id")]
     pub customer: Option<String>,
+    /// The checkout e-mail address: only in a session fetched from Stripe's API (an event's is
+    /// redacted on ingest); only its keyed hash is kept.
+    #[serde(default)]
+    pub customer_details: Option<CustomerDetails>,
+    #[serde(default)]
+    pub customer_email: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerDetails {
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+impl Session {
+    /// The checkout e-mail address, if it looks like one.
+    pub fn payer_email(&self) -> Option<&str> {
+        self.customer_details
+            .as_ref()
+            .and_then(|d| d.email.as_deref())
+            .or(self.customer_email.as_deref())
+            .filter(|email| email.contains('@') && email.len() <= 320)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

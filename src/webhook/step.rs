@@ -108,6 +108,9 @@ pub struct InvoiceReport {
     pub coffees: Option<i64>,
     /// In the invoice's currency (the jar's: our checkout turns Adaptive Pricing off).
     pub amount: Option<(i64, String)>,
+    /// How much `amount` and `coffees` are to be believed: 1 a checkout's total or an unpaid
+    /// invoice's amount due, 2 a paid invoice's amount paid (the invoice itself is the truth).
+    pub amount_rank: i64,
     pub period_end: Option<i64>,
     pub payment_intent_id: Option<String>,
     pub charge_id: Option<String>,

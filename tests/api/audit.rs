@@ -247,7 +247,7 @@ async fn every_page_passes_axe_and_fits_320_px_in_both_languages() {
         .await
         .unwrap();
     let declared = app
-        .post_form(
+        .post_page_form(
             "/kuendigen",
             &[
                 ("email", "nobody@example.org"),

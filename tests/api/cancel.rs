@@ -31,8 +31,9 @@ fn ended(sub: &Sub) -> ResponseTemplate {
     ))
 }
 
+/// The form posted from our own page, as a browser sends it.
 async fn declare(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
-    app.post_form("/kuendigen?lang=de", form).await
+    app.post_page_form("/kuendigen?lang=de", form).await
 }
 
 async fn declarations(app: &TestApp) -> Vec<(String, i64, i64, Option<String>)> {
@@ -43,7 +44,7 @@ async fn declarations(app: &TestApp) -> Vec<(String, i64, i64, Option<String>)> 
 }
 
 /// A worker like the app's own over its database, to carry declarations out on the test's clock.
-async fn worker(app: &TestApp) -> Canceller {
+pub async fn worker(app: &TestApp) -> Canceller {
     let signer = kaffeekasse::auth::service_signer(None, &app.db).await.unwrap();
     Canceller::new(
         app.db.clone(),
@@ -217,19 +218,27 @@ async fn a_timeout_is_tried_again_under_the_same_key_and_an_ended_subscription_c
     })
     .await;
     assert_eq!(declarations(&app).await[0].2, 0, "a timeout keeps its key");
-    // Stripe did cancel it meanwhile: asked again, it answers that it is gone.
+    // Stripe did cancel it meanwhile: asked again, it refuses, and asked how the subscription
+    // stands, says it has ended.
     app.stripe
         .cancel_answers(
             &sub.id,
-            ResponseTemplate::new(404).set_body_json(
-                json!({"error": {"type": "invalid_request_error", "code": "resource_missing"}}),
+            ResponseTemplate::new(400).set_body_json(
+                json!({"error": {"type": "invalid_request_error", "message": "already canceled"}}),
             ),
             1,
         )
         .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/subscriptions/{}", sub.id)))
+        .respond_with(ended(&sub))
+        .expect(1)
+        .mount(&app.stripe.server)
+        .await;
     worker(&app).await.work_due(now() + 7200).await.unwrap();
 
     assert_eq!(declarations(&app).await[0].0, "done");
+    assert!(app.column(&sub.donation_id, "ended_at").await.is_some());
     let keys = app.stripe.keys_to(&format!("/v1/subscriptions/{}", sub.id)).await;
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0], keys[1]);
@@ -259,9 +268,11 @@ async fn a_declaration_with_bad_fields_is_refused_with_422_and_nothing_is_stored
 async fn declarations_are_limited_per_client_and_a_refused_form_keeps_what_was_typed() {
     let app = spawn_app_with(&[("CANCEL_RATE_PER_IP", "2/1h"), ("CANCEL_BURST_PER_IP", "2")]).await;
 
-    for _ in 0..2 {
+    for name in ["Anna", "Berta"] {
         assert_eq!(
-            declare(&app, &[("email", "many@example.org")]).await.status(),
+            declare(&app, &[("email", "many@example.org"), ("name", name)])
+                .await
+                .status(),
             303
         );
     }
@@ -345,6 +356,14 @@ async fn the_payment_method_button_opens_stripes_portal_for_a_payment_method_upd
     let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     assert_eq!(get("customer"), Some(sub.customer.clone()));
     assert_eq!(get("flow_data[type]").as_deref(), Some("payment_method_update"));
+    assert_eq!(
+        get("flow_data[after_completion][type]").as_deref(),
+        Some("redirect")
+    );
+    assert_eq!(
+        get("flow_data[after_completion][redirect][return_url]"),
+        Some(app.url(&format!("/manage/{token}?lang=en")))
+    );
     assert_eq!(get("locale").as_deref(), Some("en"));
     assert_eq!(
         get("return_url"),
@@ -376,7 +395,7 @@ async fn erasing_a_running_monthly_coffee_ends_it_first_and_forgets_the_address(
     assert_eq!(response.status(), 200);
     assert!(app.column(&sub.donation_id, "ended_at").await.is_some());
     assert!(app.column(&sub.donation_id, "erased_at").await.is_some());
-    assert_eq!(app.column(&sub.donation_id, "email_hash").await, None);
+    assert!(app.email_hashes(&sub.donation_id).await.is_empty());
     assert_eq!(
         app.stripe
             .keys_to(&format!("/v1/subscriptions/{}", sub.id))
@@ -426,9 +445,24 @@ async fn every_html_page_links_to_the_cancel_button_in_its_footer_in_both_langua
 }
 
 #[tokio::test]
-async fn with_smtp_the_confirmation_also_goes_to_the_declared_address_by_e_mail() {
+async fn with_smtp_the_confirmation_is_mailed_to_an_address_with_a_monthly_coffee_and_to_no_other() {
     let smtp = SmtpMock::start(0).await;
     let app = spawn_app_with(&[("NOTIFY_EMAIL_TO", "blog@example.de"), ("SMTP_URL", &smtp.url())]).await;
+    let sub = running(&app, "cs_test_k8", "leser@example.org").await;
+    let mut scheduled = sub.subscription("active", sub.month(1), json!({}));
+    scheduled["cancel_at_period_end"] = json!(true);
+    app.stripe
+        .update_answers(&sub.id, ResponseTemplate::new(200).set_body_json(scheduled), 1)
+        .await;
+    let to = |address: &'static str| {
+        let smtp = &smtp;
+        move || {
+            smtp.messages()
+                .into_iter()
+                .filter(|m| m.contains(&format!("To: {address}")))
+                .collect::<Vec<_>>()
+        }
+    };
 
     let response = declare(
         &app,
@@ -439,6 +473,7 @@ async fn with_smtp_the_confirmation_also_goes_to_the_declared_address_by_e_mail(
         ],
     )
     .await;
+    let stranger = declare(&app, &[("email", "fremd@example.org")]).await;
     let page = app
         .get(response.headers()["location"].to_str().unwrap())
         .await
@@ -446,26 +481,35 @@ async fn with_smtp_the_confirmation_also_goes_to_the_declared_address_by_e_mail(
         .await
         .unwrap();
 
+    assert_eq!(stranger.status(), 303);
     assert!(
-        page.contains("Eine Bestätigung schicken wir auch an die angegebene E-Mail-Adresse"),
+        page.contains("Ist unter dieser Adresse ein monatlicher Kaffee eingerichtet, schicken wir die Bestätigung auch per E-Mail"),
         "{page}"
     );
+    let reader = to("leser@example.org");
     eventually("the confirmation e-mail is sent", || async {
-        smtp.messages().len() == 1
+        reader().len() == 1
     })
     .await;
-    let mail = smtp.messages().remove(0);
-    assert!(
-        mail.contains("To: leser@example.org") && mail.contains("Name: Lena"),
-        "{mail}"
-    );
+    let mail = reader().remove(0);
+    assert!(mail.contains("Name: Lena"), "{mail}");
     assert!(
         mail.contains("Deine K=C3=BCndigung ist eingegangen")
             && mail.contains("Zeitpunkt: zum Ende des bezahlten Monats"),
         "{mail}"
     );
-    eventually("the declaration is done once mailed", || async {
-        declarations(&app).await.first().is_some_and(|d| d.0 == "done")
+    eventually("both declarations are done", || async {
+        declarations(&app).await.iter().all(|d| d.0 == "done")
     })
     .await;
+    // Nothing is due for the stranger, so nothing will ever be sent there.
+    let due: Vec<(Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT mail_due_at, mailed_at FROM cancellations WHERE donation_id IS NULL ORDER BY created_at",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(due.iter().any(|d| d.1.is_some()), "{due:?}");
+    assert!(due.contains(&(None, None)), "{due:?}");
+    assert!(to("fremd@example.org")().is_empty());
 }

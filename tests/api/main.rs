@@ -24,6 +24,7 @@ mod hostile;
 mod ledger;
 mod metrics;
 mod monthly;
+mod monthly_edges;
 mod monthly_ops;
 mod notifications;
 mod openapi;

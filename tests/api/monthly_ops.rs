@@ -81,7 +81,7 @@ async fn the_demo_runs_a_monthly_coffee_from_the_form_through_renewals_and_a_fai
     );
 
     let declared = app
-        .post_form("/kuendigen?lang=de", &[("email", "DEMO@example.org")])
+        .post_page_form("/kuendigen?lang=de", &[("email", "DEMO@example.org")])
         .await;
     assert_eq!(declared.status(), 303);
     eventually("the demo subscription ended", || async {

@@ -1,5 +1,7 @@
 //! `GET /api/admin/donations.csv`: every donation (filters as in the list) for the tax office.
 
+use std::collections::HashMap;
+
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -184,6 +186,35 @@ enum Format {
     ExcelDe,
 }
 
+/// The lines of every monthly coffee's months paid in `range` (or, never paid, made in it) that
+/// pass the list's filters: the status is the month's, `held` the entry's.
+async fn months_in(
+    state: &State,
+    range: (i64, i64),
+    filter: &admin::Filter,
+    format: Format,
+) -> Result<Vec<Vec<String>>, ApiError> {
+    let mut entries: HashMap<String, Option<AdminRow>> = HashMap::new();
+    let mut lines = Vec::new();
+    for i in invoices::in_range(state.db.pool(), range).await? {
+        if filter.status.is_some_and(|s| s != i.status) {
+            continue;
+        }
+        let entry = match entries.get(&i.donation_id) {
+            Some(entry) => entry.clone(),
+            None => {
+                let entry = admin::find(state.db.pool(), &i.donation_id).await?;
+                entries.insert(i.donation_id.clone(), entry.clone());
+                entry
+            }
+        };
+        if let Some(entry) = entry.filter(|e| !filter.held_only || e.held) {
+            lines.push(record(&month_of(&entry, &i), Some(&i.id), format));
+        }
+    }
+    Ok(lines)
+}
+
 pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpResponse, ApiError> {
     let query = crate::query::Query::of(&req);
     let mut q = actions::list_query(&query).map_err(ApiError::BadRequest)?;
@@ -203,6 +234,9 @@ pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpRe
         HEADER
     };
     writer.write_record(header).map_err(anyhow::Error::from)?;
+    // With a month, each monthly coffee's months are listed by when they were paid (below), as
+    // the totals count them, not under the month its entry was made.
+    let by_month = q.filter.between;
     // Page through everything, newest first, without holding a transaction open.
     q.limit = 500;
     let mut before = q.before.clone();
@@ -217,6 +251,8 @@ pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpRe
             };
             let lines: Vec<Vec<String>> = if months.is_empty() {
                 vec![record(row, None, format)]
+            } else if by_month.is_some() {
+                Vec::new()
             } else {
                 months
                     .iter()
@@ -231,6 +267,12 @@ pub async fn csv(req: HttpRequest, _admin: Admin, state: State) -> Result<HttpRe
         match next {
             Some(c) => before = Some(c),
             None => break,
+        }
+    }
+    if let Some(range) = by_month {
+        for line in months_in(&state, range, &q.filter, format).await? {
+            let cells: Vec<String> = line.iter().map(|c| guard(c)).collect();
+            writer.write_record(&cells).map_err(anyhow::Error::from)?;
         }
     }
     let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;

@@ -1,11 +1,11 @@
 //! Monthly coffees in the admin: the figures (running, the monthly amount, what ended in each of
 //! the last twelve months), a subscription's months, and the cancellations received.
 
-use crate::domain::{Currency, EndReason, Money, SubscriptionStatus};
+use crate::domain::{CancelWhen, Currency, DeclarationState, EndReason, Money, SubscriptionStatus};
 use crate::i18n::Lang;
 use crate::state::State;
 use crate::storage::admin_monthly::{self, MonthlyFigures};
-use crate::storage::cancellations::{self, CancellationRow};
+use crate::storage::cancellations::CancellationRow;
 use crate::storage::invoices::{self, InvoiceRow};
 use crate::storage::subscriptions;
 
@@ -110,20 +110,19 @@ pub struct CancellationView {
 
 pub async fn recent_cancellations(state: &State, lang: Lang) -> Result<Vec<CancellationView>, sqlx::Error> {
     let m = lang.monthly();
-    let rows: Vec<CancellationRow> = cancellations::recent(state.db.pool(), 20).await?;
+    let rows: Vec<CancellationRow> = admin_monthly::recent(state.db.pool(), 20).await?;
     Ok(rows
         .iter()
         .map(|c| CancellationView {
             date: lang.date_at(c.created_at),
             source: c.source.as_str(),
-            timing: if c.timing == "now" {
-                m.when_now
-            } else {
-                m.when_period_end
+            timing: match c.timing {
+                CancelWhen::Now => m.when_now,
+                CancelWhen::PeriodEnd => m.when_period_end,
             }
             .to_owned(),
-            state: match (&c.state[..], &c.last_error) {
-                ("done", _) => format!("{} ({})", m.admin_done, c.cancelled),
+            state: match (c.state, &c.last_error) {
+                (DeclarationState::Done, _) => format!("{} ({})", m.admin_done, c.cancelled),
                 (_, Some(e)) => format!("{}: {e}", m.admin_pending),
                 _ => m.admin_pending.to_owned(),
             },

@@ -196,6 +196,17 @@ impl TestApp {
             .expect("POST form")
     }
 
+    /// A form posted from one of our own pages, with the `Origin` a browser sends.
+    pub async fn post_page_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("Origin", &self.address)
+            .form(form)
+            .send()
+            .await
+            .expect("POST form from our page")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
@@ -245,6 +256,8 @@ impl TestApp {
         let sql = match table {
             "donations" => "SELECT COUNT(*) FROM donations",
             "stripe_events" => "SELECT COUNT(*) FROM stripe_events",
+            "cancellations" => "SELECT COUNT(*) FROM cancellations",
+            "invoices" => "SELECT COUNT(*) FROM invoices",
             other => panic!("unknown table {other}"),
         };
         sqlx::query_scalar(sql)

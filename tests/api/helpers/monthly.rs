@@ -197,6 +197,15 @@ impl TestApp {
         .await;
     }
 
+    /// The keyed hashes of the checkout addresses monthly coffee `donation_id` was paid with.
+    pub async fn email_hashes(&self, donation_id: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT hash FROM email_hashes WHERE donation_id = ?1")
+            .bind(donation_id)
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// One column of a donation row, as text (or `None` for NULL).
     pub async fn column(&self, donation_id: &str, column: &str) -> Option<String> {
         let allowed = [
@@ -206,7 +215,6 @@ impl TestApp {
             "refunded_cents",
             "subscription_id",
             "customer_id",
-            "email_hash",
             "ended_at",
             "ended_reason",
             "paid_through",

@@ -9,6 +9,19 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// A list request whose `types[]` include `kind`, and no more than Stripe takes (20).
+fn asks_for(kind: &'static str) -> impl Fn(&wiremock::Request) -> bool + Send + Sync {
+    move |r: &wiremock::Request| {
+        let types: Vec<String> = r
+            .url
+            .query_pairs()
+            .filter(|(k, _)| k.starts_with("types["))
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        types.len() <= 20 && types.iter().any(|t| t == kind)
+    }
+}
+
 /// Stripe's API. Every helper mounts a mock with `.expect(n)`: when the test ends, a call that
 /// was expected and not made (or made too often) fails it.
 pub struct StripeMock {
@@ -72,8 +85,28 @@ impl StripeMock {
     }
 
     /// One page of the Events API: the first page (`after` is `None`) or the page after an id.
+    /// A page of the Events API for the first group of event types (Stripe takes 20 per
+    /// request); a first page (`after` none) also expects each later group to be asked once per
+    /// run, answered with no events.
     pub async fn events_page(&self, after: Option<&str>, events: Vec<Value>, has_more: bool, times: u64) {
-        let mock = Mock::given(method("GET")).and(path("/v1/events"));
+        let mut groups = kaffeekasse::reconcile::type_groups();
+        let first = groups.next().unwrap()[0];
+        if after.is_none() {
+            for group in groups {
+                Mock::given(method("GET"))
+                    .and(path("/v1/events"))
+                    .and(asks_for(group[0]))
+                    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                        "object": "list", "url": "/v1/events", "has_more": false, "data": [],
+                    })))
+                    .expect(times)
+                    .mount(&self.server)
+                    .await;
+            }
+        }
+        let mock = Mock::given(method("GET"))
+            .and(path("/v1/events"))
+            .and(asks_for(first));
         let mock = match after {
             Some(id) => mock.and(query_param("starting_after", id)),
             None => mock.and(query_param_is_missing("starting_after")),
