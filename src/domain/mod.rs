@@ -6,6 +6,7 @@
 mod coffees;
 mod disputes;
 mod error;
+mod json_text;
 mod lifecycle;
 mod moderation;
 mod money;

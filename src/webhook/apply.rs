@@ -80,7 +80,7 @@ impl Ledger {
     #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
     pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, sqlx::Error> {
         let now = storage::now();
-        let step = interpret::interpret(&incoming.event, &self.context.rules, now);
+        let step = interpret::interpret(&incoming.view(), &self.context.rules, now);
         let context = Arc::clone(&self.context);
         let written = self
             .db
