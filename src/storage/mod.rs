@@ -20,11 +20,17 @@ pub mod sessions;
 pub mod state;
 pub mod supporters;
 
+mod batch_sql;
 mod db;
 mod files;
+mod group;
+mod job;
+mod transaction;
+mod workspace;
 mod writer;
 
-pub use db::{Db, JobFuture, connect};
+pub use db::{Db, JobFuture, StagedWrites, connect};
+pub use workspace::{Decided, Wants, Workspace};
 
 /// Whether the database answers a trivial query (for `/readyz`).
 pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
