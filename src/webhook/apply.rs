@@ -12,9 +12,10 @@ use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 
 use crate::domain::{Channel, Rules};
-use crate::storage::{self, Db};
+use crate::storage::{self, Db, JobFuture};
 use crate::storage::{deferred, events, outbox};
 
+use super::batch::{self, Staged};
 use super::event::{Event, Incoming, Session};
 use super::interpret::{self, Step};
 pub use super::outcome::{Ingested, Outcome};
@@ -76,16 +77,23 @@ impl Ledger {
     }
 
     /// Records a verified event in the ledger and applies it, once, in one durable write. The
-    /// event is interpreted here, before it reaches the writer, which then only writes.
+    /// event is interpreted here, before it reaches the writer, which then only writes: the
+    /// one-time donation's events decided in memory with the others of their batch
+    /// (`batch.rs`), any other the ordinary way.
     #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
     pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, sqlx::Error> {
         let now = storage::now();
         let step = interpret::interpret(&incoming.view(), &self.context.rules, now);
-        let context = Arc::clone(&self.context);
-        let written = self
-            .db
-            .write(move |conn| Box::pin(async move { ingest(conn, &context, &incoming, step, now).await }))
-            .await;
+        let staged = Arc::new(Staged::new(incoming, step, now));
+        let job = ingest_job(Arc::clone(&self.context), Arc::clone(&staged));
+        let written = match batch::batchable(&staged.step) {
+            true => {
+                let (wants, context) = (staged.wants(), Arc::clone(&self.context));
+                let decide = move |w: &mut _| batch::decide(w, &staged, &context.notify, &context.deferred);
+                self.db.write_staged(wants, decide, job).await
+            }
+            false => self.db.write(job).await,
+        };
         let ingested = match written {
             Ok((outcome, queued)) => {
                 self.committed(queued);
@@ -165,6 +173,18 @@ impl Ledger {
             .await?;
         self.committed(queued);
         Ok(())
+    }
+}
+
+/// [`ingest`] as a write job: the ordinary way, for an event no batch decides, and what the
+/// writer falls back on for one that a batch could not write.
+fn ingest_job(
+    context: Arc<Context>,
+    staged: Arc<Staged>,
+) -> impl for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, Result<(Outcome, bool), IngestError>> {
+    move |conn| {
+        let step = staged.step.clone();
+        Box::pin(async move { ingest(conn, &context, &staged.incoming, step, staged.now).await })
     }
 }
 

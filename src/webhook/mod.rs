@@ -2,6 +2,7 @@
 //! applying in one transaction.
 
 pub mod apply;
+mod batch;
 pub mod event;
 pub mod interpret;
 mod merge;
