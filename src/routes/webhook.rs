@@ -83,6 +83,9 @@ async fn handle(
     body: &[u8],
     state: &State,
 ) -> Result<(String, &'static str), WebhookError> {
+    // Webhooks that arrive together are committed together: the writer waits for this one
+    // while it is verified and read (withdrawn on any early return).
+    let announced = state.db.announce_write();
     let header = req
         .headers()
         .get("Stripe-Signature")
@@ -107,7 +110,7 @@ async fn handle(
     }
     let ingested = state
         .ledger
-        .ingest(incoming)
+        .ingest_announced(incoming, Some(announced))
         .await
         .map_err(WebhookError::Storage)?;
     let status = match &ingested {

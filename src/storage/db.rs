@@ -10,12 +10,13 @@ use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::announce::{Announced, Announcement};
 pub use super::job::JobFuture;
-use super::job::{self, Job};
+use super::job::{self, Command, Job};
 use super::lock::{self, DatabaseLock};
 use super::transaction::Counters;
 use super::workspace::{Decided, Wants, Workspace};
-use super::writer::{self, Command};
+use super::writer;
 use crate::config::DatabaseSettings;
 
 /// Writes wait here when the writer is busy; beyond this many, callers wait to enqueue.
@@ -33,6 +34,8 @@ pub struct Db {
     /// readers may cache wall pages until it changes; committed batches and staged writes, for
     /// the tests and the metrics.
     counters: Arc<Counters>,
+    /// Writes announced by requests that are still preparing them.
+    announced: Arc<Announced>,
     /// The writer task, until `Application` takes it to supervise.
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
     /// The shared lock on `<db>.lock` that tells `kaffeekasse restore` the database is in use.
@@ -76,7 +79,7 @@ impl Db {
         E: From<sqlx::Error> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.submit(Job::new(job, tx), rx).await
+        self.submit(Job::new(job, tx), rx, None).await
     }
 
     /// Like [`Db::write`], for a write that can also be decided in memory together with others
@@ -85,8 +88,15 @@ impl Db {
     /// written with a few multi-row statements, without a savepoint each. `decide` must leave
     /// the workspace as it found it when it answers `Err`. The writer falls back to `job` (the
     /// ordinary way, in a savepoint of its own) when a batch statement fails, and when `decide`
-    /// answers [`Decided::Alone`].
-    pub async fn write_staged<T, E, D, F>(&self, wants: Wants, decide: D, job: F) -> Result<T, E>
+    /// answers [`Decided::Alone`]; and always without `wants` (a write no batch can decide).
+    /// `announced`, the write's announcement, is withdrawn once the write is queued.
+    pub async fn write_staged<T, E, D, F>(
+        &self,
+        wants: Option<Wants>,
+        decide: D,
+        job: F,
+        announced: Option<Announcement>,
+    ) -> Result<T, E>
     where
         D: FnOnce(&mut Workspace) -> Decided<Result<T, E>> + Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, Result<T, E>> + Send + 'static,
@@ -94,17 +104,33 @@ impl Db {
         E: From<sqlx::Error> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.submit(Job::staged(wants, decide, job, tx), rx).await
+        let job = match wants {
+            Some(wants) => Job::staged(wants, decide, job, tx),
+            None => Job::new(job, tx),
+        };
+        self.submit(job, rx, announced).await
     }
 
-    async fn submit<T, E>(&self, job: Job, answer: oneshot::Receiver<Result<T, E>>) -> Result<T, E>
+    /// Announces a write that a request is about to prepare (a webhook, as it arrives): until
+    /// the announcement is queued with its write or dropped, the writer waits for it, briefly,
+    /// before it commits a batch smaller than it may be. So webhooks that arrive together are
+    /// committed together.
+    pub fn announce_write(&self) -> Announcement {
+        self.announced.announce()
+    }
+
+    async fn submit<T, E>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<Result<T, E>>,
+        announced: Option<Announcement>,
+    ) -> Result<T, E>
     where
         E: From<sqlx::Error>,
     {
-        self.writer
-            .send(Command::Write(job))
-            .await
-            .map_err(|_| job::gone())?;
+        let queued = self.writer.send(Command::Write(job)).await;
+        drop(announced);
+        queued.map_err(|_| job::gone())?;
         answer.await.map_err(|_| E::from(job::gone()))?
     }
 
@@ -182,7 +208,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         .connect()
         .await
         .with_context(|| format!("cannot open the database at {url} for writing"))?;
-    let counters = Arc::new(Counters::default());
+    let (counters, announced) = (Arc::new(Counters::default()), Arc::new(Announced::default()));
     let (sender, receiver) = mpsc::channel(QUEUE);
     let task = tokio::spawn(writer::run(
         connection,
@@ -190,11 +216,13 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         settings.batch_max,
         settings.busy_timeout,
         Arc::clone(&counters),
+        Arc::clone(&announced),
     ));
     Ok(Db {
         pool,
         writer: sender,
         counters,
+        announced,
         task: Arc::new(Mutex::new(Some(task))),
         _lock: held,
     })

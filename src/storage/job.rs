@@ -20,6 +20,14 @@ pub(super) type Decide = Box<dyn FnOnce(&mut Workspace) -> Decided<bool> + Send>
 /// commit's error.
 pub(super) type Finish = Box<dyn FnOnce(Result<(), sqlx::Error>) + Send>;
 
+/// What the writer is asked to do.
+pub(super) enum Command {
+    Write(Job),
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`, between batches.
+    /// Answers whether it completed (readers may hold it back; it is then retried).
+    Checkpoint(oneshot::Sender<Result<bool, sqlx::Error>>),
+}
+
 /// The batched way of a write: what it reads, and its decision.
 pub(super) struct Staged {
     pub wants: Wants,

@@ -20,6 +20,7 @@ pub mod sessions;
 pub mod state;
 pub mod supporters;
 
+mod announce;
 mod batch_sql;
 mod db;
 mod files;
@@ -29,6 +30,7 @@ mod transaction;
 mod workspace;
 mod writer;
 
+pub use announce::Announcement;
 pub use db::{Db, JobFuture, StagedWrites, connect};
 pub use workspace::{Decided, Wants, Workspace};
 

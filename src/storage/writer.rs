@@ -9,17 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::SqliteConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::job::Job;
+use super::announce::{self, Announced};
+use super::job::Command;
 use super::transaction::{Counters, commit, execute};
-
-pub(super) enum Command {
-    Write(Job),
-    /// `PRAGMA wal_checkpoint(TRUNCATE)`, between batches.
-    /// Answers whether it completed (readers may hold it back; it is then retried).
-    Checkpoint(oneshot::Sender<Result<bool, sqlx::Error>>),
-}
 
 /// Serves commands until every `Db` handle is dropped.
 pub(super) async fn run(
@@ -28,6 +22,7 @@ pub(super) async fn run(
     batch_max: usize,
     busy_timeout: Duration,
     counters: Arc<Counters>,
+    announced: Arc<Announced>,
 ) {
     let mut next: Option<Command> = None;
     // A checkpoint that readers held back is retried until it completes, after a batch or while
@@ -65,17 +60,7 @@ pub(super) async fn run(
                 let _ = reply.send(done);
             }
             Command::Write(job) => {
-                let mut batch = vec![job];
-                while batch.len() < batch_max {
-                    match commands.try_recv() {
-                        Ok(Command::Write(job)) => batch.push(job),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
+                let mut batch = announce::collect(&mut commands, job, batch_max, &announced, &mut next).await;
                 if batch_max == 1 {
                     // The naive path: every write the ordinary way, one commit each. It stays
                     // the reference that batches are measured and tested against.

@@ -12,7 +12,7 @@ use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 
 use crate::domain::{Channel, Rules};
-use crate::storage::{self, Db, JobFuture};
+use crate::storage::{self, Announcement, Db, JobFuture};
 use crate::storage::{deferred, events, outbox};
 
 use super::batch::{self, Staged};
@@ -77,23 +77,27 @@ impl Ledger {
     }
 
     /// Records a verified event in the ledger and applies it, once, in one durable write. The
-    /// event is interpreted here, before it reaches the writer, which then only writes: the
-    /// one-time donation's events decided in memory with the others of their batch
-    /// (`batch.rs`), any other the ordinary way.
-    #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
+    /// event is interpreted here, before it reaches the writer, which then only writes (decides,
+    /// for the one-time donation's events: `batch.rs`).
     pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, sqlx::Error> {
+        self.ingest_announced(incoming, None).await
+    }
+
+    /// [`Ledger::ingest`] for a write announced as its request arrived (`Db::announce_write`).
+    #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
+    pub async fn ingest_announced(
+        &self,
+        incoming: Incoming,
+        announced: Option<Announcement>,
+    ) -> Result<Ingested, sqlx::Error> {
         let now = storage::now();
         let step = interpret::interpret(&incoming.view(), &self.context.rules, now);
         let staged = Arc::new(Staged::new(incoming, step, now));
         let job = ingest_job(Arc::clone(&self.context), Arc::clone(&staged));
-        let written = match batch::batchable(&staged.step) {
-            true => {
-                let (wants, context) = (staged.wants(), Arc::clone(&self.context));
-                let decide = move |w: &mut _| batch::decide(w, &staged, &context.notify, &context.deferred);
-                self.db.write_staged(wants, decide, job).await
-            }
-            false => self.db.write(job).await,
-        };
+        // No `wants` for a step no batch decides: it goes the ordinary way only.
+        let (wants, context) = (staged.wants(), Arc::clone(&self.context));
+        let decide = move |w: &mut _| batch::decide(w, &staged, &context.notify, &context.deferred);
+        let written = self.db.write_staged(wants, decide, job, announced).await;
         let ingested = match written {
             Ok((outcome, queued)) => {
                 self.committed(queued);

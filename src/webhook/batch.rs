@@ -32,7 +32,7 @@ pub(super) struct Staged {
 
 /// Whether `step` can be decided in a batch; other steps (and any added later) take the
 /// ordinary way.
-pub(super) fn batchable(step: &Step) -> bool {
+fn batchable(step: &Step) -> bool {
     matches!(step, Step::Session(_) | Step::Payment { .. } | Step::Ignored(_))
 }
 
@@ -50,8 +50,12 @@ impl Staged {
         }
     }
 
-    /// The event's id, and every id its donation may be found by or recorded under.
-    pub fn wants(&self) -> Wants {
+    /// The event's id, and every id its donation may be found by or recorded under; `None` for
+    /// a step no batch decides.
+    pub fn wants(&self) -> Option<Wants> {
+        if !batchable(&self.step) {
+            return None;
+        }
         let keys = match &self.step {
             Step::Session(s) => ids(&s.keys)
                 .chain(s.recovered.as_ref().map(|d| d.id.as_str()))
@@ -60,10 +64,10 @@ impl Staged {
             Step::Payment { keys, .. } => ids(keys).map(str::to_owned).collect(),
             _ => Vec::new(),
         };
-        Wants {
+        Some(Wants {
             event_id: Some(self.incoming.event.id.clone()),
             keys,
-        }
+        })
     }
 }
 
