@@ -83,9 +83,6 @@ async fn handle(
     body: &[u8],
     state: &State,
 ) -> Result<(String, &'static str), WebhookError> {
-    // Webhooks that arrive together are committed together: the writer waits for this one
-    // while it is verified and read (withdrawn on any early return).
-    let announced = state.db.announce_write();
     let header = req
         .headers()
         .get("Stripe-Signature")
@@ -99,6 +96,9 @@ async fn handle(
         webhook.tolerance_secs(),
     )?;
 
+    // Webhooks that arrive together are committed together: the writer waits for this one while
+    // it is read (withdrawn on any early return). A forged one never gets this far.
+    let announced = state.db.announce_write();
     state.metrics.webhook_arrived(storage::now());
     let incoming = Incoming::parse(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
     let kind = match incoming.event.kind.as_str() {

@@ -21,6 +21,9 @@ const LINGER: Duration = Duration::from_millis(1);
 #[derive(Default)]
 pub(super) struct Announced {
     count: AtomicUsize,
+    /// How many more queued writes would fill the batch the writer is waiting to fill (0 while
+    /// it is not waiting): the writer is woken once, not for every write.
+    wanted: AtomicUsize,
     changed: Notify,
 }
 
@@ -36,9 +39,15 @@ impl Announced {
 
 impl Drop for Announcement {
     fn drop(&mut self) {
-        self.0.count.fetch_sub(1, Ordering::AcqRel);
-        // A permit if the writer is not waiting yet: it looks again, rather than missing this.
-        self.0.changed.notify_one();
+        let announced = &self.0;
+        let left = announced.count.fetch_sub(1, Ordering::AcqRel) - 1;
+        let wanted = announced
+            .wanted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| w.checked_sub(1));
+        if left == 0 || wanted == Ok(1) {
+            // A permit if the writer is not waiting yet: it looks again, rather than missing this.
+            announced.changed.notify_one();
+        }
     }
 }
 
@@ -54,26 +63,27 @@ pub(super) async fn collect(
 ) -> Vec<Job> {
     let mut batch = vec![first];
     let deadline = tokio::time::Instant::now() + LINGER;
-    while batch.len() < max {
-        let received = match commands.try_recv() {
-            Ok(command) => Some(command),
-            Err(mpsc::error::TryRecvError::Disconnected) => None,
-            Err(mpsc::error::TryRecvError::Empty) if announced.count.load(Ordering::Acquire) == 0 => None,
-            Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
-                biased;
-                received = commands.recv() => received,
-                () = announced.changed.notified() => continue,
-                () = tokio::time::sleep_until(deadline) => None,
-            },
-        };
-        match received {
-            Some(Command::Write(job)) => batch.push(job),
-            Some(other) => {
-                *next = Some(other);
-                break;
+    let mut waited = false;
+    loop {
+        while batch.len() < max {
+            match commands.try_recv() {
+                Ok(Command::Write(job)) => batch.push(job),
+                Ok(other) => {
+                    *next = Some(other);
+                    return batch;
+                }
+                Err(_) => break,
             }
-            None => break,
         }
+        let preparing = announced.count.load(Ordering::Acquire);
+        if batch.len() >= max || preparing == 0 || waited {
+            return batch;
+        }
+        announced.wanted.store(max - batch.len(), Ordering::Release);
+        tokio::select! {
+            () = announced.changed.notified() => {}
+            () = tokio::time::sleep_until(deadline) => waited = true,
+        }
+        announced.wanted.store(0, Ordering::Release);
     }
-    batch
 }
