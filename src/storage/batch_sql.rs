@@ -68,14 +68,51 @@ pub(super) async fn write(conn: &mut SqliteConnection, workspace: &Workspace) ->
         .iter()
         .filter(|h| h.new.is_none() && h.updated_at.is_some())
         .collect();
-    rows(conn, &INSERT_DONATIONS, &new, bind_new).await?;
+    let largest = SHAPES[SHAPES.len() - 1];
+    let (new_rows, events) = (new.len(), workspace.ledger.len());
+    if new_rows > 0 && events > 0 && new_rows.max(events) <= largest {
+        // The common batch (new donations and their events) in one round trip, not two.
+        new_with_events(conn, &new, &workspace.ledger).await?;
+    } else {
+        rows(conn, &INSERT_DONATIONS, &new, bind_new).await?;
+        rows(conn, &INSERT_EVENTS, &workspace.ledger, bind_event).await?;
+    }
     rows(conn, &UPDATE_DONATIONS, &changed, bind_changed).await?;
-    rows(conn, &INSERT_EVENTS, &workspace.ledger, bind_event).await?;
     rows(conn, &INSERT_DEFERRED, &workspace.deferred, |q, (key, event)| {
         q.bind(key.as_str()).bind(event.as_str())
     })
     .await?;
     rows(conn, &INSERT_NOTICES, &workspace.notices, bind_notice).await
+}
+
+/// New donations and ledger rows (at most the largest shape of each) as one query of two
+/// statements. Their parameters run on from the first statement into the second, so the rows a
+/// shape holds beyond those given are bound to NULL explicitly.
+async fn new_with_events(
+    conn: &mut SqliteConnection,
+    new: &[&Held],
+    ledger: &[LedgerRow],
+) -> Result<(), sqlx::Error> {
+    let shape = shape_for(new.len().max(ledger.len()));
+    let unused = |given: usize, columns: usize| (SHAPES[shape] - given) * columns;
+    let query = new
+        .iter()
+        .fold(sqlx::query(NEW_WITH_EVENTS.0[shape].as_str()), bind_new);
+    let query = nulls(query, unused(new.len(), DONATION_COLUMNS));
+    let query = ledger.iter().fold(query, bind_event);
+    nulls(query, unused(ledger.len(), EVENT_COLUMNS))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+fn nulls(query: Q<'_>, n: usize) -> Q<'_> {
+    (0..n).fold(query, |q, _| q.bind(None::<i64>))
+}
+
+/// The smallest shape that holds `rows` rows (the largest, for more).
+fn shape_for(rows: usize) -> usize {
+    SHAPES.iter().position(|&n| n >= rows).unwrap_or(SHAPES.len() - 1)
 }
 
 /// The row counts of the prepared shapes, smallest first.
@@ -102,25 +139,31 @@ async fn rows<T>(
     bind: impl for<'q> Fn(Q<'q>, &'q T) -> Q<'q>,
 ) -> Result<(), sqlx::Error> {
     for chunk in items.chunks(SHAPES[SHAPES.len() - 1]) {
-        let shape = SHAPES
-            .iter()
-            .position(|&n| n >= chunk.len())
-            .unwrap_or(SHAPES.len() - 1);
+        let shape = shape_for(chunk.len());
         let query = chunk.iter().fold(sqlx::query(shapes.0[shape].as_str()), &bind);
         query.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-static INSERT_DONATIONS: LazyLock<Shapes> = LazyLock::new(|| {
-    Shapes::new(
-        "INSERT INTO donations (id, provider, checkout_session_id, payment_intent_id, charge_id, coffees, \
-         expected_amount_cents, amount_cents, currency, amount_mismatch, name, message, visibility, \
-         consent_at, consent_version, held, livemode, created_at, updated_at, status, checkout_state, \
-         refunded_cents, dispute_state, paid_at, charge_refunded_cents, refunds, disputes, charge_amount, \
-         charge_currency) SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL",
-        29,
-    )
+const INSERT_DONATIONS_SQL: &str = "INSERT INTO donations (id, provider, checkout_session_id, \
+     payment_intent_id, charge_id, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, \
+     name, message, visibility, consent_at, consent_version, held, livemode, created_at, updated_at, status, \
+     checkout_state, refunded_cents, dispute_state, paid_at, charge_refunded_cents, refunds, disputes, \
+     charge_amount, charge_currency) SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL";
+const DONATION_COLUMNS: usize = 29;
+
+static INSERT_DONATIONS: LazyLock<Shapes> =
+    LazyLock::new(|| Shapes::new(INSERT_DONATIONS_SQL, DONATION_COLUMNS));
+
+static NEW_WITH_EVENTS: LazyLock<Shapes> = LazyLock::new(|| {
+    let (donations, events) = (
+        Shapes::new(INSERT_DONATIONS_SQL, DONATION_COLUMNS),
+        Shapes::new(INSERT_EVENTS_SQL, EVENT_COLUMNS),
+    );
+    Shapes(std::array::from_fn(|i| {
+        format!("{}; {}", donations.0[i], events.0[i])
+    }))
 });
 
 fn bind_new<'q>(q: Q<'q>, h: &'q &Held) -> Q<'q> {
@@ -192,13 +235,11 @@ fn bind_state<'q>(q: Q<'q>, r: &'q DonationRow) -> Q<'q> {
         .bind(&r.charge_currency)
 }
 
-static INSERT_EVENTS: LazyLock<Shapes> = LazyLock::new(|| {
-    Shapes::new(
-        "INSERT INTO stripe_events (id, type, created, livemode, api_version, received_at, status, error, \
-         donation_id, payload) SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL",
-        10,
-    )
-});
+const INSERT_EVENTS_SQL: &str = "INSERT INTO stripe_events (id, type, created, livemode, api_version, \
+     received_at, status, error, donation_id, payload) SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL";
+const EVENT_COLUMNS: usize = 10;
+
+static INSERT_EVENTS: LazyLock<Shapes> = LazyLock::new(|| Shapes::new(INSERT_EVENTS_SQL, EVENT_COLUMNS));
 
 fn bind_event<'q>(q: Q<'q>, e: &'q LedgerRow) -> Q<'q> {
     q.bind(&e.id)

@@ -356,11 +356,14 @@ proptest! {
         prop_assert_eq!(&batched.0, &single.0, "the answers");
         prop_assert_eq!(&batched.1, &single.1, "the rows");
         let (batches, staged, reference) = batched.2;
-        // The pre-created donations, the held writer, then the history in one batch.
-        prop_assert_eq!(batches, OURS as u64 + 2);
+        // The pre-created donations, the held writer, then the history in one batch at most
+        // (none if nothing in it was written).
+        prop_assert!(batches <= OURS as u64 + 2, "{} batches", batches);
         prop_assert_eq!(staged.fell_back, 0);
-        let webhooks = history.iter().filter(|h| !matches!(h, Happening::Erase(_))).count() as u64;
-        prop_assert!(staged.batched > 0 || webhooks == 0, "decided in memory: {:?}", staged);
+        // A completion is always decided in memory (an unreadable event never is).
+        if history.iter().any(|h| matches!(h, Happening::Completed { .. })) {
+            prop_assert!(staged.batched > 0, "decided in memory: {:?}", staged);
+        }
         prop_assert_eq!(reference.batched + reference.fell_back, 0, "nothing staged one at a time");
     }
 }
