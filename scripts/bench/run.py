@@ -42,6 +42,7 @@ ROOT = common.ROOT
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "stripe", "objects.json")
 LINK = "plink_bench"
+KEPT = "<!-- Below this line BENCHMARKS.md is written by hand; run.py keeps it. -->"
 
 
 def wrk(url, duration, connections=64, script=None, args=()):
@@ -300,8 +301,11 @@ def main():
     text = report(cfg, runs, scales)
     print(text)
     if not (cfg.smoke or cfg.only or cfg.binary):
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-            f.write(text)
+        path = os.path.join(ROOT, "BENCHMARKS.md")
+        # What follows the marker is written by hand (profiles, earlier figures) and kept.
+        kept = open(path).read().partition(KEPT)[2] if os.path.exists(path) else ""
+        with open(path, "w") as f:
+            f.write(text + (f"\n{KEPT}{kept}" if kept else ""))
     shutil.rmtree(scratch, ignore_errors=True)
 
 
