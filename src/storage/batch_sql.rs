@@ -33,12 +33,21 @@ static READ: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Reads what the staged writes `wants` refer to, in one round trip.
-pub(super) async fn read(conn: &mut SqliteConnection, wants: &[&Wants]) -> Result<Workspace, sqlx::Error> {
+/// [`READ`] beginning the transaction, for a batch that starts with it: one round trip less.
+static BEGIN_AND_READ: LazyLock<String> = LazyLock::new(|| format!("BEGIN IMMEDIATE; {}", READ.as_str()));
+
+/// Reads what the staged writes `wants` refer to, in one round trip (`begin`: and begins the
+/// transaction first).
+pub(super) async fn read(
+    conn: &mut SqliteConnection,
+    wants: &[&Wants],
+    begin: bool,
+) -> Result<Workspace, sqlx::Error> {
     let keys: Vec<&str> = wants.iter().flat_map(|w| &w.keys).map(String::as_str).collect();
     let events: Vec<&str> = wants.iter().filter_map(|w| w.event_id.as_deref()).collect();
     let json = |ids: &[&str]| serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)));
-    let rows = sqlx::query(READ.as_str())
+    let sql = if begin { &BEGIN_AND_READ } else { &READ };
+    let rows = sqlx::query(sql.as_str())
         .bind(json(&keys)?)
         .bind(json(&events)?)
         .fetch_all(conn)

@@ -34,10 +34,11 @@ pub(super) enum Ended {
     Failed { error: sqlx::Error, runs: Vec<Run> },
 }
 
-/// Reads, decides and writes `members` (inside the caller's transaction).
-pub(super) async fn run(conn: &mut SqliteConnection, members: Vec<Member>) -> Ended {
+/// Reads, decides and writes `members` (inside the caller's transaction, or, with `begin`, one
+/// the read begins).
+pub(super) async fn run(conn: &mut SqliteConnection, members: Vec<Member>, begin: bool) -> Ended {
     let wants: Vec<&Wants> = members.iter().map(|m| &m.wants).collect();
-    let mut workspace = match batch_sql::read(conn, &wants).await {
+    let mut workspace = match batch_sql::read(conn, &wants, begin).await {
         Ok(workspace) => workspace,
         Err(error) => {
             let runs = members.into_iter().map(|m| m.run).collect();

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::SqliteConnection;
 
-use super::group::{self, Ended, Member};
+use super::group::{self, Member};
 use super::job::{Finish, Job, Run, fail_all};
 
 /// What the writer reports to readers.
@@ -51,14 +51,16 @@ pub(super) async fn commit(conn: &mut SqliteConnection, batch: Vec<Job>, counter
         }
     }
     match run(conn, units, counters).await {
-        Ok(committed) => {
-            if committed {
-                counters.batches.fetch_add(1, Ordering::Relaxed);
-                // Before anyone hears back, so a reader who acts on the answer sees the change.
-                refresh_wall_version(conn, counters).await;
+        Ok(Outcome::Committed(version)) => {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            // Before anyone hears back, so a reader who acts on the answer sees the change.
+            match version {
+                Some(v) => store_wall_version(counters, v),
+                None => refresh_wall_version(conn, counters).await,
             }
             finishes.into_iter().for_each(|finish| finish(Ok(())));
         }
+        Ok(Outcome::RolledBack) => finishes.into_iter().for_each(|finish| finish(Ok(()))),
         Err(e) => {
             tracing::error!(error = ?e, "a write batch failed; its writes are rolled back");
             // Leave no half-open transaction behind for the next batch.
@@ -76,19 +78,31 @@ fn member(staged: super::job::Staged, run: Run) -> Member {
     }
 }
 
-/// Runs the units and ends the transaction: whether it committed (or, with nothing that
-/// succeeded, rolled back).
+/// How a transaction ended.
+enum Outcome {
+    /// With the wall's version where the commit read it (batches with staged writes).
+    Committed(Option<i64>),
+    /// Nothing succeeded, so nothing was kept.
+    RolledBack,
+}
+
+/// Runs the units and ends the transaction.
 async fn run(
     conn: &mut SqliteConnection,
     mut units: VecDeque<Unit>,
     counters: &Counters,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Outcome, sqlx::Error> {
+    // Staged writes need the migrated schema, so the commit may read the wall's version too.
+    let staged = units.iter().any(|u| matches!(u, Unit::Group(_)));
     let mut pending = Pending::Begin;
     // Whether a unit's writes stand, so that what follows must not roll them back.
     let mut kept = false;
     while let Some(unit) = units.pop_front() {
         let guarded = kept || !units.is_empty();
-        if let Some(sql) = pending.start(guarded) {
+        // A group alone at the start begins the transaction with its read. Should `BEGIN` fail,
+        // the rollback after the failed group fails too, and the batch with it.
+        let begins = !guarded && matches!((&unit, pending), (Unit::Group(_), Pending::Begin));
+        if let Some(sql) = pending.start(guarded).filter(|_| !begins) {
             execute(conn, sql).await?;
         }
         let ok = match unit {
@@ -97,13 +111,13 @@ async fn run(
                 kept |= ok;
                 ok
             }
-            Unit::Group(members) => match group::run(conn, members).await {
-                Ended::Done { wrote, decided } => {
+            Unit::Group(members) => match group::run(conn, members, begins).await {
+                group::Ended::Done { wrote, decided } => {
                     counters.batched.fetch_add(decided, Ordering::Relaxed);
                     kept |= wrote;
                     true
                 }
-                Ended::Split {
+                group::Ended::Split {
                     wrote,
                     decided,
                     alone,
@@ -117,7 +131,7 @@ async fn run(
                     units.push_front(Unit::One(alone));
                     true
                 }
-                Ended::Failed { error, runs } => {
+                group::Ended::Failed { error, runs } => {
                     tracing::warn!(error = ?error, writes = runs.len(),
                         "a batch statement failed; its writes are carried out one by one");
                     counters.fell_back.fetch_add(runs.len() as u64, Ordering::Relaxed);
@@ -140,11 +154,25 @@ async fn run(
             (true, false) => Pending::Undo,
         };
     }
-    let committed = kept && !matches!(pending, Pending::Begin);
-    if let Some(sql) = pending.finish(committed) {
-        execute(conn, sql).await?;
+    if !kept {
+        if let Some(sql) = pending.rollback() {
+            execute(conn, sql).await?;
+        }
+        return Ok(Outcome::RolledBack);
     }
-    Ok(committed)
+    let version = match staged {
+        false => {
+            execute(conn, pending.commit()).await?;
+            None
+        }
+        true => sqlx::query_scalar(pending.commit_reading_version())
+            // Every row, not the first only: that would stop before the commit.
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .next(),
+    };
+    Ok(Outcome::Committed(version))
 }
 
 /// The control statement owed before the next one: the transaction's start, or the end of the
@@ -172,25 +200,42 @@ impl Pending {
         })
     }
 
-    /// What ends the transaction: a commit if anything is kept, else a rollback; nothing if
-    /// none was begun.
-    fn finish(self, commit: bool) -> Option<&'static str> {
-        Some(match (self, commit) {
-            (Pending::Begin, _) => return None,
-            (_, false) => "ROLLBACK",
-            (Pending::Nothing, true) => "COMMIT",
-            (Pending::Release, true) => "RELEASE unit; COMMIT",
-            (Pending::Undo, true) => "ROLLBACK TO unit; RELEASE unit; COMMIT",
-        })
+    /// What rolls the transaction back; nothing if none was begun.
+    fn rollback(self) -> Option<&'static str> {
+        (!matches!(self, Pending::Begin)).then_some("ROLLBACK")
     }
+
+    /// What commits the transaction (one was begun: something in it is kept).
+    fn commit(self) -> &'static str {
+        match self {
+            Pending::Begin | Pending::Nothing => "COMMIT",
+            Pending::Release => "RELEASE unit; COMMIT",
+            Pending::Undo => "ROLLBACK TO unit; RELEASE unit; COMMIT",
+        }
+    }
+
+    /// What commits, reading the wall's version inside the transaction first: the version the
+    /// commit makes visible, without a round trip of its own.
+    fn commit_reading_version(self) -> &'static str {
+        match self {
+            Pending::Begin | Pending::Nothing => "SELECT version FROM wall_totals WHERE id = 1; COMMIT",
+            Pending::Release => "RELEASE unit; SELECT version FROM wall_totals WHERE id = 1; COMMIT",
+            Pending::Undo => {
+                "ROLLBACK TO unit; RELEASE unit; SELECT version FROM wall_totals WHERE id = 1; COMMIT"
+            }
+        }
+    }
+}
+
+fn store_wall_version(counters: &Counters, version: i64) {
+    let version = u64::try_from(version).unwrap_or(0);
+    counters.wall_version.store(version, Ordering::Release);
 }
 
 /// The wall's version, kept by triggers: readers cache pages until it moves.
 async fn refresh_wall_version(conn: &mut SqliteConnection, counters: &Counters) {
     match super::supporters::version(conn).await {
-        Ok(v) => counters
-            .wall_version
-            .store(u64::try_from(v).unwrap_or(0), Ordering::Release),
+        Ok(v) => store_wall_version(counters, v),
         // Before the migrations ran there is no wall yet.
         Err(e) => tracing::debug!(error = ?e, "cannot read the wall's version"),
     }
