@@ -84,7 +84,7 @@ impl Ledger {
     }
 
     /// [`Ledger::ingest`] for a write announced as its request arrived (`Db::announce_write`).
-    #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
+    #[tracing::instrument(name = "ingest", skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
     pub async fn ingest_announced(
         &self,
         incoming: Incoming,
