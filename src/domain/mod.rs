@@ -7,6 +7,7 @@ mod cancellation;
 mod coffees;
 mod disputes;
 mod error;
+mod json_text;
 mod lifecycle;
 mod moderation;
 mod money;

@@ -96,6 +96,9 @@ async fn handle(
         webhook.tolerance_secs(),
     )?;
 
+    // Webhooks that arrive together are committed together: the writer waits for this one while
+    // it is read (withdrawn on any early return). A forged one never gets this far.
+    let announced = state.db.announce_write();
     state.metrics.webhook_arrived(storage::now());
     let incoming = Incoming::parse(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
     let kind = match incoming.event.kind.as_str() {
@@ -107,7 +110,7 @@ async fn handle(
     }
     let ingested = state
         .ledger
-        .ingest(incoming)
+        .ingest_announced(incoming, Some(announced))
         .await
         .map_err(WebhookError::Storage)?;
     let status = match &ingested {

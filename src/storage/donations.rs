@@ -118,7 +118,7 @@ impl DonationRow {
     }
 }
 
-const COLUMNS: &str = "id, provider, checkout_session_id, payment_intent_id, charge_id, status, \
+pub(super) const COLUMNS: &str = "id, provider, checkout_session_id, payment_intent_id, charge_id, status, \
     checkout_state, refunded_cents, charge_refunded_cents, refunds, dispute_state, disputes, charge_amount, \
     charge_currency, coffees, expected_amount_cents, amount_cents, currency, amount_mismatch, name, message, visibility, livemode, created_at, paid_at, erased_at, interval";
 

@@ -24,11 +24,19 @@ pub mod state;
 pub mod subscriptions;
 pub mod supporters;
 
+mod announce;
+mod batch_sql;
 mod db;
 mod files;
+mod group;
+mod job;
+mod transaction;
+mod workspace;
 mod writer;
 
-pub use db::{Db, JobFuture, connect};
+pub use announce::Announcement;
+pub use db::{Db, JobFuture, StagedWrites, connect};
+pub use workspace::{Decided, Wants, Workspace};
 
 /// Whether the database answers a trivial query (for `/readyz`).
 pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {

@@ -13,9 +13,10 @@ use tokio::sync::Notify;
 
 use crate::auth::signer::Signer;
 use crate::domain::{Channel, Rules};
-use crate::storage::{self, Db};
+use crate::storage::{self, Announcement, Db, JobFuture};
 use crate::storage::{deferred, events};
 
+use super::batch::{self, Staged};
 use super::context::{Context, after, queue_notice, retry_deferred, settle_stored};
 use super::event::{Event, Incoming, Session};
 use super::interpret::{self, Step};
@@ -80,22 +81,33 @@ impl Ledger {
     }
 
     /// Records a verified event in the ledger and applies it, once, in one durable write. The
-    /// event is interpreted here, before it reaches the writer, which then only writes.
-    #[tracing::instrument(skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
+    /// event is interpreted here, before it reaches the writer, which then only writes (decides,
+    /// for the one-time donation's events: `batch.rs`).
     pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, sqlx::Error> {
+        self.ingest_announced(incoming, None).await
+    }
+
+    /// [`Ledger::ingest`] for a write announced as its request arrived (`Db::announce_write`).
+    #[tracing::instrument(name = "ingest", skip_all, fields(event_id = %incoming.event.id, event_type = %incoming.event.kind))]
+    pub async fn ingest_announced(
+        &self,
+        incoming: Incoming,
+        announced: Option<Announcement>,
+    ) -> Result<Ingested, sqlx::Error> {
         let now = storage::now();
-        let mut step = interpret::interpret(&incoming.event, &self.context.rules, now);
+        let mut step = interpret::interpret(&incoming.view(), &self.context.rules, now);
         if let (Step::Monthly(monthly), Some(emails), Some(email)) =
             (&mut step, &self.context.emails, incoming.payer_email())
         {
             monthly.email_hash = Some(emails.email_hash(email));
         }
         let teaches_address = matches!(&step, Step::Monthly(m) if m.email_hash.is_some());
-        let context = Arc::clone(&self.context);
-        let written = self
-            .db
-            .write(move |conn| Box::pin(async move { ingest(conn, &context, &incoming, step, now).await }))
-            .await;
+        let staged = Arc::new(Staged::new(incoming, step, now));
+        let job = ingest_job(Arc::clone(&self.context), Arc::clone(&staged));
+        // No `wants` for a step no batch decides: it goes the ordinary way only.
+        let (wants, context) = (staged.wants(), Arc::clone(&self.context));
+        let decide = move |w: &mut _| batch::decide(w, &staged, &context.notify, &context.deferred);
+        let written = self.db.write_staged(wants, decide, job, announced).await;
         let ingested = match written {
             Ok((outcome, queued)) => {
                 self.committed(queued);
@@ -206,6 +218,18 @@ impl Ledger {
             .await?;
         self.committed(queued);
         Ok(())
+    }
+}
+
+/// [`ingest`] as a write job: the ordinary way, for an event no batch decides, and what the
+/// writer falls back on for one that a batch could not write.
+fn ingest_job(
+    context: Arc<Context>,
+    staged: Arc<Staged>,
+) -> impl for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, Result<(Outcome, bool), IngestError>> {
+    move |conn| {
+        let step = staged.step.clone();
+        Box::pin(async move { ingest(conn, &context, &staged.incoming, step, staged.now).await })
     }
 }
 

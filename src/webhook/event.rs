@@ -2,30 +2,47 @@
 //!
 //! Unknown fields, unknown API versions and `null` where a field is optional are all fine, so a
 //! change of API version on the Stripe dashboard cannot break the webhook.
+//!
+//! No tree of the event is built. A body is read once to drop the payer's details (`domain::
+//! privacy`, on the text); the envelope is then read from that text into [`Event`], which borrows
+//! from it and keeps `data.object` as its raw JSON; the object is read once more, straight into
+//! the type its event's `type` calls for (`Event::payload`).
 
-use serde::Deserialize;
-use serde_json::Value;
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 pub use super::billing::{Invoice, InvoicePayment, Subscription};
 pub use super::objects::{Charge, CustomField, CustomFieldValue, Dispute, Refund, Session};
 
-/// The event envelope.
+/// The event envelope, borrowed from the text it was read from.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Event {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
+pub struct Event<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
     pub created: i64,
     #[serde(default)]
     pub livemode: bool,
     #[serde(default)]
     pub api_version: Option<String>,
-    pub data: EventData,
+    #[serde(borrow)]
+    pub data: EventData<'a>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct EventData {
-    pub object: Value,
+pub struct EventData<'a> {
+    /// The object's JSON text.
+    #[serde(borrow, deserialize_with = "raw")]
+    pub object: Cow<'a, str>,
+}
+
+/// A value's JSON text as it stands in the input, validated but not parsed into anything.
+fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(|raw| Cow::Borrowed(raw.get()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,34 +51,58 @@ pub enum EventParseError {
     Envelope(#[from] serde_json::Error),
 }
 
-/// A verified event ready for the ledger: parsed, and with the payer's details already dropped
-/// from the payload that will be stored (`domain::privacy`).
+/// A verified event ready for the ledger: its payload as it will be stored, with the payer's
+/// details already dropped (`domain::privacy`), and its envelope.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    pub event: Event,
+    /// What the ledger records besides the payload.
+    pub event: Envelope,
     payload: String,
-    /// The checkout e-mail address (a session's or an invoice's), read before the payer's
-    /// details are dropped: only its keyed hash is kept, for cancellations by address.
+    /// Where `data.object` is in `payload`.
+    object: Range<usize>,
+    /// The checkout e-mail address (a subscription-mode session's or an invoice's), read before
+    /// the payer's details are dropped: only its keyed hash is kept, for cancellations by address.
     payer_email: Option<String>,
 }
 
+/// An event's envelope, owned: what outlives the body it came in.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub id: String,
+    pub kind: String,
+    pub created: i64,
+    pub livemode: bool,
+    pub api_version: Option<String>,
+}
+
 impl Incoming {
-    /// Parses `body` once, drops payer details, and keeps the redacted JSON as the payload.
+    /// Drops payer details from `body` and reads the envelope, each in one pass over the text.
     pub fn parse(body: &[u8]) -> Result<Self, EventParseError> {
-        let mut value: Value = serde_json::from_slice(body)?;
-        let payer_email = [
-            "/data/object/customer_details/email",
-            "/data/object/customer_email",
-        ]
-        .iter()
-        .find_map(|at| value.pointer(at).and_then(Value::as_str))
-        .filter(|email| email.contains('@') && email.len() <= 320)
-        .map(str::to_owned);
-        crate::domain::privacy::redact_payer(&mut value);
-        let payload = value.to_string();
+        let Some(payload) = std::str::from_utf8(body)
+            .ok()
+            .and_then(crate::domain::privacy::payer_dropped)
+        else {
+            return Err(not_json(body));
+        };
+        let event = Event::parse(payload.as_bytes())?;
+        // `raw` borrows the object's text from the payload: where it starts there is where it is.
+        let object = (event.data.object.as_ptr() as usize)
+            .checked_sub(payload.as_ptr() as usize)
+            .map(|start| start..start + event.data.object.len())
+            .filter(|range| payload.get(range.clone()) == Some(&*event.data.object))
+            .ok_or_else(|| error("data.object is not where it was read"))?;
+        let event = Envelope {
+            id: event.id.into_owned(),
+            kind: event.kind.into_owned(),
+            created: event.created,
+            livemode: event.livemode,
+            api_version: event.api_version,
+        };
+        let payer_email = payer_email(body, &event.kind, &payload[object.clone()]);
         Ok(Incoming {
-            event: serde_json::from_value(value)?,
+            event,
             payload,
+            object,
             payer_email,
         })
     }
@@ -73,18 +114,100 @@ impl Incoming {
     pub fn payer_email(&self) -> Option<&str> {
         self.payer_email.as_deref()
     }
+
+    /// The event, as [`Event::parse`] reads it from the payload (without reading it again).
+    pub fn view(&self) -> Event<'_> {
+        let e = &self.event;
+        Event {
+            id: Cow::Borrowed(&e.id),
+            kind: Cow::Borrowed(&e.kind),
+            created: e.created,
+            livemode: e.livemode,
+            api_version: e.api_version.clone(),
+            data: EventData {
+                object: Cow::Borrowed(&self.payload[self.object.clone()]),
+            },
+        }
+    }
 }
 
-impl Event {
-    pub fn parse(body: &[u8]) -> Result<Self, EventParseError> {
+/// The checkout e-mail address of a monthly coffee's session or invoice, read from the body as it
+/// came (the payload has it dropped). Only those events are read a second time: a one-time
+/// checkout (the batched common case) never is. The payload is compact, so its object says
+/// `"mode":"subscription"` in exactly those words.
+fn payer_email(body: &[u8], kind: &str, object: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow)]
+        data: Data<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Data<'a> {
+        #[serde(borrow)]
+        object: Payer<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Payer<'a> {
+        #[serde(default, borrow)]
+        customer_details: Option<Details<'a>>,
+        #[serde(default, borrow)]
+        customer_email: Option<Cow<'a, str>>,
+    }
+    #[derive(Deserialize)]
+    struct Details<'a> {
+        #[serde(default, borrow)]
+        email: Option<Cow<'a, str>>,
+    }
+    let monthly_session =
+        kind.starts_with("checkout.session.") && object.contains(r#""mode":"subscription""#);
+    if !monthly_session && !kind.starts_with("invoice.") {
+        return None;
+    }
+    let payer = serde_json::from_slice::<Body>(body).ok()?.data.object;
+    payer
+        .customer_details
+        .and_then(|d| d.email)
+        .or(payer.customer_email)
+        .filter(|email| email.contains('@') && email.len() <= 320)
+        .map(Cow::into_owned)
+}
+
+/// What serde_json says is wrong with a body that is not JSON.
+fn not_json(body: &[u8]) -> EventParseError {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        Err(e) => e.into(),
+        Ok(_) => error("not one JSON value"),
+    }
+}
+
+fn error(message: &str) -> EventParseError {
+    EventParseError::Envelope(serde::de::Error::custom(message))
+}
+
+impl Event<'_> {
+    pub fn parse(body: &[u8]) -> Result<Event<'_>, EventParseError> {
         Ok(serde_json::from_slice(body)?)
+    }
+
+    /// The same event, owning its text.
+    pub fn into_owned(self) -> Event<'static> {
+        Event {
+            id: Cow::Owned(self.id.into_owned()),
+            kind: Cow::Owned(self.kind.into_owned()),
+            created: self.created,
+            livemode: self.livemode,
+            api_version: self.api_version,
+            data: EventData {
+                object: Cow::Owned(self.data.object.into_owned()),
+            },
+        }
     }
 
     /// What this event means to us, or `Unhandled` for types we do not act on.
     pub fn payload(&self) -> Result<Payload, serde_json::Error> {
-        // Read straight from the tree, without copying it.
-        let object = &self.data.object;
-        Ok(match self.kind.as_str() {
+        // The object's text, read straight into the type the event calls for.
+        let object = &mut serde_json::Deserializer::from_str(&self.data.object);
+        Ok(match &*self.kind {
             "checkout.session.completed" => Payload::SessionCompleted(Session::deserialize(object)?),
             "checkout.session.async_payment_succeeded" => {
                 Payload::SessionAsyncSucceeded(Session::deserialize(object)?)

@@ -21,13 +21,15 @@ fn rules(links: &[&str]) -> Rules {
     }
 }
 
-fn event(kind: &str, object: Value) -> Event {
+fn event(kind: &str, object: Value) -> Event<'static> {
     let mut envelope = fixture("event");
     envelope["id"] = json!("evt_1");
     envelope["type"] = json!(kind);
     envelope["created"] = json!(1_700_000_000);
     envelope["data"] = json!({ "object": object });
-    Event::parse(envelope.to_string().as_bytes()).unwrap()
+    Event::parse(envelope.to_string().as_bytes())
+        .unwrap()
+        .into_owned()
 }
 
 fn patched(name: &str, fields: Value) -> Value {

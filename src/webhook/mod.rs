@@ -3,6 +3,7 @@
 
 mod applied;
 pub mod apply;
+mod batch;
 mod billing;
 mod context;
 pub mod event;

@@ -37,13 +37,15 @@ fn patched(name: &str, fields: Value) -> Value {
     object
 }
 
-fn event(id: &str, kind: &str, created: i64, object: Value) -> Event {
+fn event(id: &str, kind: &str, created: i64, object: Value) -> Event<'static> {
     let mut envelope = fixture("event");
     envelope["id"] = json!(id);
     envelope["type"] = json!(kind);
     envelope["created"] = json!(created);
     envelope["data"] = json!({ "object": object });
-    Event::parse(envelope.to_string().as_bytes()).unwrap()
+    Event::parse(envelope.to_string().as_bytes())
+        .unwrap()
+        .into_owned()
 }
 
 const DAY: i64 = 86_400;
@@ -239,7 +241,7 @@ fn history(
     refunds: &[(usize, bool)],
     dispute: Option<(usize, &str)>,
     end: End,
-) -> Vec<Event> {
+) -> Vec<Event<'static>> {
     let mut t = T0;
     let mut at = || {
         t += 60;

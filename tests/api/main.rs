@@ -4,6 +4,7 @@ mod admin_sessions;
 mod audit;
 mod backup;
 mod basics;
+mod batches;
 mod browser;
 mod browser_monthly;
 mod budgets;
