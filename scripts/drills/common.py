@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -147,6 +148,40 @@ def completed_event(n):
 def deliver(url, body, timeout=30):
     headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body)}
     return request("POST", f"{url}/webhooks/stripe", body, headers, timeout=timeout)[0]
+
+
+def deliver_until_killed(service, events, threads, kill_after):
+    """Delivers `events` (id, key, body) from `threads` senders and kills the service with
+    SIGKILL once `kill_after` are acknowledged; then starts it again and checks that every
+    acknowledged event is in the intact database. Returns the acknowledged ids."""
+    acked, lock, killed = set(), threading.Lock(), threading.Event()
+
+    def sender(share):
+        for event_id, _, body in share:
+            try:
+                status = deliver(service.url, body, timeout=10)
+            except OSError:
+                continue  # the service is gone; Stripe would retry later
+            if 200 <= status < 300:
+                with lock:
+                    acked.add(event_id)
+                    if len(acked) >= kill_after and not killed.is_set():
+                        killed.set()
+                        service.kill9()
+
+    senders = [threading.Thread(target=sender, args=(events[i::threads],)) for i in range(threads)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    check(killed.is_set(), f"the service was killed with SIGKILL after {len(acked)} acknowledged events")
+    service.start()
+    with service.db() as conn:
+        stored = {row[0] for row in conn.execute("SELECT id FROM stripe_events")}
+        check(conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "the database is intact after the crash")
+    lost = [e for e in acked if e not in stored]
+    check(not lost, f"all {len(acked)} acknowledged events are recorded (lost: {len(lost)})")
+    return acked
 
 
 class MockStripe:

@@ -6,11 +6,10 @@ Stripe's redelivery every subscription is one entry with every month counted onc
 
 import json
 import random
-import threading
 import time
 import uuid
 
-from common import Service, check, deliver
+from common import Service, check, deliver, deliver_until_killed
 
 SUBSCRIPTIONS = 80
 MONTHS = 6
@@ -77,34 +76,7 @@ def main():
     events = [e for _, evs in subscriptions for e in evs]
     shuffled = events[:]
     random.Random(21).shuffle(shuffled)
-    acked, lock, killed = set(), threading.Lock(), threading.Event()
-
-    def sender(share):
-        for event_id, _, body in share:
-            try:
-                status = deliver(service.url, body, timeout=10)
-            except OSError:
-                continue  # the service is gone; Stripe would retry later
-            if 200 <= status < 300:
-                with lock:
-                    acked.add(event_id)
-                    if len(acked) >= KILL_AFTER_ACKS and not killed.is_set():
-                        killed.set()
-                        service.kill9()
-
-    threads = [threading.Thread(target=sender, args=(shuffled[i::THREADS],)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    check(killed.is_set(), f"the service was killed with SIGKILL after {len(acked)} acknowledged events")
-
-    service.start()
-    with service.db() as conn:
-        stored = {row[0] for row in conn.execute("SELECT id FROM stripe_events")}
-        check(conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "the database is intact after the crash")
-    lost = [e for e in acked if e not in stored]
-    check(not lost, f"all {len(acked)} acknowledged events are recorded (lost: {len(lost)})")
+    deliver_until_killed(service, shuffled, THREADS, KILL_AFTER_ACKS)
 
     # Stripe redelivers everything, in another order, some twice.
     again = events + random.Random(7).sample(events, 200)
