@@ -5,18 +5,8 @@
 
 use fantoccini::{Client, Locator};
 
-use crate::browser::{browser, screenshots_dir, start_driver};
+use crate::browser::{browser, screenshots_dir, start_driver, text_of};
 use crate::helpers::*;
-
-async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
 
 async fn click(c: &Client, css: &str) {
     c.wait()
@@ -44,6 +34,15 @@ async fn gone(c: &Client, old: fantoccini::elements::Element) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     c.wait().for_element(Locator::Css("main")).await.unwrap();
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
 }
 
 async fn shoot(c: &Client, name: &str) {
@@ -107,12 +106,7 @@ async fn run(words: &Words) {
 
     // The demo checkout asks for the e-mail address Stripe would collect.
     c.wait().for_element(Locator::Css("#email")).await.unwrap();
-    c.find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys("leser@example.org")
-        .await
-        .unwrap();
+    type_into(&c, "#email", "leser@example.org").await;
     shoot(&c, &tag("2-checkout")).await;
     submit(&c, "form[action*='/pay'] button[type=submit]").await;
 
@@ -153,12 +147,7 @@ async fn run(words: &Words) {
         .await
         .unwrap();
     gone(&c, old).await;
-    c.find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys("leser@example.org")
-        .await
-        .unwrap();
+    type_into(&c, "#email", "leser@example.org").await;
     shoot(&c, &tag("6-cancel-form")).await;
     submit(&c, "#cancel-submit").await;
     let confirmed = text_of(&c, "h1").await;

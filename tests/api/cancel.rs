@@ -229,12 +229,7 @@ async fn a_timeout_is_tried_again_under_the_same_key_and_an_ended_subscription_c
             1,
         )
         .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/subscriptions/{}", sub.id)))
-        .respond_with(ended(&sub))
-        .expect(1)
-        .mount(&app.stripe.server)
-        .await;
+    app.stripe.retrieve_answers(&sub.id, ended(&sub), 1).await;
     worker(&app).await.work_due(now() + 7200).await.unwrap();
 
     assert_eq!(declarations(&app).await[0].0, "done");

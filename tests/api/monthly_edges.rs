@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 use crate::monthly::manage_token;
@@ -199,20 +199,7 @@ async fn a_shops_invoice_whose_copied_metadata_is_not_ours_is_ignored_not_deferr
 
 #[tokio::test]
 async fn a_paid_monthly_coffee_ended_by_failed_debits_is_news_of_its_own_and_an_unpaid_one_is_none() {
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&hook)
-        .await;
-    let app = spawn_app_with(&[
-        ("NOTIFY_WEBHOOK_URL", &format!("{}/hook", hook.uri())),
-        (
-            "NOTIFY_WEBHOOK_SECRET",
-            "notify-secret-0123456789abcdef0123456789",
-        ),
-    ])
-    .await;
+    let (app, hook) = app_notifying_a_hook().await;
     let paid = app.monthly("cs_test_e5", 1, json!({})).await;
     app.first_month(&paid, None).await;
     let never = app.monthly("cs_test_e6", 1, json!({})).await;
@@ -229,24 +216,14 @@ async fn a_paid_monthly_coffee_ended_by_failed_debits_is_news_of_its_own_and_an_
     app.deliver("evt_e6_end", "customer.subscription.deleted", gave_up(&never))
         .await;
 
-    let kinds = || async {
-        let mut kinds: Vec<String> = hook
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                r.body_json::<Value>().unwrap()["type"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
-        kinds.sort();
-        kinds
-    };
-    eventually("two notifications", || async { kinds().await.len() == 2 }).await;
-    assert_eq!(kinds().await, ["donation.ended", "donation.monthly"]);
+    eventually("two notifications", || async {
+        notified_kinds(&hook).await.len() == 2
+    })
+    .await;
+    assert_eq!(
+        notified_kinds(&hook).await,
+        ["donation.ended", "donation.monthly"]
+    );
     let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notifications")
         .fetch_one(&app.pool)
         .await

@@ -196,20 +196,7 @@ async fn the_csv_has_a_line_per_month_with_kind_subscription_and_invoice_and_add
 
 #[tokio::test]
 async fn a_new_monthly_supporter_each_renewal_a_failed_debit_and_a_cancellation_are_news() {
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&hook)
-        .await;
-    let app = spawn_app_with(&[
-        ("NOTIFY_WEBHOOK_URL", &format!("{}/hook", hook.uri())),
-        (
-            "NOTIFY_WEBHOOK_SECRET",
-            "notify-secret-0123456789abcdef0123456789",
-        ),
-    ])
-    .await;
+    let (app, hook) = app_notifying_a_hook().await;
     let sub = app.monthly("cs_test_news", 1, json!({})).await;
 
     app.first_month(&sub, None).await;
@@ -228,25 +215,12 @@ async fn a_new_monthly_supporter_each_renewal_a_failed_debit_and_a_cancellation_
         "donation.cancelled",
     ];
     eventually("four notifications", || async {
-        hook.received_requests().await.unwrap_or_default().len() == expected.len()
+        notified_kinds(&hook).await.len() == expected.len()
     })
     .await;
-    let mut kinds: Vec<String> = hook
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.body_json::<Value>().unwrap()["type"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    kinds.sort();
     let mut want: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
     want.sort();
-    assert_eq!(kinds, want);
+    assert_eq!(notified_kinds(&hook).await, want);
 }
 
 #[tokio::test]
@@ -254,15 +228,9 @@ async fn the_daily_sweep_finds_a_renewal_whose_event_never_came() {
     let app = spawn_app().await;
     let sub = app.monthly("cs_test_sweep", 1, json!({})).await;
     app.first_month(&sub, None).await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/subscriptions/{}", sub.id)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(sub.subscription(
-            "active",
-            sub.month(2),
-            json!({}),
-        )))
-        .expect(1)
-        .mount(&app.stripe.server)
+    let active = sub.subscription("active", sub.month(2), json!({}));
+    app.stripe
+        .retrieve_answers(&sub.id, ResponseTemplate::new(200).set_body_json(active), 1)
         .await;
     let mut renewed = sub.invoice(1, "paid");
     renewed["payments"] = json!({"object": "list", "data": [sub.invoice_payment(1)]});

@@ -239,18 +239,22 @@ impl TestApp {
 impl StripeMock {
     /// Cancelling `sub` at once (`DELETE /v1/subscriptions/{id}`) answers `response`, `times` times.
     pub async fn cancel_answers(&self, sub: &str, response: ResponseTemplate, times: u64) {
-        Mock::given(method("DELETE"))
-            .and(path(format!("/v1/subscriptions/{sub}")))
-            .respond_with(response)
-            .up_to_n_times(times)
-            .expect(times)
-            .mount(&self.server)
-            .await;
+        self.subscription_answers("DELETE", sub, response, times).await;
     }
 
     /// Updating `sub` (cancel at period end) answers `response`, `times` times.
     pub async fn update_answers(&self, sub: &str, response: ResponseTemplate, times: u64) {
-        Mock::given(method("POST"))
+        self.subscription_answers("POST", sub, response, times).await;
+    }
+
+    /// Asking for `sub` (`GET`) answers `response`, `times` times.
+    pub async fn retrieve_answers(&self, sub: &str, response: ResponseTemplate, times: u64) {
+        self.subscription_answers("GET", sub, response, times).await;
+    }
+
+    /// `verb /v1/subscriptions/{sub}` answers `response`, exactly `times` times.
+    async fn subscription_answers(&self, verb: &str, sub: &str, response: ResponseTemplate, times: u64) {
+        Mock::given(method(verb))
             .and(path(format!("/v1/subscriptions/{sub}")))
             .respond_with(response)
             .up_to_n_times(times)
