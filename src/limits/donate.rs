@@ -42,19 +42,16 @@ fn bucket(count: u32, period: Duration) -> Option<DefaultDirectRateLimiter> {
     Some(DefaultDirectRateLimiter::direct(quota))
 }
 
+/// A network's bucket: `count` per `period`, bursting to half of them.
+fn network_bucket(count: u32, period: Duration) -> ClientLimiter {
+    let count = NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new((count.get() / 2).max(1)).unwrap_or(NonZeroU32::MIN);
+    ClientLimiter::new(Rate { count, period }, burst)
+}
+
 impl DonateLimits {
     pub fn new(per_client: Option<(Rate, NonZeroU32)>, global: Option<Rate>) -> Self {
-        let share = |r: &Rate, part: u32| {
-            let count = (r.count.get() / part).max(1);
-            let rate = Rate {
-                count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
-                period: r.period,
-            };
-            ClientLimiter::new(
-                rate,
-                NonZeroU32::new((count / 2).max(1)).unwrap_or(NonZeroU32::MIN),
-            )
-        };
+        let share = |r: &Rate, part: u32| network_bucket((r.count.get() / part).max(1), r.period);
         let networks = global
             .as_ref()
             .map(|r| vec![(share(r, 6), Some(24), 48), (share(r, 3), None, 32)])
@@ -77,17 +74,7 @@ impl DonateLimits {
     /// never refuse to everyone at once (the cancel button), however many addresses an attacker
     /// has. Each IPv6 /48 and IPv4 /24 gets `per_network`, each IPv6 /32 twice that.
     pub fn without_global(per_client: Option<(Rate, NonZeroU32)>, per_network: Option<Rate>) -> Self {
-        let limiter = |r: &Rate, times: u32| {
-            let count = r.count.get().saturating_mul(times);
-            let rate = Rate {
-                count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
-                period: r.period,
-            };
-            ClientLimiter::new(
-                rate,
-                NonZeroU32::new((count / 2).max(1)).unwrap_or(NonZeroU32::MIN),
-            )
-        };
+        let limiter = |r: &Rate, times: u32| network_bucket(r.count.get().saturating_mul(times), r.period);
         DonateLimits {
             networks: per_network
                 .map(|r| vec![(limiter(&r, 1), Some(24), 48), (limiter(&r, 2), None, 32)])

@@ -258,3 +258,24 @@ fn an_ipv6_32_holds_a_third_across_its_48s() {
         .count();
     assert_eq!(taken, 10, "the /32's burst of a third of 60, halved");
 }
+
+#[test]
+fn without_a_global_bucket_each_network_is_held_and_a_flood_from_many_never_closes_it_for_others() {
+    let limits = DonateLimits::without_global(None, Some(rate("20/1h")));
+    let one_24 = (0..100u32)
+        .filter(|i| limits.check(key(&format!("198.51.100.{i}")), false).is_ok())
+        .count();
+    assert_eq!(one_24, 10, "a /24's burst of 20, halved");
+    let many_networks = (0..2_000u32)
+        .filter(|i| {
+            limits
+                .check(key(&format!("10.{}.{}.1", i / 256, i % 256)), false)
+                .is_ok()
+        })
+        .count();
+    assert_eq!(many_networks, 2_000, "no jar-wide budget to use up");
+    let one_32 = (0..200u32)
+        .filter(|i| limits.check(key(&format!("2001:db8:{i:x}::1")), false).is_ok())
+        .count();
+    assert_eq!(one_32, 20, "an IPv6 /32 twice a /48's, halved");
+}
